@@ -1,0 +1,5 @@
+"""``python -m calltrail`` runs the command line."""
+
+from calltrail.cli import main
+
+main()

@@ -1,0 +1,40 @@
+"""Storage: one :class:`Stores` per process gives every feature its store over one database."""
+
+from __future__ import annotations
+
+from calltrail.store.calls import CallStore
+from calltrail.store.database import Database, open_database
+from calltrail.store.migrations import migrate
+from calltrail.store.tenants import TenantStore
+
+
+class Stores:
+    """The stores of every feature, sharing one database connection factory."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.tenants = TenantStore(db)
+        self.calls = CallStore(db)
+
+    def ping(self) -> None:
+        """Raise :class:`calltrail.errors.Unavailable` unless the database answers."""
+        with self.db.read() as conn:
+            conn.fetchone("SELECT 1")
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_stores(url: str, *, run_migrations: bool = True) -> Stores:
+    """Open the database at ``url``, bring its schema up to date, and return its stores."""
+    db = open_database(url)
+    try:
+        if run_migrations:
+            migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    return Stores(db)
+
+
+__all__ = ["CallStore", "Database", "Stores", "TenantStore", "open_stores"]
