@@ -123,58 +123,67 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A running ``calltrail serve`` process."""
+    """A running ``calltrail serve`` process; its output goes to files (read with :meth:`output`)."""
 
     process: subprocess.Popen[bytes]
     base_url: str
     db_url: str
+    log_dir: Path
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30, **kwargs)
 
+    def output(self) -> str:
+        """Everything the server printed so far (stdout, then stderr)."""
+        return (self.log_dir / "stdout").read_text() + (self.log_dir / "stderr").read_text()
 
-def start_server(db_url: str, *extra: str, env: dict[str, str] | None = None, timeout: float = 60) -> Server:
+
+def start_server(
+    db_url: str, *extra: str, log_dir: Path, env: dict[str, str] | None = None, timeout: float = 90
+) -> Server:
     """Start ``python -m calltrail serve`` on a free port and wait until /healthz answers."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "calltrail",
-            "serve",
-            "--db",
-            db_url,
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-    )
-    base_url = f"http://127.0.0.1:{port}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "stdout", "wb") as out, open(log_dir / "stderr", "wb") as err:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "calltrail",
+                "serve",
+                "--db",
+                db_url,
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                *extra,
+            ],
+            stdout=out,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", db_url, log_dir)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+            raise RuntimeError(f"server exited with {process.returncode}: {server.output()}")
         try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return Server(process, base_url, db_url)
+            if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
+                return server
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError("server did not become healthy in time")
+    raise RuntimeError(f"server did not become healthy in time: {server.output()}")
 
 
 @pytest.fixture
-def server_factory() -> Iterator[Callable[..., Server]]:
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Start servers; every one still running at the end of the test is stopped."""
     started: list[Server] = []
 
     def start(db_url: str, *extra: str, **kwargs: Any) -> Server:
-        server = start_server(db_url, *extra, **kwargs)
+        server = start_server(db_url, *extra, log_dir=tmp_path / f"server-{len(started)}", **kwargs)
         started.append(server)
         return server
 
@@ -186,6 +195,4 @@ def server_factory() -> Iterator[Callable[..., Server]]:
                 server.process.wait(10)
             except subprocess.TimeoutExpired:
                 server.process.kill()
-        for stream in (server.process.stdout, server.process.stderr):
-            if stream:
-                stream.close()
+                server.process.wait()

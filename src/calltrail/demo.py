@@ -209,10 +209,18 @@ def generate_calls(
     rng = random.Random(f"calls-{seed}")
     end_s = parse_rfc3339(end) / 1000
     start_s = end_s - span_days * 86400
-    step = (end_s - start_s) / max(count, 1)
+    # The newest calls (at least two) fall in the last hour and are still ringing or in progress.
+    live_count = min(count, max(2, count // 500))
+    settled_end = end_s - 3600
+    step = (settled_end - start_s) / max(count - live_count, 1)
+    live_step = 3600 / live_count
     uids = [p.uid for p in world.people]
     for index in range(count):
-        initiated = start_s + (index + rng.random()) * step
+        live_index = index - (count - live_count)
+        if live_index < 0:
+            initiated = start_s + (index + rng.random()) * step
+        else:
+            initiated = settled_end + (live_index + rng.random()) * live_step
         session_id = f"v1.{region}.{app_id}.{int(initiated)}{rng.getrandbits(160):040x}"
         call = _Call(session_id, initiated)
         group = rng.random() < 0.25
@@ -242,10 +250,8 @@ def generate_calls(
             fields["metaData"] = {"ticket": f"T-{rng.randint(1000, 99999)}", "source": rng.choice(("app", "web"))}
         call.add("call.initiated", initiated, **fields)
 
-        # The newest calls are still ringing or in progress at the end of the window.
-        age = end_s - initiated
-        ringing = age < 45
-        live = not ringing and age < 3600 and rng.random() < 0.5
+        ringing = index == count - 1
+        live = live_index >= 0 and not ringing
         status = "initiated" if ringing else ("ongoing" if live else _outcome(rng, group))
         ring = rng.uniform(2, 25)
         if status == "initiated":

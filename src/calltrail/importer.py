@@ -70,7 +70,7 @@ def import_records(
     report = ImportReport()
     for handle in files:
         name = getattr(handle, "name", "-")
-        name = "stdin" if name == "<stdin>" else str(name)
+        name = "stdin" if name in ("-", "<stdin>") else str(name)
         records, problems = read_records(name, handle.read())
         for problem in problems:
             warn(problem)
