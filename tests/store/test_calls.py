@@ -193,3 +193,93 @@ def test_concurrent_writers_to_one_session_lose_nothing(stores: Stores, tenant: 
     other = stores.tenants.create_app("Reference", tenant.app_id + "-r").app_id
     stores.calls.ingest(other, parse_batch(raw))
     assert record_of(stores, tenant.app_id, GROUP_SESSION) == record_of(stores, other, GROUP_SESSION)
+
+
+def test_call_counts_stay_exact_through_updates_and_imports(stores: Stores, tenant: Tenant) -> None:
+    app = tenant.app_id
+    raw = direct_call_events()
+    for event in raw:  # the call moves initiated -> ongoing -> ended, one event at a time
+        stores.calls.ingest(app, parse_batch(event))
+    stores.calls.ingest(app, parse_batch(group_call_events()))
+    stores.calls.put_records(
+        app,
+        [
+            validate_record(
+                {
+                    "sessionId": DIRECT_SESSION,
+                    "initiator": "a",
+                    "receiver": "b",
+                    "receiverType": "user",
+                    "type": "video",
+                    "status": "busy",
+                    "initiatedAt": 1,
+                }
+            )
+        ],
+    )
+    with stores.db.read() as conn:
+        counted = conn.fetchall(
+            "SELECT status, type, mode, receiver_type, has_recording, n FROM call_counts WHERE app_id = ? AND n <> 0 "
+            "ORDER BY status",
+            (app,),
+        )
+        actual = conn.fetchall(
+            "SELECT status, type, mode, receiver_type, has_recording, count(*) FROM calls WHERE app_id = ? "
+            "GROUP BY status, type, mode, receiver_type, has_recording ORDER BY status",
+            (app,),
+        )
+    assert [tuple(r) for r in counted] == [tuple(r) for r in actual]
+    assert [r[0] for r in counted] == ["busy", "ended"]
+    key = "m.uid, c.status, c.type, c.mode, c.receiver_type, c.has_recording, m.is_initiator, m.missed"
+    with stores.db.read() as conn:
+        per_user = conn.fetchall(
+            "SELECT uid, status, type, mode, receiver_type, has_recording, is_initiator, missed, n FROM member_counts "
+            "WHERE app_id = ? AND n <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8",
+            (app,),
+        )
+        actual_per_user = conn.fetchall(
+            f"SELECT {key}, count(*) FROM call_members m JOIN calls c ON c.app_id = m.app_id "
+            f"AND c.session_id = m.session_id WHERE m.app_id = ? GROUP BY {key} ORDER BY 1, 2, 3, 4, 5, 6, 7, 8",
+            (app,),
+        )
+    assert [tuple(r) for r in per_user] == [tuple(r) for r in actual_per_user] and len(per_user) >= 6
+    busy = CallQuery().involving("a", is_initiator=True).where("status", "eq", "busy")
+    assert stores.calls.find(app, busy, PageRequest(1, 10)).total == 1
+    assert stores.calls.find(app, CallQuery().where("status", "in", ("busy", "ended")), PageRequest(1, 10)).total == 2
+
+
+def test_both_page_plans_return_the_same_pages(stores: Stores, tenant: Tenant) -> None:
+    from calltrail.store.call_sql import compile_query
+
+    _import_many(stores, tenant.app_id, 60)
+    query = CallQuery().where("started_at", "gte", 0).where("initiated_at", "lt", 1015)
+    stores.calls.put_records(
+        tenant.app_id,
+        [
+            validate_record(
+                {
+                    "sessionId": f"s-{i:04d}",
+                    "initiator": "a",
+                    "receiver": "b",
+                    "receiverType": "user",
+                    "type": "audio",
+                    "status": "ended",
+                    "initiatedAt": 1000 + i // 3,
+                    "startedAt": 2000 + i,
+                }
+            )
+            for i in range(0, 60, 2)
+        ],
+    )
+    compiled = compile_query(tenant.app_id, query)
+    assert compiled.ranged
+    with stores.db.read() as conn:
+        pages = {
+            sort: conn.fetchall(
+                compiled.page_sql("DESC", sort=sort, dialect=stores.db.dialect), (*compiled.params, 100, 0)
+            )
+            for sort in (True, False)
+        }
+    assert pages[True] == pages[False] and len(pages[True]) == 23
+    sessions = [orjson.loads(bytes(s))["sessionId"] for (s,) in pages[True]]
+    assert sessions == ids(stores, tenant.app_id, query)

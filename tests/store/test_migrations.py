@@ -9,7 +9,8 @@ import pytest
 from calltrail.store.database import open_database
 from calltrail.store.migrations import discover, migrate, pending
 
-GLOBAL_TABLES = {"calltrail_migrations", "apps"}
+# Server-wide tables (Citus reference tables): no tenant column.
+GLOBAL_TABLES = {"calltrail_migrations", "apps", "calltrail_secrets"}
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -8,6 +8,7 @@ servers writing to one PostgreSQL database cannot lose each other's events.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +19,9 @@ from calltrail.derivation import derive_record
 from calltrail.events import Event
 from calltrail.model import CallRow
 from calltrail.pagination import PageRequest, window
-from calltrail.query import OPERATORS, CallQuery, MemberCondition
+from calltrail.query import CallQuery
 from calltrail.record import row_from_record
+from calltrail.store.call_sql import COUNTED_COLUMNS, app_total_sql, compile_query, prefer_sort
 from calltrail.store.database import Connection, Database, chunks, placeholders
 
 EVENT_COLUMNS = ("app_id", "event_id", "session_id", "type", "at_ms", "body")
@@ -51,6 +53,17 @@ _UPSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({placeholders(len(CALL_COLUMNS))}) "
     "ON CONFLICT (app_id, session_id) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in CALL_COLUMNS[2:])
+)
+_UPSERT_COUNT = (
+    f"INSERT INTO call_counts (app_id, {', '.join(COUNTED_COLUMNS)}, n) "
+    f"VALUES ({placeholders(len(COUNTED_COLUMNS) + 2)}) "
+    f"ON CONFLICT (app_id, {', '.join(COUNTED_COLUMNS)}) DO UPDATE SET n = call_counts.n + excluded.n"
+)
+_MEMBER_COUNT_KEY = ("uid", *COUNTED_COLUMNS, "is_initiator", "missed")
+_UPSERT_MEMBER_COUNT = (
+    f"INSERT INTO member_counts (app_id, {', '.join(_MEMBER_COUNT_KEY)}, n) "
+    f"VALUES ({placeholders(len(_MEMBER_COUNT_KEY) + 2)}) "
+    f"ON CONFLICT (app_id, {', '.join(_MEMBER_COUNT_KEY)}) DO UPDATE SET n = member_counts.n + excluded.n"
 )
 _INSERT_MEMBER = f"INSERT INTO call_members ({', '.join(MEMBER_COLUMNS)}) VALUES ({placeholders(len(MEMBER_COLUMNS))})"
 
@@ -111,8 +124,12 @@ def _decode_event(session_id: str, event_id: str, event_type: str, at_ms: int, b
 class CallStore:
     """Reads and writes the calls of every app in one database."""
 
+    #: Refresh planner statistics after this many new events (SQLite has no autovacuum).
+    ANALYZE_EVERY = 200_000
+
     def __init__(self, db: Database):
         self.db = db
+        self._since_analyze = 0
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -122,10 +139,23 @@ class CallStore:
         Returns once the transaction is committed: an acknowledged event is durable.
         """
         rows = [(app_id, e.id, e.session_id, e.type, e.at_ms, orjson.dumps(e.data)) for e in events]
+        sessions = sorted({e.session_id for e in events})
         with self.db.write() as conn:
+            # Lock first: a session's earlier events, checked under the lock, include every
+            # event any other writer committed for it, so no concurrent write can be missed.
+            conn.lock_keys(f"{app_id}/{session}" for session in sessions)
+            seen_before = self._sessions_with_events(conn, app_id, sessions)
             new = conn.insert_new("call_events", EVENT_COLUMNS, rows)
-            sessions = sorted({row[2] for row in new})
-            self._rederive(conn, app_id, sessions)
+            new_ids = {row[1] for row in new}
+            fresh: dict[str, list[Event]] = {}
+            for event in events:
+                if event.id in new_ids:
+                    fresh.setdefault(event.session_id, []).append(event)
+            self._rederive(conn, app_id, fresh, seen_before)
+        self._since_analyze += len(new)
+        if self._since_analyze >= self.ANALYZE_EVERY and self.db.dialect == "sqlite":
+            self._since_analyze = 0
+            self.db.analyze()
         return IngestResult(accepted=len(new), duplicates=len(events) - len(new))
 
     def put_records(self, app_id: str, records: Sequence[dict[str, Any]]) -> None:
@@ -138,11 +168,25 @@ class CallStore:
             conn.lock_keys(f"{app_id}/{row.session_id}" for row in rows)
             self._write_rows(conn, app_id, rows)
 
-    def _rederive(self, conn: Connection, app_id: str, sessions: Sequence[str]) -> None:
-        if not sessions:
-            return
-        conn.lock_keys(f"{app_id}/{session}" for session in sessions)
-        events: dict[str, list[Event]] = {}
+    @staticmethod
+    def _sessions_with_events(conn: Connection, app_id: str, sessions: Sequence[str]) -> set[str]:
+        """The sessions that already have stored events (an index-only probe)."""
+        found: set[str] = set()
+        for part in chunks(sessions):
+            found.update(
+                session
+                for (session,) in conn.fetchall(
+                    f"SELECT DISTINCT session_id FROM call_events WHERE app_id = ? "
+                    f"AND session_id IN ({placeholders(len(part))})",
+                    (app_id, *part),
+                )
+            )
+        return found
+
+    def _rederive(self, conn: Connection, app_id: str, fresh: dict[str, list[Event]], seen_before: set[str]) -> None:
+        """Re-derive the sessions that received new events. A session seen for the first time is
+        folded from the batch in memory; only sessions with earlier events are read back."""
+        sessions = sorted(fresh)
         imported: set[str] = set()
         for part in chunks(sessions):
             imported.update(
@@ -153,17 +197,18 @@ class CallStore:
                     (app_id, *part),
                 )
             )
-            todo = [session for session in part if session not in imported]
-            if not todo:
-                continue
+        events = {session: fresh[session] for session in sessions if session not in imported}
+        stored = [session for session in events if session in seen_before]
+        for part in chunks(stored):
             for session_id, event_id, event_type, at_ms, body in conn.fetchall(
                 f"SELECT session_id, event_id, type, at_ms, body FROM call_events "
-                f"WHERE app_id = ? AND session_id IN ({placeholders(len(todo))})",
-                (app_id, *todo),
+                f"WHERE app_id = ? AND session_id IN ({placeholders(len(part))})",
+                (app_id, *part),
             ):
-                events.setdefault(session_id, []).append(_decode_event(session_id, event_id, event_type, at_ms, body))
+                events[session_id].append(_decode_event(session_id, event_id, event_type, at_ms, body))
         rows = []
         for session_id, session_events in events.items():
+            # derive_record de-duplicates by id: the batch's events are also among those read back.
             record = derive_record(session_id, session_events)
             if record is not None:
                 rows.append(row_from_record(record, "events"))
@@ -172,8 +217,9 @@ class CallStore:
     def _write_rows(self, conn: Connection, app_id: str, rows: Sequence[CallRow]) -> None:
         if not rows:
             return
-        conn.executemany(_UPSERT_CALL, (_call_values(app_id, row) for row in rows))
         sessions = [row.session_id for row in rows]
+        self._update_counts(conn, app_id, rows)
+        conn.executemany(_UPSERT_CALL, (_call_values(app_id, row) for row in rows))
         for part in chunks(sessions):
             conn.execute(
                 f"DELETE FROM call_members WHERE app_id = ? AND session_id IN ({placeholders(len(part))})",
@@ -195,6 +241,44 @@ class CallStore:
                 for row in rows
                 for m in row.members
             ),
+        )
+
+    @staticmethod
+    def _update_counts(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> None:
+        """Move each written call, and each of its members, between count buckets (``call_counts``
+        and ``member_counts``, see :mod:`call_sql`). Runs before the rows are overwritten."""
+        columns = ", ".join(COUNTED_COLUMNS)
+        previous: dict[str, tuple[Any, ...]] = {}
+        previous_members: dict[str, list[tuple[str, int, int]]] = {}
+        for part in chunks([row.session_id for row in rows]):
+            marks = placeholders(len(part))
+            for session_id, *stored in conn.fetchall(
+                f"SELECT session_id, {columns} FROM calls WHERE app_id = ? AND session_id IN ({marks})",
+                (app_id, *part),
+            ):
+                previous[session_id] = tuple(stored)
+            for session_id, uid, is_initiator, missed in conn.fetchall(
+                f"SELECT session_id, uid, is_initiator, missed FROM call_members "
+                f"WHERE app_id = ? AND session_id IN ({marks})",
+                (app_id, *part),
+            ):
+                previous_members.setdefault(session_id, []).append((uid, int(is_initiator), int(missed)))
+        calls: Counter[tuple[Any, ...]] = Counter()
+        members: Counter[tuple[Any, ...]] = Counter()
+        for row in rows:
+            bucket = (row.status, row.type, row.mode, row.receiver_type, int(row.has_recording))
+            before = previous.get(row.session_id)
+            if before is not None:
+                calls[before] -= 1
+                for uid, is_initiator, missed in previous_members.get(row.session_id, ()):
+                    members[(uid, *before, is_initiator, missed)] -= 1
+            calls[bucket] += 1
+            for m in row.members:
+                members[(m.uid, *bucket, int(m.is_initiator), int(m.missed))] += 1
+        # Sorted, so concurrent PostgreSQL writers lock counter rows in one order (no deadlock).
+        conn.executemany(_UPSERT_COUNT, [(app_id, *key, delta) for key, delta in sorted(calls.items()) if delta])
+        conn.executemany(
+            _UPSERT_MEMBER_COUNT, [(app_id, *key, delta) for key, delta in sorted(members.items()) if delta]
         )
 
     # -- reads ----------------------------------------------------------------------------
@@ -219,64 +303,23 @@ class CallStore:
 
     def find(self, app_id: str, query: CallQuery, page: PageRequest) -> CallPage:
         """The exact number of matching calls and one page of them, newest first."""
-        source, where, params, order = self._compile(app_id, query)
+        compiled = compile_query(app_id, query)
         with self.db.read() as conn:
-            (total,) = conn.fetchone(f"SELECT count(*) FROM {source} WHERE {where}", params) or (0,)
+            # int(): PostgreSQL sums bigints as numeric (a Decimal in Python).
+            total = int((conn.fetchone(compiled.count_sql, compiled.count_params) or (0,))[0])
             reverse, offset, limit = window(total, page.offset, page.per_page)
             if limit == 0:
                 return CallPage(total, [])
-            direction = "ASC" if reverse else "DESC"
-            rows = conn.fetchall(
-                f"SELECT c.summary FROM {source} WHERE {where} "
-                f"ORDER BY {order[0]} {direction}, {order[1]} {direction} LIMIT ? OFFSET ?",
-                (*params, limit, offset),
-            )
+            sort = False
+            if compiled.ranged and self.db.dialect == "sqlite":
+                app_total = int((conn.fetchone(app_total_sql(), (app_id,)) or (0,))[0])
+                sort = prefer_sort(total, app_total, offset + limit)
+            sql = compiled.page_sql("ASC" if reverse else "DESC", sort=sort, dialect=self.db.dialect)
+            rows = conn.fetchall(sql, (*compiled.params, limit, offset))
         items = [bytes(summary) for (summary,) in rows]
         if reverse:
             items.reverse()
         return CallPage(total, items)
-
-    @staticmethod
-    def _compile(app_id: str, query: CallQuery) -> tuple[str, str, list[Any], tuple[str, str]]:
-        """``(FROM clause, WHERE clause, parameters, order columns)`` for a query.
-
-        A query about a user is driven from that user's member index, already in list order;
-        any other from the calls table. Column names come from :mod:`calltrail.query`'s
-        allow-list, never from the request.
-        """
-        params: list[Any] = []
-        clauses: list[str] = []
-        rest: tuple[MemberCondition, ...] = ()
-        if query.members:
-            first, rest = query.members[0], query.members[1:]
-            source = "call_members m JOIN calls c ON c.app_id = m.app_id AND c.session_id = m.session_id"
-            clauses.append("m.app_id = ? AND m.uid = ?")
-            params += [app_id, first.uid]
-            for flag, value in first.flags:
-                clauses.append(f"m.{flag} = ?")
-                params.append(int(value))
-            order = ("m.initiated_at", "m.session_id")
-        else:
-            source, order = "calls c", ("c.initiated_at", "c.session_id")
-            clauses.append("c.app_id = ?")
-            params.append(app_id)
-        for index, member in enumerate(rest, start=2):
-            alias = f"m{index}"
-            sub = [f"{alias}.app_id = c.app_id", f"{alias}.session_id = c.session_id", f"{alias}.uid = ?"]
-            params.append(member.uid)
-            for flag, value in member.flags:
-                sub.append(f"{alias}.{flag} = ?")
-                params.append(int(value))
-            clauses.append(f"EXISTS (SELECT 1 FROM call_members {alias} WHERE {' AND '.join(sub)})")
-        for condition in query.conditions:
-            if condition.op == "in":
-                values = list(condition.value)  # type: ignore[call-overload]
-                clauses.append(f"c.{condition.column} IN ({placeholders(len(values))})" if values else "1 = 0")
-                params += values
-            else:
-                clauses.append(f"c.{condition.column} {OPERATORS[condition.op]} ?")
-                params.append(condition.value)
-        return source, " AND ".join(clauses), params, order
 
 
 def events_of(store: CallStore, app_id: str, session_id: str) -> Iterable[Event]:
