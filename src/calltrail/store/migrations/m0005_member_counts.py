@@ -11,6 +11,7 @@ from __future__ import annotations
 def statements(dialect: str) -> list[str]:
     clustered = " WITHOUT ROWID" if dialect == "sqlite" else ""
     key = "app_id, uid, status, type, mode, receiver_type, has_recording, is_initiator, missed"
+    source = "m.app_id, m.uid, c.status, c.type, c.mode, c.receiver_type, c.has_recording, m.is_initiator, m.missed"
     return [
         "CREATE TABLE member_counts ("
         " app_id TEXT NOT NULL REFERENCES apps (app_id),"
@@ -25,7 +26,7 @@ def statements(dialect: str) -> list[str]:
         " n BIGINT NOT NULL,"
         f" PRIMARY KEY ({key})){clustered}",
         f"INSERT INTO member_counts ({key}, n) "
-        "SELECT m.app_id, m.uid, c.status, c.type, c.mode, c.receiver_type, c.has_recording, m.is_initiator, "
-        "m.missed, count(*) FROM call_members m JOIN calls c ON c.app_id = m.app_id AND c.session_id = m.session_id "
-        "GROUP BY m.app_id, m.uid, c.status, c.type, c.mode, c.receiver_type, c.has_recording, m.is_initiator, m.missed",
+        f"SELECT {source}, count(*) FROM call_members m "
+        "JOIN calls c ON c.app_id = m.app_id AND c.session_id = m.session_id "
+        f"GROUP BY {source}",
     ]
