@@ -163,3 +163,21 @@ def test_demo_is_deterministic_and_idempotent(runner: CliRunner, stores: Stores)
     rerun = runner.invoke(main, ["demo", "--app", first, "--calls", "40", "--seed", "5", "--db", stores.db.url])
     assert rerun.exit_code == 0
     assert stores.calls.find(first, CallQuery(), PageRequest(1, 100)).items == pages[0].items
+
+
+def test_serve_fails_in_one_line_when_the_port_is_taken(runner: CliRunner, stores: Stores) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = runner.invoke(main, ["serve", "--port", str(port), "--db", stores.db.url])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_unreachable_postgresql_fails_fast_in_one_line(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["apps", "create", "--name", "X", "--db", "postgresql://postgres@127.0.0.1:1/x"])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot connect to PostgreSQL") and "refused" in lines[0]

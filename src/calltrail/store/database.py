@@ -276,9 +276,16 @@ class PostgresDatabase(Database):
     dialect = "postgresql"
 
     def __init__(self, url: str, *, max_connections: int = 16):
+        import psycopg
         from psycopg_pool import ConnectionPool
 
         self.url = url
+        try:
+            # One direct attempt first: a clear error at once, instead of the pool's retries.
+            psycopg.connect(url, connect_timeout=5).close()
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise Unavailable(f"cannot connect to PostgreSQL at {_redact(url)}: {reason}") from None
         self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False, timeout=30)
         try:
             self._pool.open(wait=True, timeout=10)
