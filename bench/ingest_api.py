@@ -12,25 +12,16 @@ It creates a fresh app (named after the time) in the database and starts its own
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+from server import running_server  # bench/server.py: a script's folder is on sys.path
 
 from calltrail.demo import build_world, generate_calls
 from calltrail.store import open_stores
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:
@@ -52,19 +43,7 @@ def main() -> None:
         events.extend(call)
     batches = [events[i : i + args.batch] for i in range(0, len(events), args.batch)]
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "calltrail", "serve", "--db", args.db, "--port", str(port), "--log-level", "warning"],
-        env=os.environ.copy(),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with running_server(args.db) as url:
         latencies: list[float] = []
 
         def send(worker: int) -> int:
@@ -89,9 +68,6 @@ def main() -> None:
             f"{args.concurrency} clients; ack latency p50 {statistics.median(ordered):.0f} ms, "
             f"p99 {ordered[int(0.99 * (len(ordered) - 1))]:.0f} ms"
         )
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 if __name__ == "__main__":

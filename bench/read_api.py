@@ -14,23 +14,14 @@ It starts its own `calltrail serve` on a free port unless --url is given.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from server import running_server  # bench/server.py: a script's folder is on sys.path
 
 from calltrail.store import open_stores
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -70,6 +61,17 @@ def _queries(client: httpx.Client) -> list[tuple[str, str]]:
     ]
 
 
+def _user_view_queries(uid: str) -> list[tuple[str, str]]:
+    """The per-user view the CometChat client SDKs use (authToken), for one busy user."""
+    return [
+        ("user view: page 1 (30)", "/v3.0/calls?page=1&perPage=30"),
+        ("user view: status=missed", "/v3.0/calls?perPage=30&status=missed"),
+        ("user view: direction=outgoing", "/v3.0/calls?perPage=30&direction=outgoing"),
+        ("user view: incoming video", "/v3.0/calls?perPage=30&direction=incoming&type=video"),
+        ("user view: page 20", "/v3.0/calls?page=20&perPage=30"),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", required=True, help="database URL with data")
@@ -84,74 +86,61 @@ def main() -> None:
     key, _ = stores.tenants.create_key(args.app, "fullAccess", "bench")
     stores.close()
 
-    server = None
-    url = args.url
-    if url is None:
-        port = _free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "calltrail",
-                "serve",
-                "--db",
-                args.db,
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=os.environ.copy(),
-        )
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-    try:
-        headers = {"apikey": key}
+    if args.url:
+        measure(args.url, key, args)
+    else:
+        with running_server(args.db) as url:
+            measure(url, key, args)
+
+
+def measure(url: str, key: str, args: argparse.Namespace) -> None:
+    """Print the latency table and the throughput of the mixed workload."""
+    headers = {"apikey": key}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        queries = _queries(client)
+        uid = client.get("/v3/calls", params={"perPage": 1}).json()["data"][0]["initiator"]
+        user_stores = open_stores(args.db)
+        token, _ = user_stores.users.create_token(args.app, uid)
+        user_stores.close()
+        token_headers = {"authToken": token}
+        plan = [(label, path, headers) for label, path in queries]
+        plan += [(label, path, token_headers) for label, path in _user_view_queries(uid)]
+        print(f"{'query':40} {'total':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
+        for label, path, extra in plan:
+            client.headers.clear()
+            client.headers.update(extra)
+            client.get(path)  # warm
+            times = []
+            total = None
+            for _ in range(args.requests):
+                started = time.perf_counter()
+                response = client.get(path)
+                times.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.text
+            body = response.json()
+            if isinstance(body.get("meta"), dict):
+                total = body["meta"]["pagination"]["total"]
+            print(
+                f"{label:40} {total if total is not None else '-':>9} {statistics.median(times):8.2f} "
+                f"{_percentile(times, 0.9):8.2f} {_percentile(times, 0.99):8.2f}"
+            )
+
+    paths = [path for _, path in queries]
+    deadline = time.monotonic() + args.seconds
+
+    def worker(offset: int) -> int:
+        done = 0
         with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-            queries = _queries(client)
-            print(f"{'query':40} {'total':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
-            for label, path in queries:
-                client.get(path)  # warm
-                times = []
-                total = None
-                for _ in range(args.requests):
-                    started = time.perf_counter()
-                    response = client.get(path)
-                    times.append((time.perf_counter() - started) * 1000)
-                    assert response.status_code == 200, response.text
-                body = response.json()
-                if isinstance(body.get("meta"), dict):
-                    total = body["meta"]["pagination"]["total"]
-                print(
-                    f"{label:40} {total if total is not None else '-':>9} {statistics.median(times):8.2f} "
-                    f"{_percentile(times, 0.9):8.2f} {_percentile(times, 0.99):8.2f}"
-                )
+            while time.monotonic() < deadline:
+                client.get(paths[(offset + done) % len(paths)]).raise_for_status()
+                done += 1
+        return done
 
-        paths = [path for _, path in queries]
-        deadline = time.monotonic() + args.seconds
-
-        def worker(offset: int) -> int:
-            done = 0
-            with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-                while time.monotonic() < deadline:
-                    client.get(paths[(offset + done) % len(paths)]).raise_for_status()
-                    done += 1
-            return done
-
-        with ThreadPoolExecutor(args.concurrency) as pool:
-            started = time.monotonic()
-            count = sum(pool.map(worker, range(args.concurrency)))
-            elapsed = time.monotonic() - started
-        print(f"\nmixed workload, {args.concurrency} clients: {count / elapsed:.0f} requests/s")
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(10)
+    with ThreadPoolExecutor(args.concurrency) as pool:
+        started = time.monotonic()
+        count = sum(pool.map(worker, range(args.concurrency)))
+        elapsed = time.monotonic() - started
+    print(f"\nmixed workload, {args.concurrency} clients: {count / elapsed:.0f} requests/s")
 
 
 if __name__ == "__main__":

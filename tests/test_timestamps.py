@@ -35,7 +35,9 @@ def test_parse_instant(value: object, millis: int) -> None:
     assert parse_instant(value) == millis
 
 
-@pytest.mark.parametrize("value", [True, None, [1], float("nan"), float("inf"), -1, 10**13, "1692368113"])
+@pytest.mark.parametrize(
+    "value", [True, None, [1], float("nan"), float("inf"), -1, 10**13, 1e308, -1e308, 10**400, "1692368113"]
+)
 def test_parse_instant_rejects(value: object) -> None:
     with pytest.raises(ValueError):
         parse_instant(value)

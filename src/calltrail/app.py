@@ -16,8 +16,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
-from calltrail.api import cometchat
+from calltrail.api import bird, cometchat
+from calltrail.api.bird import openapi as bird_openapi
 from calltrail.api.cometchat import openapi as cometchat_openapi
+from calltrail.api.cometchat import user_openapi
 from calltrail.api.cometchat.envelope import EXCEPTION_HANDLERS
 from calltrail.api.http import json_response, run
 from calltrail.api.openapi import build_document, render_docs
@@ -32,7 +34,13 @@ CORS_HEADERS = ("apikey", "authToken", "onBehalfOf", "Authorization", "Content-T
 def create_app(stores: Stores, settings: Settings | None = None) -> Starlette:
     """Build the application over open stores (the caller owns and closes them)."""
     settings = settings or Settings()
-    document = build_document([(cometchat_openapi.paths, cometchat_openapi.components)])
+    document = build_document(
+        [
+            (cometchat_openapi.paths, cometchat_openapi.components),
+            (bird_openapi.paths, bird_openapi.components),
+            (user_openapi.paths, user_openapi.components),
+        ]
+    )
     docs_html = render_docs(document)
 
     async def health(request: Request) -> Response:
@@ -57,6 +65,7 @@ def create_app(stores: Stores, settings: Settings | None = None) -> Starlette:
         Route("/docs", docs, methods=["GET"]),
         Mount("/v3", cometchat_app),
         Mount("/v3.0", cometchat_app),
+        Mount("/workspaces", bird.create_app(stores)),
     ]
     middleware = [
         Middleware(
@@ -64,6 +73,9 @@ def create_app(stores: Stores, settings: Settings | None = None) -> Starlette:
             allow_origins=settings.cors_origins,
             allow_methods=("GET", "POST", "PUT", "DELETE", "OPTIONS"),
             allow_headers=CORS_HEADERS,
+            # Browsers ask before a public page may call a server on a private network (a
+            # self-hosted Calltrail); the origin allow-list is the control, so say yes.
+            allow_private_network=True,
             max_age=86400,
         )
     ]

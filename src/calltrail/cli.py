@@ -24,6 +24,7 @@ DB_HELP = (
     "Database URL: sqlite:///relative/path, sqlite:////absolute/path or postgresql://user@host:port/db. "
     "Defaults to $CALLTRAIL_DB, else sqlite:///./calltrail.db."
 )
+DEMO_AVATARS = "https://avatars.example.com/demo"
 db_option = click.option("--db", "db_url", envvar="CALLTRAIL_DB", default=DEFAULT_DB, metavar="URL", help=DB_HELP)
 
 
@@ -91,11 +92,23 @@ def serve(db_url: str, host: str, port: int, demo: bool, demo_calls: int, log_le
     from calltrail.settings import Settings
 
     settings = Settings.from_env()
+    _check_port_free(host, port)
     with _stores(db_url) as stores:
         if demo:
             _prepare_demo(stores, host, port, demo_calls)
         app = create_app(stores, settings)
         uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one clear line before any work if the address cannot be listened on."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _prepare_demo(stores: Stores, host: str, port: int, calls: int) -> None:
@@ -106,16 +119,22 @@ def _prepare_demo(stores: Stores, host: str, port: int, calls: int) -> None:
         _ingest_demo(stores, "demo", calls, seed=1)
     elif stores.tenants.get_app("demo") is None:
         raise click.ClickException("--demo needs an empty database or one with an app 'demo'.")
+    from calltrail.demo import build_world
+
     secret, _ = stores.tenants.create_key("demo", "fullAccess", "Demo key")
+    user = build_world(1).people[0].uid
+    token, _ = stores.users.create_token("demo", user)
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     base = f"http://{shown}:{port}"
     click.echo(
         f"\nCalltrail demo {'ready' if fresh else '(existing data)'}\n"
-        f"  base URL : {base}/v3\n"
-        f"  app      : demo\n"
-        f"  API key  : {secret}\n"
-        f"  API docs : {base}/docs\n\n"
-        f"Try:\n  curl -s '{base}/v3/calls?perPage=2&status=ended' -H 'apikey: {secret}'\n",
+        f"  base URL  : {base}/v3\n"
+        f"  app       : demo\n"
+        f"  API key   : {secret}\n"
+        f"  authToken : {token}   (user {user})\n"
+        f"  API docs  : {base}/docs\n\n"
+        f"Try:\n  curl -s '{base}/v3/calls?perPage=2&status=ended' -H 'apikey: {secret}'\n"
+        f"  curl -s '{base}/v3.0/calls?perPage=5&status=missed' -H 'authToken: {token}'\n",
         err=True,
     )
 
@@ -132,6 +151,10 @@ def _ingest_demo(stores: Stores, app_id: str, calls: int, seed: int, batch_event
 
     app = stores.tenants.require_app(app_id)
     world = build_world(seed)
+    # Display profiles, so the user view (authToken) shows names; the avatar URLs are
+    # deterministic placeholders on a reserved domain, never fetched by Calltrail.
+    stores.users.put_users(app_id, [(p.uid, p.name, f"{DEMO_AVATARS}/users/{p.uid}.png") for p in world.people])
+    stores.users.put_groups(app_id, [(t.guid, t.name, f"{DEMO_AVATARS}/groups/{t.guid}.png") for t in world.teams])
     batch: list[Any] = []
     errors: dict[str, list[str]] = {}
     sent = 0
@@ -149,6 +172,27 @@ def _ingest_demo(stores: Stores, app_id: str, calls: int, seed: int, batch_event
             bar.update(1)
         if batch:
             stores.calls.ingest(app_id, batch)
+    stores.db.analyze()  # a bulk load changes the data's shape: refresh the planner's statistics
+    return calls, sent
+
+
+def _ingest_telephony_demo(stores: Stores, app_id: str, channel_id: str, calls: int, seed: int) -> tuple[int, int]:
+    """Send a channel's demo calls through status-event validation and ingestion in batches;
+    returns (calls, events)."""
+    from calltrail.store.telephony_feed import InvalidDemoEvent, feed_demo
+
+    stores.tenants.require_app(app_id)
+    channel = stores.telephony.get_channel(app_id, channel_id)
+    if channel is None:
+        raise click.ClickException(
+            f"There is no channel {channel_id!r} in app {app_id!r}: create it with `calltrail channels create`."
+        )
+    with _progress(calls, "demo calls") as bar:
+        try:
+            sent = feed_demo(stores.telephony, app_id, channel.channel_id, calls, seed, on_call=lambda: bar.update(1))
+        except InvalidDemoEvent as exc:  # a generator bug, never user input
+            raise click.ClickException(str(exc)) from None
+    stores.db.analyze()  # a bulk load changes the data's shape: refresh the planner's statistics
     return calls, sent
 
 
@@ -210,6 +254,32 @@ def keys_create(app_id: str, scope: str, name: str | None, db_url: str) -> None:
     _echo_json({"apiKey": secret, "name": key.name, "scope": key.scope, "createdAt": key.created_at_ms // 1000})
 
 
+@main.group()
+def channels() -> None:
+    """Manage channels (phone lines or SIP trunks of an app, for the Bird-compatible API)."""
+
+
+@channels.command("create")
+@click.option("--app", "app_id", required=True, metavar="APP_ID", help="The app (Bird workspace) of the channel.")
+@click.option("--name", required=True, help="Display name of the channel.")
+@click.option("--id", "channel_id", metavar="UUID", help="Channel id (a UUID); random if omitted.")
+@db_option
+def channels_create(app_id: str, name: str, channel_id: str | None, db_url: str) -> None:
+    """Create a channel; prints {"channelId", "workspaceId", "name", "createdAt"}."""
+    from calltrail.timestamps import format_rfc3339
+
+    with _stores(db_url) as stores:
+        channel = stores.telephony.create_channel(app_id, name, channel_id)
+    _echo_json(
+        {
+            "channelId": channel.channel_id,
+            "workspaceId": channel.app_id,
+            "name": channel.name,
+            "createdAt": format_rfc3339(channel.created_at_ms),
+        }
+    )
+
+
 @main.command("import")
 @click.option("--app", "app_id", required=True, metavar="APP_ID", help="The app to import into.")
 @db_option
@@ -240,17 +310,27 @@ def _warn(message: str) -> None:
 @click.option("--app", "app_id", required=True, metavar="APP_ID", help="The app to fill (it must exist).")
 @click.option("--calls", "count", required=True, type=click.IntRange(1, 10**8), help="How many calls to generate.")
 @click.option("--seed", default=1, show_default=True, help="Random seed; the same seed gives the same calls.")
+@click.option(
+    "--channel",
+    "channel_id",
+    metavar="CHANNEL_ID",
+    help="Generate telephony calls (Bird API) for this channel instead of CometChat calls.",
+)
 @db_option
-def demo(app_id: str, count: int, seed: int, db_url: str) -> None:
+def demo(app_id: str, count: int, seed: int, channel_id: str | None, db_url: str) -> None:
     """Generate realistic demo calls by sending their events through the ingestion pipeline.
 
     Deterministic for a given seed; also the benchmark data generator (1,000,000 calls take
-    minutes). Re-running with the same seed adds nothing: every event is a duplicate.
+    minutes). Re-running with the same seed adds nothing: every event is a duplicate. With
+    --channel, the calls are telephony calls of that channel, sent as status events.
     """
     import time
 
     with _stores(db_url) as stores:
         started = time.perf_counter()
-        calls, events = _ingest_demo(stores, app_id, count, seed)
+        if channel_id is not None:
+            calls, events = _ingest_telephony_demo(stores, app_id, channel_id, count, seed)
+        else:
+            calls, events = _ingest_demo(stores, app_id, count, seed)
         elapsed = time.perf_counter() - started
     click.echo(f"generated {calls} calls ({events} events) in {elapsed:.1f}s", err=True)

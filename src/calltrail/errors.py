@@ -42,6 +42,8 @@ class CalltrailError(Exception):
     def __init__(self, message: str | None = None, details: Mapping[str, Sequence[str]] | None = None):
         self.message = message or self.default_message
         self.details: Details = {key: list(reasons) for key, reasons in (details or {}).items()}
+        #: Extra response headers (``Allow`` on a 405, for example).
+        self.headers: dict[str, str] = {}
         super().__init__(self.message)
 
 

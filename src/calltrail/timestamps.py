@@ -44,8 +44,11 @@ def parse_instant(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError("must be Unix seconds or an RFC 3339 date-time, not a boolean")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number of Unix seconds")
+        if not MIN_MS / 1000 <= value <= MAX_MS / 1000:
+            # checked before converting: round() of a huge float overflows instead of failing here
+            raise ValueError("is outside the supported range (1970 to 9999)")
         millis = round(value * 1000)
     elif isinstance(value, str):
         millis = parse_rfc3339(value)

@@ -42,6 +42,17 @@ def test_serve_demo_prints_a_working_curl_example(
         assert len(body["data"]) == 2 and body["meta"]["pagination"]["total"] > 100
         session = body["data"][0]["sessionId"]
         assert client.get(f"/v3/calls/{session}").json()["data"]["sessionId"] == session
+    token = re.search(r"authToken\s*:\s*(\S+)\s+\(user (\S+)\)", output)
+    assert token, output
+    with server.client(headers={"authToken": token.group(1)}) as client:
+        mine = client.get("/v3.0/calls", params={"perPage": 100}).json()
+        assert mine["data"] and all(c["direction"] in ("incoming", "outgoing") for c in mine["data"])
+        entities = mine["data"][0]["data"]["entities"]
+        assert token.group(2) in (
+            entities["initiator"]["entity"]["uid"],
+            entities["receiver"]["entity"].get("uid"),
+            *(p["uid"] for p in mine["data"][0]["participants"]),
+        )
     # a second start on the same database keeps the data and prints a fresh key
     server.process.terminate()
     server.process.wait(10)

@@ -3,16 +3,28 @@ running blocking storage calls off the event loop. Nothing here knows a wire for
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import anyio.to_thread
 import orjson
+import psycopg
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from calltrail.errors import CalltrailError, InvalidRequest, PayloadTooLarge, Unavailable
+from calltrail.errors import (
+    CalltrailError,
+    InvalidRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RouteNotFound,
+    Unavailable,
+)
+
+log = logging.getLogger("calltrail.api")
 
 #: Largest request body accepted: 1000 events or a record with its participants fit easily.
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -58,17 +70,41 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
         raise InvalidRequest(details={"body": [f"is not valid JSON: {exc}"]}) from None
 
 
-def as_calltrail_error(exc: Exception) -> CalltrailError:
-    """Map an unexpected exception to the error class a client should see."""
+def as_calltrail_error(exc: Exception, request: Request | None = None) -> CalltrailError:
+    """Map any exception to the error class a client should see.
+
+    Starlette's routing failures become :class:`RouteNotFound`/:class:`MethodNotAllowed`
+    (the ``Allow`` header kept), driver failures :class:`Unavailable`, and anything else a
+    generic 500 that is logged with its traceback.
+    """
     if isinstance(exc, CalltrailError):
         return exc
+    method, path = (request.method, request.url.path) if request is not None else ("?", "?")
+    if isinstance(exc, HTTPException):
+        if exc.status_code == 405:
+            error: CalltrailError = MethodNotAllowed(f"{method} is not supported on {path}.")
+            error.headers = dict(exc.headers or {})
+            return error
+        if exc.status_code == 413:
+            return PayloadTooLarge()
+        return RouteNotFound(f"No endpoint serves {method} {path}.")
     if isinstance(exc, sqlite3.OperationalError):
         return Unavailable(f"The database is busy or unavailable: {exc}")
-    try:
-        import psycopg
-
-        if isinstance(exc, psycopg.OperationalError):
-            return Unavailable("The database is unavailable.")
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        pass
+    if isinstance(exc, psycopg.OperationalError):
+        return Unavailable("The database is unavailable.")
+    log.exception("unhandled error on %s %s", method, path, exc_info=exc)
     return CalltrailError()
+
+
+def exception_handlers(render: Callable[[CalltrailError], Response]) -> dict[Any, Any]:
+    """Starlette exception handlers that render every failure with a dialect's ``render``.
+
+    Starlette looks handlers up by the exception's class: routing errors, our errors and driver
+    errors are named so they are handled inside the app; ``Exception`` is the last resort.
+    """
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        return render(as_calltrail_error(exc, request))
+
+    named: list[type[Exception]] = [HTTPException, CalltrailError, sqlite3.Error, psycopg.Error, Exception]
+    return dict.fromkeys(named, handle)

@@ -15,6 +15,21 @@ from calltrail import __version__
 Fragment = tuple[Callable[[], dict[str, Any]], Callable[[], dict[str, Any]]]
 
 
+def error_details_schema(examples: str) -> dict[str, Any]:
+    """The ``details`` of an error: for each parameter or field at fault, why."""
+    return {
+        "type": "object",
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "description": f"Per parameter or field ({examples}), the reasons it is invalid.",
+    }
+
+
+def event_batch_body(event: dict[str, Any], max_batch: int) -> dict[str, Any]:
+    """A request body of one event or a list of 1..``max_batch`` of them."""
+    batch = {"type": "array", "minItems": 1, "maxItems": max_batch, "items": event}
+    return {"required": True, "content": {"application/json": {"schema": {"oneOf": [event, batch]}}}}
+
+
 def build_document(fragments: list[Fragment]) -> dict[str, Any]:
     """Merge ``(paths, components)`` fragments into one OpenAPI 3.1 document."""
     paths: dict[str, Any] = {

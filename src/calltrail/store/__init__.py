@@ -5,7 +5,9 @@ from __future__ import annotations
 from calltrail.store.calls import CallStore
 from calltrail.store.database import Database, open_database
 from calltrail.store.migrations import migrate
+from calltrail.store.telephony import TelephonyStore
 from calltrail.store.tenants import TenantStore
+from calltrail.store.users import UserStore
 
 
 class Stores:
@@ -15,6 +17,8 @@ class Stores:
         self.db = db
         self.tenants = TenantStore(db)
         self.calls = CallStore(db)
+        self.telephony = TelephonyStore(db)
+        self.users = UserStore(db)
 
     def ping(self) -> None:
         """Raise :class:`calltrail.errors.Unavailable` unless the database answers."""
@@ -31,10 +35,12 @@ def open_stores(url: str, *, run_migrations: bool = True) -> Stores:
     try:
         if run_migrations:
             migrate(db)
+        if db.dialect == "sqlite":
+            db.analyze()  # SQLite keeps no statistics on its own; PostgreSQL's autovacuum does
     except BaseException:
         db.close()
         raise
     return Stores(db)
 
 
-__all__ = ["CallStore", "Database", "Stores", "TenantStore", "open_stores"]
+__all__ = ["CallStore", "Database", "Stores", "TelephonyStore", "TenantStore", "UserStore", "open_stores"]

@@ -22,7 +22,7 @@ from calltrail.pagination import PageRequest, window
 from calltrail.query import CallQuery
 from calltrail.record import row_from_record
 from calltrail.store.call_sql import COUNTED_COLUMNS, app_total_sql, compile_query, prefer_sort
-from calltrail.store.database import Connection, Database, chunks, placeholders
+from calltrail.store.database import Connection, Database, chunks, matching_keys, placeholders
 
 EVENT_COLUMNS = ("app_id", "event_id", "session_id", "type", "at_ms", "body")
 CALL_COLUMNS = (
@@ -171,32 +171,19 @@ class CallStore:
     @staticmethod
     def _sessions_with_events(conn: Connection, app_id: str, sessions: Sequence[str]) -> set[str]:
         """The sessions that already have stored events (an index-only probe)."""
-        found: set[str] = set()
-        for part in chunks(sessions):
-            found.update(
-                session
-                for (session,) in conn.fetchall(
-                    f"SELECT DISTINCT session_id FROM call_events WHERE app_id = ? "
-                    f"AND session_id IN ({placeholders(len(part))})",
-                    (app_id, *part),
-                )
-            )
-        return found
+        sql = "SELECT DISTINCT session_id FROM call_events WHERE app_id = ? AND session_id IN ({keys})"
+        return matching_keys(conn, sql, app_id, sessions)
 
     def _rederive(self, conn: Connection, app_id: str, fresh: dict[str, list[Event]], seen_before: set[str]) -> None:
         """Re-derive the sessions that received new events. A session seen for the first time is
         folded from the batch in memory; only sessions with earlier events are read back."""
         sessions = sorted(fresh)
-        imported: set[str] = set()
-        for part in chunks(sessions):
-            imported.update(
-                session
-                for (session,) in conn.fetchall(
-                    f"SELECT session_id FROM calls WHERE app_id = ? AND source = 'import' "
-                    f"AND session_id IN ({placeholders(len(part))})",
-                    (app_id, *part),
-                )
-            )
+        imported = matching_keys(
+            conn,
+            "SELECT session_id FROM calls WHERE app_id = ? AND source = 'import' AND session_id IN ({keys})",
+            app_id,
+            sessions,
+        )
         events = {session: fresh[session] for session in sessions if session not in imported}
         stored = [session for session in events if session in seen_before]
         for part in chunks(stored):

@@ -37,6 +37,18 @@ def placeholders(count: int) -> str:
     return ", ".join("?" * count)
 
 
+def matching_keys(conn: Connection, sql: str, tenant: str, keys: Sequence[Any]) -> set[Any]:
+    """The first column of ``sql`` run over ``keys`` in chunks.
+
+    ``sql`` takes the tenant as its one ``?`` and has ``{keys}`` where the ``IN`` list goes:
+    ``"SELECT id FROM t WHERE app_id = ? AND id IN ({keys})"``.
+    """
+    found: set[Any] = set()
+    for part in chunks(keys):
+        found.update(row[0] for row in conn.fetchall(sql.format(keys=placeholders(len(part))), (tenant, *part)))
+    return found
+
+
 class Connection:
     """One database connection inside a transaction (see :meth:`Database.read`/``write``)."""
 
@@ -85,16 +97,8 @@ class SQLiteConnection(Connection):
             return []
         tenant_col, key_col = columns[0], columns[1]
         unique = list({row[1]: row for row in reversed(rows)}.values())[::-1]
-        existing: set[Any] = set()
-        for part in chunks([row[1] for row in unique]):
-            existing.update(
-                key
-                for (key,) in self.raw.execute(
-                    f"SELECT {key_col} FROM {table} "
-                    f"WHERE {tenant_col} = ? AND {key_col} IN ({placeholders(len(part))})",
-                    (unique[0][0], *part),
-                )
-            )
+        sql = f"SELECT {key_col} FROM {table} WHERE {tenant_col} = ? AND {key_col} IN ({{keys}})"
+        existing = matching_keys(self, sql, unique[0][0], [row[1] for row in unique])
         new = [row for row in unique if row[1] not in existing]
         # The writer holds SQLite's write lock (BEGIN IMMEDIATE), so nothing can slip in between.
         self.raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders(len(columns))})", new)

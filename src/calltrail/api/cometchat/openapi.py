@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from calltrail.api.openapi import error_details_schema, event_batch_body
 from calltrail.call_filters import LIST_CALLS_PARAMS, ParamSpec, operator_names
 from calltrail.events import EVENT_TYPES, MAX_BATCH
 from calltrail.model import CALL_MODES, CALL_STATUSES, PARTICIPANT_STATES, RECEIVER_TYPES
@@ -228,11 +229,7 @@ def components() -> dict[str, Any]:
                         "properties": {
                             "code": {"type": "string"},
                             "message": {"type": "string"},
-                            "details": {
-                                "type": "object",
-                                "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                                "description": "Per parameter or field (`events[3].at`), the reasons it is invalid.",
-                            },
+                            "details": error_details_schema("`perPage`, `events[3].at`"),
                         },
                     }
                 },
@@ -275,19 +272,7 @@ def paths() -> dict[str, Any]:
                 "invalid batch stores nothing. Answered only after a durable commit. A repeated "
                 "event id changes nothing and counts as a duplicate.",
                 "security": security,
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "oneOf": [
-                                    event,
-                                    {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": event},
-                                ]
-                            }
-                        }
-                    },
-                },
+                "requestBody": event_batch_body(event, MAX_BATCH),
                 "responses": {
                     "200": {
                         "description": "Stored.",
