@@ -321,7 +321,7 @@ def demo(app_id: str, count: int, seed: int, channel_id: str | None, db_url: str
     """Generate realistic demo calls by sending their events through the ingestion pipeline.
 
     Deterministic for a given seed; also the benchmark data generator (1,000,000 calls take
-    minutes). Re-running with the same seed adds nothing: every event is a duplicate. With
+    minutes). Re-running with the same seed and count adds nothing: every event is a duplicate. With
     --channel, the calls are telephony calls of that channel, sent as status events.
     """
     import time
