@@ -86,6 +86,7 @@ def app_from_env() -> Starlette:
     """An app over the database named by ``CALLTRAIL_DB`` (for ``uvicorn --factory``)."""
     settings = Settings.from_env()
     stores = open_stores(settings.db)
+    stores.prepare_to_serve()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

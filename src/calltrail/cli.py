@@ -96,6 +96,7 @@ def serve(db_url: str, host: str, port: int, demo: bool, demo_calls: int, log_le
     with _stores(db_url) as stores:
         if demo:
             _prepare_demo(stores, host, port, demo_calls)
+        stores.prepare_to_serve()
         app = create_app(stores, settings)
         uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
 

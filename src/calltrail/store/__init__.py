@@ -20,6 +20,12 @@ class Stores:
         self.telephony = TelephonyStore(db)
         self.users = UserStore(db)
 
+    def prepare_to_serve(self) -> None:
+        """Refresh SQLite's planner statistics before serving reads (sampled: milliseconds).
+        SQLite keeps none on its own; PostgreSQL's autovacuum does."""
+        if self.db.dialect == "sqlite":
+            self.db.analyze()
+
     def ping(self) -> None:
         """Raise :class:`calltrail.errors.Unavailable` unless the database answers."""
         with self.db.read() as conn:
@@ -35,8 +41,6 @@ def open_stores(url: str, *, run_migrations: bool = True) -> Stores:
     try:
         if run_migrations:
             migrate(db)
-        if db.dialect == "sqlite":
-            db.analyze()  # SQLite keeps no statistics on its own; PostgreSQL's autovacuum does
     except BaseException:
         db.close()
         raise
