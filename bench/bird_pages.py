@@ -22,10 +22,10 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from calltrail.app import create_app
+from calltrail.jobs.feeder import feed_demo
 from calltrail.store import Stores, open_stores
-from calltrail.store.telephony_feed import feed_demo
-from calltrail.telephony import page_token as page_tokens
-from calltrail.telephony.filters import LIST_PARAMS, parse_list_params
+from calltrail.voice import page_token as page_tokens
+from calltrail.voice.filters import LIST_PARAMS, parse_list_params
 
 APP = "bench-bird"
 FILTERS: list[tuple[str, list[tuple[str, str]]]] = [
@@ -49,7 +49,7 @@ def fill(stores: Stores, channel: str, calls: int, seed: int) -> None:
         if made % 100_000 == 0:
             print(f"  {made} calls, {time.perf_counter() - started:.0f}s", flush=True)
 
-    sent = feed_demo(stores.telephony, APP, channel, calls, seed, on_call=tick)
+    sent = feed_demo(stores.voice, APP, channel, calls, seed, on_call=tick)
     elapsed = time.perf_counter() - started
     print(f"filled: {calls} calls ({sent} events) in {elapsed:.1f}s = {calls / elapsed:.0f} calls/s")
 
@@ -85,8 +85,8 @@ def main() -> None:
         stores.tenants.create_app("Bird bench", APP)
     key, _ = stores.tenants.create_key(APP)
     channel = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bird-bench-{args.seed}"))
-    if stores.telephony.get_channel(APP, channel) is None:
-        stores.telephony.create_channel(APP, "Bench line", channel)
+    if stores.voice.get_channel(APP, channel) is None:
+        stores.voice.create_channel(APP, "Bench line", channel)
     if count(stores, channel) < args.calls:
         fill(stores, channel, args.calls, args.seed)
         stores.db.analyze()  # fresh statistics, as autovacuum would give
@@ -96,7 +96,7 @@ def main() -> None:
 
     headers = {"Authorization": f"AccessKey {key}"}
     url = f"/workspaces/{APP}/channels/{channel}/calls"
-    secret = stores.telephony.page_secret()
+    secret = stores.voice.page_secret()
     with TestClient(create_app(stores)) as client:
         for name, params in FILTERS:
             query = parse_list_params(params, LIST_PARAMS, channel).query
@@ -123,7 +123,7 @@ def main() -> None:
                 after = None
                 if page_token:
                     after = page_tokens.decode(page_token, secret=secret, bound_to=page_tokens.binding(APP, query))
-                sql50, _ = timed(lambda a=after, q=query: stores.telephony.find(APP, q, a, args.limit), args.repeat)
+                sql50, _ = timed(lambda a=after, q=query: stores.voice.find(APP, q, a, args.limit), args.repeat)
                 print(f"{name:30} {position:>9} {http50:>7.2f}ms {http90:>7.2f}ms {sql50:>6.2f}ms {results:>8}")
             print(f"{'':30} ({matching} matching calls)")
     stores.close()

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from server import running_server  # bench/server.py: a script's folder is on sys.path
 
-from calltrail.demo import build_world, generate_calls
+from calltrail.sessions.demo import build_world, generate_calls
 from calltrail.store import open_stores
 
 

@@ -181,10 +181,10 @@ def newest_first(sessions: set[str] | list[str]) -> list[str]:
 
 def load(stores: Any, app_id: str) -> None:
     """Store the whole history (events, the imported record, profiles) in an app."""
-    from calltrail.events import parse_batch
-    from calltrail.record import validate_record
+    from calltrail.sessions.events import parse_batch
+    from calltrail.sessions.record import validate_record
 
-    stores.calls.ingest(app_id, parse_batch(all_events()))
-    stores.calls.put_records(app_id, [validate_record(IMPORTED)])
+    stores.sessions.ingest(app_id, parse_batch(all_events()))
+    stores.sessions.put_records(app_id, [validate_record(IMPORTED)])
     stores.users.put_users(app_id, [(uid, name, avatar) for uid, (name, avatar) in USERS.items()])
     stores.users.put_groups(app_id, [(guid, name, icon) for guid, (name, icon) in GROUPS.items()])

@@ -23,7 +23,7 @@ from calltrail.api.cometchat import user_openapi
 from calltrail.api.cometchat.envelope import EXCEPTION_HANDLERS
 from calltrail.api.http import json_response, run
 from calltrail.api.openapi import build_document, render_docs
-from calltrail.errors import CalltrailError
+from calltrail.kernel.errors import CalltrailError
 from calltrail.settings import Settings
 from calltrail.store import Stores, open_stores
 

@@ -6,8 +6,8 @@ import re
 
 from starlette.testclient import TestClient
 
-from calltrail.call_filters import LIST_CALLS_PARAMS, operator_names
-from calltrail.events import EVENT_TYPES
+from calltrail.sessions.events import EVENT_TYPES
+from calltrail.sessions.filters import LIST_CALLS_PARAMS, operator_names
 
 
 def test_health(client: TestClient) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from calltrail.store import open_stores
 from tests.conftest import Server
-from tests.spec_calls import GROUP_SESSION, group_call_events
+from tests.sessions.spec_calls import GROUP_SESSION, group_call_events
 
 pytestmark = pytest.mark.e2e
 

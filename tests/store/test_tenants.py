@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from calltrail.errors import Conflict, InvalidRequest
+from calltrail.kernel.errors import Conflict, InvalidRequest
 from calltrail.store import Stores
 from calltrail.store.tenants import AppNotFound, hash_secret
 

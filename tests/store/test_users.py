@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from calltrail.events import parse_batch
+from calltrail.sessions.events import parse_batch
 from calltrail.store import Stores
 from calltrail.store.migrations.m0002_users import statements
 from calltrail.store.tenants import hash_secret
@@ -35,7 +35,7 @@ def test_profiles_are_per_app(stores: Stores, tenant: Tenant) -> None:
 
 
 def test_page_context_reads_flags_and_profiles_together(stores: Stores, tenant: Tenant) -> None:
-    stores.calls.ingest(tenant.app_id, parse_batch([e for s in SCENARIOS for e in s.events()]))
+    stores.sessions.ingest(tenant.app_id, parse_batch([e for s in SCENARIOS for e in s.events()]))
     stores.users.put_users(tenant.app_id, [("alice", "Alice", None), ("bob", "Bob", "https://b.example/b.png")])
     stores.users.put_groups(tenant.app_id, [("team", "Team", None)])
     sessions = [s.session for s in SCENARIOS]

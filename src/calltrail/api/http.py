@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from calltrail.errors import (
+from calltrail.kernel.errors import (
     CalltrailError,
     InvalidRequest,
     MethodNotAllowed,

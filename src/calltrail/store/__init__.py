@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from calltrail.store.calls import CallStore
 from calltrail.store.database import Database, open_database
 from calltrail.store.migrations import migrate
-from calltrail.store.telephony import TelephonyStore
+from calltrail.store.sessions import SessionStore
 from calltrail.store.tenants import TenantStore
 from calltrail.store.users import UserStore
+from calltrail.store.voice import VoiceStore
 
 
 class Stores:
@@ -16,8 +16,8 @@ class Stores:
     def __init__(self, db: Database):
         self.db = db
         self.tenants = TenantStore(db)
-        self.calls = CallStore(db)
-        self.telephony = TelephonyStore(db)
+        self.sessions = SessionStore(db)
+        self.voice = VoiceStore(db)
         self.users = UserStore(db)
 
     def prepare_to_serve(self) -> None:
@@ -27,7 +27,7 @@ class Stores:
             self.db.analyze()
 
     def ping(self) -> None:
-        """Raise :class:`calltrail.errors.Unavailable` unless the database answers."""
+        """Raise :class:`calltrail.kernel.errors.Unavailable` unless the database answers."""
         with self.db.read() as conn:
             conn.fetchone("SELECT 1")
 
@@ -47,4 +47,4 @@ def open_stores(url: str, *, run_migrations: bool = True) -> Stores:
     return Stores(db)
 
 
-__all__ = ["CallStore", "Database", "Stores", "TelephonyStore", "TenantStore", "UserStore", "open_stores"]
+__all__ = ["Database", "SessionStore", "Stores", "TenantStore", "UserStore", "VoiceStore", "open_stores"]

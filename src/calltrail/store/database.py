@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from calltrail.errors import Unavailable
+from calltrail.kernel.errors import Unavailable
 
 Row = tuple[Any, ...]
 #: SQLite's default cap is 32766 bound variables; IN lists are chunked well below it.

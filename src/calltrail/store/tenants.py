@@ -10,10 +10,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from calltrail.errors import Conflict, InvalidRequest, NotFound
-from calltrail.model import APP_ID_RULE, is_app_id
+from calltrail.kernel.errors import Conflict, InvalidRequest, NotFound
+from calltrail.kernel.instants import now_ms
+from calltrail.sessions.vocabulary import APP_ID_RULE, is_app_id
 from calltrail.store.database import Database
-from calltrail.timestamps import now_ms
 
 REGIONS = ("us", "eu", "in")
 SCOPES = ("fullAccess", "authOnly")

@@ -18,11 +18,11 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from calltrail.errors import NotFound
-from calltrail.model import is_app_id
+from calltrail.kernel.errors import NotFound
+from calltrail.kernel.instants import now_ms
+from calltrail.sessions.vocabulary import is_app_id
 from calltrail.store.database import CHUNK, Connection, Database, chunks, placeholders
 from calltrail.store.tenants import hash_secret
-from calltrail.timestamps import now_ms
 
 MAX_TOKENS_PER_USER = 100
 MAX_TOKEN_LENGTH = 200

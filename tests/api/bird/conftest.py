@@ -40,7 +40,7 @@ class Workspace:
 def workspace(stores: Stores) -> Workspace:
     app = stores.tenants.create_app("Bird workspace", f"w-{secrets.token_hex(6)}")
     key, _ = stores.tenants.create_key(app.app_id)
-    channel = stores.telephony.create_channel(app.app_id, "Main line", str(uuid.uuid4()))
+    channel = stores.voice.create_channel(app.app_id, "Main line", str(uuid.uuid4()))
     return Workspace(app.app_id, key, channel.channel_id, {"Authorization": f"AccessKey {key}"})
 
 

@@ -66,7 +66,7 @@ def test_unknown_foreign_or_malformed_channels_are_not_found(
     client: TestClient, stores: Stores, workspace: Workspace
 ) -> None:
     other_app = stores.tenants.create_app("Other", f"w-{uuid.uuid4().hex[:12]}").app_id
-    foreign = stores.telephony.create_channel(other_app, "Theirs").channel_id
+    foreign = stores.voice.create_channel(other_app, "Theirs").channel_id
     for channel in (str(uuid.uuid4()), foreign, "main-line", "calls"):
         for method, url in endpoints(workspace):
             if url == workspace.all_calls:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from calltrail.store import open_stores
-from calltrail.telephony.demo import generate_calls
+from calltrail.voice.demo import generate_calls
 from tests.conftest import Server
 
 pytestmark = pytest.mark.e2e
@@ -23,7 +23,7 @@ def test_two_stateless_servers_share_page_tokens(
     try:
         app = stores.tenants.create_app("E2E Bird", "e2e-bird")
         key, _ = stores.tenants.create_key(app.app_id)
-        channel = stores.telephony.create_channel(app.app_id, "Line", str(uuid.uuid4())).channel_id
+        channel = stores.voice.create_channel(app.app_id, "Line", str(uuid.uuid4())).channel_id
     finally:
         stores.close()
     one, two = server_factory(db_url), server_factory(db_url)

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from calltrail.kernel.instants import format_rfc3339, parse_rfc3339
 from calltrail.store import Stores
-from calltrail.telephony.vocabulary import CALL_TYPES, DIRECTIONS, STATUSES
-from calltrail.timestamps import format_rfc3339, parse_rfc3339
+from calltrail.voice.vocabulary import CALL_TYPES, DIRECTIONS, STATUSES
 from tests.api.bird.conftest import Workspace, assert_error
 
 BASE = parse_rfc3339("2024-03-01T16:00:00Z")
@@ -64,9 +64,9 @@ def data(client: TestClient, stores: Stores) -> Data:
     """Built once per backend: the cases only read it."""
     app = stores.tenants.create_app("Bird list", f"w-{uuid.uuid4().hex[:12]}")
     key, _ = stores.tenants.create_key(app.app_id)
-    channel = stores.telephony.create_channel(app.app_id, "Main line").channel_id
+    channel = stores.voice.create_channel(app.app_id, "Main line").channel_id
     workspace = Workspace(app.app_id, key, channel, {"Authorization": f"AccessKey {key}"})
-    second = stores.telephony.create_channel(workspace.workspace_id, "Second line").channel_id
+    second = stores.voice.create_channel(workspace.workspace_id, "Second line").channel_id
     records = [make_record(i, second if i % 3 == 2 else workspace.channel_id) for i in range(30)]
     for record in records:
         url = f"/workspaces/{workspace.workspace_id}/channels/{record['channelId']}/calls/{record['id']}"

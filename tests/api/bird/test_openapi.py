@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.testclient import TestClient
 
 from calltrail.api.bird.openapi import RECORD_SCHEMAS
-from calltrail.telephony.events import EVENT_FIELDS
-from calltrail.telephony.fields import RECORD_FIELDS
-from calltrail.telephony.filters import LIST_PARAMS, WORKSPACE_PARAMS
+from calltrail.voice.events import EVENT_FIELDS
+from calltrail.voice.fields import RECORD_FIELDS
+from calltrail.voice.filters import LIST_PARAMS, WORKSPACE_PARAMS
 
 CHANNEL_CALLS = "/workspaces/{workspaceId}/channels/{channelId}/calls"
 

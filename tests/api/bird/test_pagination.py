@@ -13,9 +13,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from calltrail.app import create_app
+from calltrail.kernel.instants import format_rfc3339, parse_rfc3339
 from calltrail.store import Stores
-from calltrail.telephony.events import parse_batch
-from calltrail.timestamps import format_rfc3339, parse_rfc3339
+from calltrail.voice.events import parse_batch
 from tests.api.bird.conftest import Workspace, assert_error
 
 BASE = parse_rfc3339("2024-01-01T00:00:00Z")
@@ -46,7 +46,7 @@ def records(channel: str, count: int, *, start: int = BASE, step: int = 1000, se
 
 @pytest.fixture
 def filled(stores: Stores, workspace: Workspace) -> Workspace:
-    stores.telephony.put_records(workspace.workspace_id, workspace.channel_id, records(workspace.channel_id, 25))
+    stores.voice.put_records(workspace.workspace_id, workspace.channel_id, records(workspace.channel_id, 25))
     return workspace
 
 
@@ -79,7 +79,7 @@ def test_a_token_is_valid_only_in_its_channel_and_workspace(
     client: TestClient, stores: Stores, filled: Workspace
 ) -> None:
     token = first_token(client, filled)
-    other_channel = stores.telephony.create_channel(filled.workspace_id, "Other").channel_id
+    other_channel = stores.voice.create_channel(filled.workspace_id, "Other").channel_id
     response = client.get(
         filled.calls.replace(filled.channel_id, other_channel), params={"pageToken": token}, headers=filled.headers
     )
@@ -89,7 +89,7 @@ def test_a_token_is_valid_only_in_its_channel_and_workspace(
     # Another workspace with a channel of the same id cannot use it either.
     app = stores.tenants.create_app("Other", f"w-{uuid.uuid4().hex[:12]}")
     key, _ = stores.tenants.create_key(app.app_id)
-    stores.telephony.create_channel(app.app_id, "Same id", filled.channel_id)
+    stores.voice.create_channel(app.app_id, "Same id", filled.channel_id)
     response = client.get(
         f"/workspaces/{app.app_id}/channels/{filled.channel_id}/calls",
         params={"pageToken": token},
@@ -123,7 +123,7 @@ def test_a_token_walks_100000_calls_without_repeats_or_gaps_while_calls_arrive(
     channel = workspace.channel_id
     originals = records(channel, WALK_CALLS, seed=1)
     for start in range(0, WALK_CALLS, 10_000):
-        stores.telephony.put_records(workspace.workspace_id, channel, originals[start : start + 10_000])
+        stores.voice.put_records(workspace.workspace_id, channel, originals[start : start + 10_000])
     original_ids = {r["id"] for r in originals}
     span = WALK_CALLS * 1000
 
@@ -152,7 +152,7 @@ def test_a_token_walks_100000_calls_without_repeats_or_gaps_while_calls_arrive(
                     }
                 )
                 arrived.append(call)
-            stores.telephony.ingest(workspace.workspace_id, channel, parse_batch(batch, channel))
+            stores.voice.ingest(workspace.workspace_id, channel, parse_batch(batch, channel))
             time.sleep(0.005)
 
     writer = threading.Thread(target=arrive)

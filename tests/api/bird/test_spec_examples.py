@@ -11,13 +11,13 @@ from starlette.testclient import TestClient
 
 from calltrail.store import Stores
 from tests.api.bird.conftest import Workspace
-from tests.telephony.spec004 import events_for, example
+from tests.voice.spec004 import events_for, example
 
 EXAMPLE2_WINDOW = {"startAt": "2024-02-28T16:54:33.241Z", "endAt": "2024-03-01T16:54:33.241Z"}
 
 
 def with_channel(stores: Stores, workspace: Workspace, channel_id: str) -> Workspace:
-    stores.telephony.create_channel(workspace.workspace_id, "Spec channel", channel_id)
+    stores.voice.create_channel(workspace.workspace_id, "Spec channel", channel_id)
     return Workspace(workspace.workspace_id, workspace.key, channel_id, workspace.headers)
 
 

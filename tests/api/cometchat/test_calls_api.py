@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from calltrail.store import Stores
 from tests.conftest import Tenant
-from tests.spec_calls import DIRECT_SESSION, direct_call_events, spec_get_response, without_mid
+from tests.sessions.spec_calls import DIRECT_SESSION, direct_call_events, spec_get_response, without_mid
 
 
 def assert_error(response: httpx.Response, status: int, code: str, *detail_keys: str) -> dict[str, Any]:

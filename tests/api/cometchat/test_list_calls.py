@@ -14,7 +14,13 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import Tenant
-from tests.spec_calls import DIRECT_SESSION, GROUP_SESSION, direct_call_events, group_call_events, spec_list_response
+from tests.sessions.spec_calls import (
+    DIRECT_SESSION,
+    GROUP_SESSION,
+    direct_call_events,
+    group_call_events,
+    spec_list_response,
+)
 
 Record = dict[str, Any]
 

@@ -16,7 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from calltrail.cli import _ingest_demo
-from calltrail.events import parse_batch
+from calltrail.sessions.events import parse_batch
 from calltrail.store import Stores
 from tests.conftest import Tenant
 from tests.user_calls import GROUPS, IMPORTED, ME, SCENARIOS, USERS, Scenario, expected, load, newest_first
@@ -214,7 +214,7 @@ def test_pages_forward_and_back(client: TestClient, history: History) -> None:
 
 def test_default_page_size_is_30(client: TestClient, stores: Stores, tenant: Tenant) -> None:
     calls = [Scenario(f"p{n:02d}", 1_600_000_000 + n, "bob", ME, outcome="unanswered") for n in range(31)]
-    stores.calls.ingest(tenant.app_id, parse_batch([e for call in calls for e in call.events()]))
+    stores.sessions.ingest(tenant.app_id, parse_batch([e for call in calls for e in call.events()]))
     token, _ = stores.users.create_token(tenant.app_id, ME)
     body = client.get("/v3.0/calls", headers={"authToken": token}).json()
     assert _sessions(body) == [f"p{n:02d}" for n in range(30, 0, -1)]

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.responses import Response
 
 from calltrail.api.http import exception_handlers, json_response
-from calltrail.errors import CalltrailError, InvalidRequest
+from calltrail.kernel.errors import CalltrailError, InvalidRequest
 
 #: Bird's status and code for each HTTP status of Calltrail's errors.
 STATUS_CODES: dict[int, tuple[int, str]] = {

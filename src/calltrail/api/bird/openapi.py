@@ -1,6 +1,6 @@
 """OpenAPI description of the Bird dialect, generated from the tables the parsers use
-(:data:`calltrail.telephony.filters.LIST_PARAMS`, :data:`calltrail.telephony.fields.RECORD_FIELDS`,
-the enumerations of :mod:`calltrail.telephony.vocabulary`), so it cannot drift from what the
+(:data:`calltrail.voice.filters.LIST_PARAMS`, :data:`calltrail.voice.fields.RECORD_FIELDS`,
+the enumerations of :mod:`calltrail.voice.vocabulary`), so it cannot drift from what the
 server accepts."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from calltrail.api.openapi import error_details_schema, event_batch_body
-from calltrail.telephony.events import DERIVED_FIELDS, MAX_BATCH
-from calltrail.telephony.fields import MAX_TAGS, REQUIRED_FIELDS
-from calltrail.telephony.filters import LIMIT_DEFAULT, LIMIT_MAX, LIST_PARAMS, MAX_PAGE_TOKEN, WORKSPACE_PARAMS, Param
-from calltrail.telephony.vocabulary import CALL_TYPES, DIRECTIONS, HANGUP_SOURCES, SIP_TYPES, STATUSES
+from calltrail.voice.events import DERIVED_FIELDS, MAX_BATCH
+from calltrail.voice.fields import MAX_TAGS, REQUIRED_FIELDS
+from calltrail.voice.filters import LIMIT_DEFAULT, LIMIT_MAX, LIST_PARAMS, MAX_PAGE_TOKEN, WORKSPACE_PARAMS, Param
+from calltrail.voice.vocabulary import CALL_TYPES, DIRECTIONS, HANGUP_SOURCES, SIP_TYPES, STATUSES
 
 REF = "#/components/schemas/"
 _UUID = {"type": "string", "format": "uuid"}

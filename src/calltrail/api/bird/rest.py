@@ -15,16 +15,16 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from calltrail.api.auth import authenticate_key
 from calltrail.api.http import JSONBytes, json_response, read_json, run
-from calltrail.auth import authenticate_key
-from calltrail.errors import InvalidRequest, MissingApiKey, NotFound
+from calltrail.kernel.errors import InvalidRequest, MissingApiKey, NotFound
 from calltrail.store import Stores
-from calltrail.store.telephony import ChannelCallPage, ChannelNotFound
-from calltrail.telephony import page_token
-from calltrail.telephony.events import parse_batch
-from calltrail.telephony.filters import LIST_PARAMS, WORKSPACE_PARAMS, ListRequest, parse_list_params
-from calltrail.telephony.record import validate_record
-from calltrail.telephony.vocabulary import UUID_RULE, canonical_uuid
+from calltrail.store.voice import ChannelCallPage, ChannelNotFound
+from calltrail.voice import page_token
+from calltrail.voice.events import parse_batch
+from calltrail.voice.filters import LIST_PARAMS, WORKSPACE_PARAMS, ListRequest, parse_list_params
+from calltrail.voice.record import validate_record
+from calltrail.voice.vocabulary import UUID_RULE, canonical_uuid
 
 SCHEMES = ("accesskey", "bearer")
 
@@ -85,7 +85,7 @@ class VoiceEndpoints:
 
     def _require_scope(self, app_id: str, scope: str | None) -> None:
         """404 unless ``scope`` (a channel id, "" when malformed) is None or an existing channel."""
-        if scope is not None and (scope == "" or self.stores.telephony.get_channel(app_id, scope) is None):
+        if scope is not None and (scope == "" or self.stores.voice.get_channel(app_id, scope) is None):
             raise ChannelNotFound()
 
     def _find(
@@ -99,7 +99,7 @@ class VoiceEndpoints:
         if scope == "":
             raise ChannelNotFound()
         bound_to = page_token.binding(app_id, parsed.query)
-        secret = self.stores.telephony.page_secret()
+        secret = self.stores.voice.page_secret()
         after = None
         if parsed.page_token is not None:
             try:
@@ -107,7 +107,7 @@ class VoiceEndpoints:
             except InvalidRequest:
                 self._require_scope(app_id, scope)
                 raise
-        page = self.stores.telephony.find(app_id, parsed.query, after, parsed.limit)
+        page = self.stores.voice.find(app_id, parsed.query, after, parsed.limit)
         token = None
         if page.next_after is not None:
             token = page_token.encode(page.next_after, secret=secret, bound_to=bound_to)
@@ -117,7 +117,7 @@ class VoiceEndpoints:
         app_id = self._authorize(header, workspace)
         if channel == "":
             raise ChannelNotFound()
-        body = self.stores.telephony.get(app_id, channel, call_id) if call_id is not None else None
+        body = self.stores.voice.get(app_id, channel, call_id) if call_id is not None else None
         if body is None:
             raise ChannelCallNotFound()
         return body
@@ -170,7 +170,7 @@ class VoiceEndpoints:
         if call_id is None:
             raise InvalidRequest(details={"callId": [UUID_RULE]})
         record = validate_record(await read_json(request), call_id=call_id, channel_id=channel)
-        await run(self.stores.telephony.put_records, app_id, channel, [record])
+        await run(self.stores.voice.put_records, app_id, channel, [record])
         return json_response(record)
 
     async def post_events(self, request: Request) -> Response:
@@ -181,5 +181,5 @@ class VoiceEndpoints:
             self._authorize_channel, request.headers.get("authorization"), request.path_params["workspace_id"], channel
         )
         events = parse_batch(await read_json(request), channel)
-        result = await run(self.stores.telephony.ingest, app_id, channel, events)
+        result = await run(self.stores.voice.ingest, app_id, channel, events)
         return json_response({"accepted": result.accepted, "duplicates": result.duplicates})

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.responses import Response
 
 from calltrail.api.http import exception_handlers, json_response
-from calltrail.errors import CalltrailError
+from calltrail.kernel.errors import CalltrailError
 
 
 def error_body(exc: CalltrailError) -> dict[str, Any]:

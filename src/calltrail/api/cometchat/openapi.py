@@ -1,5 +1,5 @@
 """OpenAPI description of the CometChat dialect, generated from the same tables the parsers
-use (:data:`calltrail.call_filters.LIST_CALLS_PARAMS`, :data:`calltrail.events.EVENT_TYPES`),
+use (:data:`calltrail.sessions.filters.LIST_CALLS_PARAMS`, :data:`calltrail.sessions.events.EVENT_TYPES`),
 so the document cannot drift from what the server accepts."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from calltrail.api.openapi import error_details_schema, event_batch_body
-from calltrail.call_filters import LIST_CALLS_PARAMS, ParamSpec, operator_names
-from calltrail.events import EVENT_TYPES, MAX_BATCH
-from calltrail.model import CALL_MODES, CALL_STATUSES, PARTICIPANT_STATES, RECEIVER_TYPES
+from calltrail.sessions.events import EVENT_TYPES, MAX_BATCH
+from calltrail.sessions.filters import LIST_CALLS_PARAMS, ParamSpec, operator_names
+from calltrail.sessions.vocabulary import CALL_MODES, CALL_STATUSES, PARTICIPANT_STATES, RECEIVER_TYPES
 
 _KIND_SCHEMAS: dict[str, dict[str, Any]] = {
     "int": {"type": "integer", "minimum": 0},

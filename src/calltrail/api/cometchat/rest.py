@@ -10,14 +10,14 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from calltrail.api.auth import acting_user, authenticate_key
 from calltrail.api.http import JSONBytes, json_response, read_json, run
-from calltrail.auth import acting_user, authenticate_key
-from calltrail.call_filters import LIST_CALLS_PARAMS, parse_params
-from calltrail.errors import CallNotFound, InvalidRequest, NotAPart
-from calltrail.events import parse_batch
-from calltrail.model import SESSION_ID_RULE, is_session_id
-from calltrail.pagination import page_meta
-from calltrail.record import merge_record, validate_record
+from calltrail.kernel.errors import CallNotFound, InvalidRequest, NotAPart
+from calltrail.sessions.events import parse_batch
+from calltrail.sessions.filters import LIST_CALLS_PARAMS, parse_params
+from calltrail.sessions.pages import page_meta
+from calltrail.sessions.record import merge_record, validate_record
+from calltrail.sessions.vocabulary import SESSION_ID_RULE, is_session_id
 from calltrail.store import Stores
 from calltrail.store.tenants import ApiKey
 
@@ -48,7 +48,7 @@ class CallsEndpoints:
         for uid in (parsed.values.get("uid"), on_behalf_of):
             if uid is not None:
                 query = query.involving(uid)
-        page = await run(self.stores.calls.find, key.app_id, query, parsed.page)
+        page = await run(self.stores.sessions.find, key.app_id, query, parsed.page)
         meta = orjson.dumps(page_meta(parsed.page, page.total, len(page.items)))
         return JSONBytes(b'{"data":[' + b",".join(page.items) + b'],"meta":' + meta + b"}")
 
@@ -57,10 +57,12 @@ class CallsEndpoints:
         key = await self._key(request)
         on_behalf_of = acting_user(request.headers.get("onBehalfOf"))
         session_id = request.path_params["session_id"]
-        stored = await run(self.stores.calls.get, key.app_id, session_id)
+        stored = await run(self.stores.sessions.get, key.app_id, session_id)
         if stored is None:
             raise CallNotFound(f"There is no call with sessionId {session_id!r}.")
-        if on_behalf_of is not None and not await run(self.stores.calls.involves, key.app_id, session_id, on_behalf_of):
+        if on_behalf_of is not None and not await run(
+            self.stores.sessions.involves, key.app_id, session_id, on_behalf_of
+        ):
             raise NotAPart(f"The user {on_behalf_of!r} is not a part of the call {session_id!r}.")
         return json_response({"data": merge_record(stored.summary, stored.extra)})
 
@@ -68,7 +70,7 @@ class CallsEndpoints:
         """``POST /calls/events``: one event or a list of up to 1000, all or nothing."""
         key = await self._key(request)
         events = parse_batch(await read_json(request))
-        result = await run(self.stores.calls.ingest, key.app_id, events)
+        result = await run(self.stores.sessions.ingest, key.app_id, events)
         return json_response({"data": {"accepted": result.accepted, "duplicates": result.duplicates}})
 
     async def put_call(self, request: Request) -> Response:
@@ -78,5 +80,5 @@ class CallsEndpoints:
         if not is_session_id(session_id):
             raise InvalidRequest(details={"sessionId": [SESSION_ID_RULE]})
         record = validate_record(await read_json(request), session_id)
-        await run(self.stores.calls.put_records, key.app_id, [record])
+        await run(self.stores.sessions.put_records, key.app_id, [record])
         return json_response({"data": record})

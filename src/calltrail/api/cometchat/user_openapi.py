@@ -1,6 +1,6 @@
 """OpenAPI description of the user view and of the users, groups and auth-token endpoints,
 generated from the same table the user view parses with
-(:data:`calltrail.user_call_filters.USER_CALL_PARAMS`)."""
+(:data:`calltrail.sessions.viewer.USER_CALL_PARAMS`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from calltrail.api.cometchat.openapi import (
     page_parameters,
     query_parameters,
 )
-from calltrail.user_call_filters import PER_PAGE_DEFAULT, PER_PAGE_MAX, USER_CALL_PARAMS
+from calltrail.sessions.viewer import PER_PAGE_DEFAULT, PER_PAGE_MAX, USER_CALL_PARAMS
 
 _TOKEN_ERRORS = {
     "401": error_response(

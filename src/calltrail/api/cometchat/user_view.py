@@ -10,7 +10,7 @@ Each call is the REST record plus what a client needs to show it to this user:
 * ``data.entities.initiator.entity`` ``{uid, name, avatar}`` and ``data.entities.receiver.entity``
   (a user as above, or a group ``{guid, name, icon}``): the shapes the official SDKs parse.
   A user or group without a stored profile shows its id as its name;
-* ``direction`` (``incoming``/``outgoing``) and ``missed`` (see :mod:`calltrail.user_call_filters`);
+* ``direction`` (``incoming``/``outgoing``) and ``missed`` (see :mod:`calltrail.sessions.viewer`);
 * on each participant, ``name`` and ``avatar``, and the field names the official web SDK's
   ``Participant`` reads (``hasJoined``, ``deviceID``, ``totalDurationInMinutes``) next to
   the REST ones.
@@ -28,12 +28,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from calltrail.api.http import JSONBytes, run
-from calltrail.errors import CallNotFound, MissingAuthToken, UnknownAuthToken
-from calltrail.pagination import page_meta
-from calltrail.record import merge_record
+from calltrail.kernel.errors import CallNotFound, MissingAuthToken, UnknownAuthToken
+from calltrail.sessions.pages import page_meta
+from calltrail.sessions.record import merge_record
+from calltrail.sessions.viewer import parse_user_params, user_query
 from calltrail.store import Stores
 from calltrail.store.users import AuthToken, PageContext
-from calltrail.user_call_filters import parse_user_params, user_query
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 AUTH_TOKEN_HEADER = "authToken"
@@ -143,7 +143,7 @@ class UserViewEndpoints:
         token = await self._viewer(request)
         parsed = parse_user_params(request.query_params.multi_items())
         query = user_query(parsed, token.uid)
-        page = await run(self.stores.calls.find, token.app_id, query, parsed.page)
+        page = await run(self.stores.sessions.find, token.app_id, query, parsed.page)
         records = [orjson.loads(item) for item in page.items]
         context = await self._context(token.app_id, token.uid, records)
         body = {
@@ -157,9 +157,9 @@ class UserViewEndpoints:
         one-element list. Another user's call is indistinguishable from a missing one (404)."""
         token = await self._viewer(request)
         session_id = request.path_params["session_id"]
-        if not await run(self.stores.calls.involves, token.app_id, session_id, token.uid):
+        if not await run(self.stores.sessions.involves, token.app_id, session_id, token.uid):
             raise CallNotFound(f"There is no call with sessionId {session_id!r}.")
-        stored = await run(self.stores.calls.get, token.app_id, session_id)
+        stored = await run(self.stores.sessions.get, token.app_id, session_id)
         if stored is None:  # removed between the two reads
             raise CallNotFound(f"There is no call with sessionId {session_id!r}.")
         record = merge_record(stored.summary, stored.extra)

@@ -19,11 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from calltrail.api.auth import authenticate_key
 from calltrail.api.http import json_response, read_json, run
-from calltrail.auth import authenticate_key
-from calltrail.errors import InvalidRequest, PayloadTooLarge
-from calltrail.model import ENTITY_ID_RULE, is_entity_id
-from calltrail.pagination import PageRequest, page_meta
+from calltrail.kernel.errors import InvalidRequest, PayloadTooLarge
+from calltrail.sessions.pages import PageRequest, page_meta
+from calltrail.sessions.vocabulary import ENTITY_ID_RULE, is_entity_id
 from calltrail.store import Stores
 from calltrail.store.tenants import ApiKey
 from calltrail.store.users import GroupProfile, GuidNotFound, UidNotFound, UserProfile

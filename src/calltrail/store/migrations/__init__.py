@@ -17,8 +17,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from calltrail.kernel.instants import now_ms
 from calltrail.store.database import Connection, Database
-from calltrail.timestamps import now_ms
 
 _MODULE = re.compile(r"^m(\d{4})_(\w+)$")
 _LOCK_ID = 7_415_220_001  # arbitrary, constant: the advisory lock that serialises migrations

@@ -1,0 +1,337 @@
+"""The ``calltrail`` command line: a thin layer over the stores, the importer and the demo.
+
+Results go to stdout as one JSON object where a command creates something; progress and
+errors go to stderr. Every error is one line (``Error: ...``) and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+import orjson
+
+from calltrail import __version__
+from calltrail.kernel.errors import CalltrailError
+from calltrail.settings import DEFAULT_DB
+from calltrail.store import Stores, open_stores
+from calltrail.store.tenants import REGIONS, SCOPES
+
+DB_HELP = (
+    "Database URL: sqlite:///relative/path, sqlite:////absolute/path or postgresql://user@host:port/db. "
+    "Defaults to $CALLTRAIL_DB, else sqlite:///./calltrail.db."
+)
+DEMO_AVATARS = "https://avatars.example.com/demo"
+db_option = click.option("--db", "db_url", envvar="CALLTRAIL_DB", default=DEFAULT_DB, metavar="URL", help=DB_HELP)
+
+
+def _echo_json(value: dict[str, Any]) -> None:
+    click.echo(orjson.dumps(value).decode())
+
+
+@contextmanager
+def _stores(db_url: str) -> Iterator[Stores]:
+    """Open the database (migrating it); domain errors become one-line CLI errors."""
+    try:
+        stores = open_stores(db_url)
+    except (CalltrailError, ValueError) as exc:
+        raise click.ClickException(getattr(exc, "message", str(exc))) from None
+    try:
+        yield stores
+    except CalltrailError as exc:
+        details = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.details.items())
+        raise click.ClickException(f"{exc.message} {details}".strip()) from None
+    finally:
+        stores.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="calltrail")
+def main() -> None:
+    """Calltrail: self-hosted call history with CometChat- and Bird-compatible APIs.
+
+    \b
+    Quick start (embedded database, demo data):
+      calltrail serve --demo
+    Then follow the curl example it prints.
+    """
+
+
+@main.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0 for all).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="On an empty database, create app 'demo', a key and demo calls, "
+    "and print a curl example. With data present, print a fresh key for 'demo'.",
+)
+@click.option(
+    "--demo-calls",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(1, 10**7),
+    help="How many calls --demo generates.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="Server log level.",
+)
+def serve(db_url: str, host: str, port: int, demo: bool, demo_calls: int, log_level: str) -> None:
+    """Run the HTTP API server. The schema is created or migrated on start."""
+    import uvicorn
+
+    from calltrail.app import create_app
+    from calltrail.settings import Settings
+
+    settings = Settings.from_env()
+    _check_port_free(host, port)
+    with _stores(db_url) as stores:
+        if demo:
+            _prepare_demo(stores, host, port, demo_calls)
+        stores.prepare_to_serve()
+        app = create_app(stores, settings)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one clear line before any work if the address cannot be listened on."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _prepare_demo(stores: Stores, host: str, port: int, calls: int) -> None:
+    fresh = stores.tenants.count_apps() == 0
+    if fresh:
+        stores.tenants.create_app("Demo", "demo")
+        click.echo(f"Generating {calls} demo calls...", err=True)
+        _ingest_demo(stores, "demo", calls, seed=1)
+    elif stores.tenants.get_app("demo") is None:
+        raise click.ClickException("--demo needs an empty database or one with an app 'demo'.")
+    from calltrail.sessions.demo import build_world
+
+    secret, _ = stores.tenants.create_key("demo", "fullAccess", "Demo key")
+    user = build_world(1).people[0].uid
+    token, _ = stores.users.create_token("demo", user)
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    base = f"http://{shown}:{port}"
+    click.echo(
+        f"\nCalltrail demo {'ready' if fresh else '(existing data)'}\n"
+        f"  base URL  : {base}/v3\n"
+        f"  app       : demo\n"
+        f"  API key   : {secret}\n"
+        f"  authToken : {token}   (user {user})\n"
+        f"  API docs  : {base}/docs\n\n"
+        f"Try:\n  curl -s '{base}/v3/calls?perPage=2&status=ended' -H 'apikey: {secret}'\n"
+        f"  curl -s '{base}/v3.0/calls?perPage=5&status=missed' -H 'authToken: {token}'\n",
+        err=True,
+    )
+
+
+def _progress(total: int, label: str) -> Any:
+    """A progress bar on a terminal; silent otherwise."""
+    return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True)
+
+
+def _ingest_demo(stores: Stores, app_id: str, calls: int, seed: int, batch_events: int = 5000) -> tuple[int, int]:
+    """Send demo calls through validation and ingestion in batches; returns (calls, events)."""
+    from calltrail.sessions.demo import build_world, generate_calls
+    from calltrail.sessions.events import parse_event
+
+    app = stores.tenants.require_app(app_id)
+    world = build_world(seed)
+    # Display profiles, so the user view (authToken) shows names; the avatar URLs are
+    # deterministic placeholders on a reserved domain, never fetched by Calltrail.
+    stores.users.put_users(app_id, [(p.uid, p.name, f"{DEMO_AVATARS}/users/{p.uid}.png") for p in world.people])
+    stores.users.put_groups(app_id, [(t.guid, t.name, f"{DEMO_AVATARS}/groups/{t.guid}.png") for t in world.teams])
+    batch: list[Any] = []
+    errors: dict[str, list[str]] = {}
+    sent = 0
+    with _progress(calls, "demo calls") as bar:
+        for events in generate_calls(world, app_id=app_id, count=calls, seed=seed, region=app.region):
+            for raw in events:
+                event = parse_event(raw, sent, errors)
+                if event is None:  # a generator bug, never user input
+                    raise click.ClickException(f"demo generator produced an invalid event: {errors}")
+                batch.append(event)
+                sent += 1
+            if len(batch) >= batch_events:
+                stores.sessions.ingest(app_id, batch)
+                batch = []
+            bar.update(1)
+        if batch:
+            stores.sessions.ingest(app_id, batch)
+    stores.db.analyze()  # a bulk load changes the data's shape: refresh the planner's statistics
+    return calls, sent
+
+
+def _ingest_telephony_demo(stores: Stores, app_id: str, channel_id: str, calls: int, seed: int) -> tuple[int, int]:
+    """Send a channel's demo calls through status-event validation and ingestion in batches;
+    returns (calls, events)."""
+    from calltrail.jobs.feeder import InvalidDemoEvent, feed_demo
+
+    stores.tenants.require_app(app_id)
+    channel = stores.voice.get_channel(app_id, channel_id)
+    if channel is None:
+        raise click.ClickException(
+            f"There is no channel {channel_id!r} in app {app_id!r}: create it with `calltrail channels create`."
+        )
+    with _progress(calls, "demo calls") as bar:
+        try:
+            sent = feed_demo(stores.voice, app_id, channel.channel_id, calls, seed, on_call=lambda: bar.update(1))
+        except InvalidDemoEvent as exc:  # a generator bug, never user input
+            raise click.ClickException(str(exc)) from None
+    stores.db.analyze()  # a bulk load changes the data's shape: refresh the planner's statistics
+    return calls, sent
+
+
+@main.command()
+@db_option
+def migrate(db_url: str) -> None:
+    """Create or upgrade the database schema, then exit (serve also does this on start)."""
+    from calltrail.store.database import open_database
+    from calltrail.store.migrations import migrate as run_migrations
+
+    try:
+        db = open_database(db_url)
+    except (CalltrailError, ValueError) as exc:
+        raise click.ClickException(getattr(exc, "message", str(exc))) from None
+    try:
+        applied = run_migrations(db)
+    finally:
+        db.close()
+    click.echo("applied: " + (", ".join(applied) if applied else "nothing (schema is current)"), err=True)
+
+
+@main.group()
+def apps() -> None:
+    """Manage apps (tenants)."""
+
+
+@apps.command("create")
+@click.option("--name", required=True, help="Display name of the app.")
+@click.option("--id", "app_id", metavar="APP_ID", help="App id (1-100 of A-Z a-z 0-9 . _ -); random if omitted.")
+@click.option("--region", default="us", show_default=True, type=click.Choice(REGIONS), help="Region label.")
+@db_option
+def apps_create(name: str, app_id: str | None, region: str, db_url: str) -> None:
+    """Create an app; prints {"appId", "name", "region", "createdAt"}."""
+    with _stores(db_url) as stores:
+        app = stores.tenants.create_app(name, app_id, region)
+    _echo_json({"appId": app.app_id, "name": app.name, "region": app.region, "createdAt": app.created_at_ms // 1000})
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys."""
+
+
+@keys.command("create")
+@click.option("--app", "app_id", required=True, metavar="APP_ID", help="The app the key belongs to.")
+@click.option(
+    "--scope",
+    default="fullAccess",
+    show_default=True,
+    type=click.Choice(SCOPES),
+    help="fullAccess: every REST call; authOnly: only creating users and auth tokens.",
+)
+@click.option("--name", help="A label for the key.")
+@db_option
+def keys_create(app_id: str, scope: str, name: str | None, db_url: str) -> None:
+    """Create an API key; prints {"apiKey", "name", "scope", "createdAt"}. The key is shown only once."""
+    with _stores(db_url) as stores:
+        secret, key = stores.tenants.create_key(app_id, scope, name)
+    _echo_json({"apiKey": secret, "name": key.name, "scope": key.scope, "createdAt": key.created_at_ms // 1000})
+
+
+@main.group()
+def channels() -> None:
+    """Manage channels (phone lines or SIP trunks of an app, for the Bird-compatible API)."""
+
+
+@channels.command("create")
+@click.option("--app", "app_id", required=True, metavar="APP_ID", help="The app (Bird workspace) of the channel.")
+@click.option("--name", required=True, help="Display name of the channel.")
+@click.option("--id", "channel_id", metavar="UUID", help="Channel id (a UUID); random if omitted.")
+@db_option
+def channels_create(app_id: str, name: str, channel_id: str | None, db_url: str) -> None:
+    """Create a channel; prints {"channelId", "workspaceId", "name", "createdAt"}."""
+    from calltrail.kernel.instants import format_rfc3339
+
+    with _stores(db_url) as stores:
+        channel = stores.voice.create_channel(app_id, name, channel_id)
+    _echo_json(
+        {
+            "channelId": channel.channel_id,
+            "workspaceId": channel.app_id,
+            "name": channel.name,
+            "createdAt": format_rfc3339(channel.created_at_ms),
+        }
+    )
+
+
+@main.command("import")
+@click.option("--app", "app_id", required=True, metavar="APP_ID", help="The app to import into.")
+@db_option
+@click.argument("files", nargs=-1, required=True, type=click.File("rb"))
+def import_(app_id: str, db_url: str, files: tuple[Any, ...]) -> None:
+    """Import whole call records from FILES (or - for stdin).
+
+    Accepts a List Calls response ({"data": [...], "meta": ...}), a Get Call response
+    ({"data": {...}}), or NDJSON with one record (or get response) per line. Importing the same
+    file twice changes nothing. Bad records are reported with their position and skipped; the
+    exit status is 1 if any record was skipped.
+    """
+    from calltrail.cli.importer import import_records
+
+    with _stores(db_url) as stores:
+        stores.tenants.require_app(app_id)
+        report = import_records(stores.sessions, app_id, files, progress=_progress, warn=_warn)
+    click.echo(f"imported {report.imported} record(s), skipped {report.skipped}", err=True)
+    if report.skipped:
+        sys.exit(1)
+
+
+def _warn(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@main.command()
+@click.option("--app", "app_id", required=True, metavar="APP_ID", help="The app to fill (it must exist).")
+@click.option("--calls", "count", required=True, type=click.IntRange(1, 10**8), help="How many calls to generate.")
+@click.option("--seed", default=1, show_default=True, help="Random seed; the same seed gives the same calls.")
+@click.option(
+    "--channel",
+    "channel_id",
+    metavar="CHANNEL_ID",
+    help="Generate telephony calls (Bird API) for this channel instead of CometChat calls.",
+)
+@db_option
+def demo(app_id: str, count: int, seed: int, channel_id: str | None, db_url: str) -> None:
+    """Generate realistic demo calls by sending their events through the ingestion pipeline.
+
+    Deterministic for a given seed; also the benchmark data generator (1,000,000 calls take
+    minutes). Re-running with the same seed and count adds nothing: every event is a duplicate. With
+    --channel, the calls are telephony calls of that channel, sent as status events.
+    """
+    import time
+
+    with _stores(db_url) as stores:
+        started = time.perf_counter()
+        if channel_id is not None:
+            calls, events = _ingest_telephony_demo(stores, app_id, channel_id, count, seed)
+        else:
+            calls, events = _ingest_demo(stores, app_id, count, seed)
+        elapsed = time.perf_counter() - started
+    click.echo(f"generated {calls} calls ({events} events) in {elapsed:.1f}s", err=True)

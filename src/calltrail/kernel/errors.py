@@ -1,0 +1,168 @@
+"""Errors raised by Calltrail's domain, storage and API layers.
+
+Every error is a class with an HTTP ``status`` and a machine-readable ``code``; nothing here
+renders a response. Each API dialect owns one handler that turns these into its own envelope
+(CometChat's ``{"error": {...}}``, Bird's ``{"code", "message", "details"}``), so the same
+exception can travel through any layer unchanged.
+
+The hierarchy:
+
+* CalltrailError (500, ERR_EXCEPTION)
+  * InvalidRequest (400, ERR_BAD_REQUEST): bad query, header or body; ``details`` names each field
+  * PayloadTooLarge (413, ERR_PAYLOAD_TOO_LARGE)
+  * AuthError
+    * MissingApiKey (401, AUTH_ERR_EMPTY_APIKEY)
+    * UnknownApiKey (401, AUTH_ERR_APIKEY_NOT_FOUND)
+    * MissingAuthToken (401, AUTH_ERR_EMPTY_AUTH_TOKEN)
+    * UnknownAuthToken (401, AUTH_ERR_AUTH_TOKEN_NOT_FOUND)
+    * NoAccess (403, AUTH_ERR_NO_ACCESS)
+    * HookUnauthorized (401, ERR_HOOK_UNAUTHORIZED): a webhook's signature or password failed
+  * NotFound (404)
+    * CallNotFound (404, ERR_CALL_SESSION_NOT_FOUND)
+    * RouteNotFound (404, ERR_API_NOT_FOUND)
+  * NotAPart (403, ERR_CALL_NOT_A_PART)
+  * MethodNotAllowed (405, ERR_API_NOT_FOUND)
+  * Conflict (409, ERR_CONFLICT)
+  * Unavailable (503, ERR_SERVICE_UNAVAILABLE)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+Details = dict[str, list[str]]
+
+
+class CalltrailError(Exception):
+    """Base class: an error with an HTTP status, a stable code and optional per-field details."""
+
+    status: int = 500
+    code: str = "ERR_EXCEPTION"
+    default_message: str = "An unexpected error occurred."
+
+    def __init__(self, message: str | None = None, details: Mapping[str, Sequence[str]] | None = None):
+        self.message = message or self.default_message
+        self.details: Details = {key: list(reasons) for key, reasons in (details or {}).items()}
+        #: Extra response headers (``Allow`` on a 405, for example).
+        self.headers: dict[str, str] = {}
+        super().__init__(self.message)
+
+
+class InvalidRequest(CalltrailError):
+    """Raised when a query parameter, header or body field fails validation."""
+
+    status = 400
+    code = "ERR_BAD_REQUEST"
+    default_message = "Failed to validate the data sent with the request."
+
+
+class PayloadTooLarge(CalltrailError):
+    """Raised when a request body exceeds the configured limit."""
+
+    status = 413
+    code = "ERR_PAYLOAD_TOO_LARGE"
+    default_message = "The request body is too large."
+
+
+class AuthError(CalltrailError):
+    """Base class for authentication and authorisation failures."""
+
+    status = 401
+
+
+class MissingApiKey(AuthError):
+    """Raised when a request carries no API key."""
+
+    code = "AUTH_ERR_EMPTY_APIKEY"
+    default_message = "The apikey header is missing from the request."
+
+
+class UnknownApiKey(AuthError):
+    """Raised when the API key matches no key of any app."""
+
+    code = "AUTH_ERR_APIKEY_NOT_FOUND"
+    default_message = "The API key does not exist. Please use a correct apiKey."
+
+
+class MissingAuthToken(AuthError):
+    """Raised when a user-level request carries no auth token."""
+
+    code = "AUTH_ERR_EMPTY_AUTH_TOKEN"
+    default_message = "The authToken header is missing from the request."
+
+
+class UnknownAuthToken(AuthError):
+    """Raised when an auth token is unknown or revoked."""
+
+    code = "AUTH_ERR_AUTH_TOKEN_NOT_FOUND"
+    default_message = "The auth token does not exist or has been revoked."
+
+
+class NoAccess(AuthError):
+    """Raised when a credential is valid but its scope does not allow the operation."""
+
+    status = 403
+    code = "AUTH_ERR_NO_ACCESS"
+    default_message = "The API key does not have the scope required for this operation."
+
+
+class HookUnauthorized(AuthError):
+    """Raised when an inbound webhook fails its provider's authentication (a bad or missing
+    signature or password, an expired token, or an unknown integration: all look the same)."""
+
+    code = "ERR_HOOK_UNAUTHORIZED"
+    default_message = "The webhook could not be authenticated."
+
+
+class NotFound(CalltrailError):
+    """Base class for missing resources."""
+
+    status = 404
+    code = "ERR_NOT_FOUND"
+    default_message = "The resource does not exist."
+
+
+class CallNotFound(NotFound):
+    """Raised when no call with the requested session id exists in the app."""
+
+    code = "ERR_CALL_SESSION_NOT_FOUND"
+    default_message = "The call does not exist."
+
+
+class RouteNotFound(NotFound):
+    """Raised for a path no endpoint serves."""
+
+    code = "ERR_API_NOT_FOUND"
+    default_message = "The requested endpoint does not exist."
+
+
+class NotAPart(CalltrailError):
+    """Raised when ``onBehalfOf`` names a user who is not part of the requested call."""
+
+    status = 403
+    code = "ERR_CALL_NOT_A_PART"
+    default_message = "The user is not a part of the call."
+
+
+class MethodNotAllowed(CalltrailError):
+    """Raised for a known path requested with a method it does not serve."""
+
+    status = 405
+    code = "ERR_API_NOT_FOUND"
+    default_message = "The requested method is not supported on this endpoint."
+
+
+class Conflict(CalltrailError):
+    """Raised when a write conflicts with stored state (an existing id, for example)."""
+
+    status = 409
+    code = "ERR_CONFLICT"
+    default_message = "The request conflicts with the stored state."
+
+
+class Unavailable(CalltrailError):
+    """Raised when the database cannot be reached."""
+
+    status = 503
+    code = "ERR_SERVICE_UNAVAILABLE"
+    default_message = "The database is unavailable."

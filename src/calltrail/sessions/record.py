@@ -1,0 +1,267 @@
+"""Call records in CometChat's read shape: number formats, import validation, and the
+mapping from a record to the row that stores and indexes it.
+
+Pure: no I/O. Records reach storage two ways, derived from events (:mod:`calltrail.sessions.fold`)
+or imported whole (``PUT /v3/calls/{sessionId}``, ``calltrail import``); both go through
+:func:`row_from_record`, so the indexed columns always equal what the record shows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from calltrail.kernel.errors import InvalidRequest
+from calltrail.sessions.vocabulary import (
+    CALL_MODES,
+    ENTITY_ID_RULE,
+    FINAL_STATUSES,
+    PARTICIPANT_STATES,
+    RECEIVER_TYPES,
+    SESSION_ID_RULE,
+    CallRow,
+    Member,
+    is_entity_id,
+    is_session_id,
+    normalize_status,
+    normalize_type,
+)
+
+#: Fields only Get Call shows; List Calls leaves them out, as the spec examples do.
+DETAIL_ONLY_FIELDS = ("metaData", "tags")
+MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
+MAX_PARTICIPANTS = 10000
+MAX_RECORDINGS = 1000
+
+
+def minutes(millis: int) -> float | int:
+    """Minutes as CometChat shows them: a float, or the integer 0 when there are none."""
+    return millis / 60000 if millis else 0
+
+
+def hhmmss(millis: int) -> str:
+    """A span as ``HH:MM:SS``, rounded to whole seconds (hours grow past 99 if they must)."""
+    seconds = (millis + 500) // 1000
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def split_record(record: Mapping[str, Any]) -> tuple[bytes, bytes | None]:
+    """Encode a record as (list-shape JSON, JSON of the detail-only fields or None)."""
+    summary = {key: value for key, value in record.items() if key not in DETAIL_ONLY_FIELDS}
+    extra = {key: record[key] for key in DETAIL_ONLY_FIELDS if key in record}
+    return orjson.dumps(summary), (orjson.dumps(extra) if extra else None)
+
+
+def merge_record(summary: bytes, extra: bytes | None) -> dict[str, Any]:
+    """Rebuild the full record (Get Call shape) from its stored parts."""
+    record: dict[str, Any] = orjson.loads(summary)
+    if extra:
+        record.update(orjson.loads(extra))
+    return record
+
+
+def _members(record: Mapping[str, Any], status: str) -> tuple[Member, ...]:
+    initiator = record["initiator"]
+    uids = [initiator]
+    if record["receiverType"] == "user":
+        uids.append(record["receiver"])
+    joined: set[str] = set()
+    rejected: set[str] = set()
+    for participant in record.get("participants") or ():
+        uid = participant["uid"]
+        uids.append(uid)
+        if participant.get("isJoined"):
+            joined.add(uid)
+        if participant.get("state") == "rejected":
+            rejected.add(uid)
+    over = status in FINAL_STATUSES
+    return tuple(
+        Member(
+            uid=uid,
+            is_initiator=uid == initiator,
+            joined=uid in joined,
+            rejected=uid in rejected,
+            missed=over and uid != initiator and uid not in joined and uid not in rejected,
+        )
+        for uid in dict.fromkeys(uids)
+    )
+
+
+def row_from_record(record: Mapping[str, Any], source: str) -> CallRow:
+    """Map a valid record (derived or imported) to its stored row."""
+    status = normalize_status(record["status"]) or record["status"]
+    participants = record.get("participants") or []
+    audio = record.get("totalAudioMinutes", 0)
+    video = record.get("totalVideoMinutes", 0)
+    recordings = record.get("recordings") or []
+    summary, extra = split_record(record)
+    return CallRow(
+        session_id=record["sessionId"],
+        source=source,
+        initiated_at=record["initiatedAt"],
+        status=status,
+        type=normalize_type(record["type"]) or record["type"],
+        mode=record.get("mode", "call"),
+        receiver_type=record["receiverType"],
+        initiator=record["initiator"],
+        receiver=record["receiver"],
+        started_at=record.get("startedAt"),
+        ended_at=record.get("endedAt"),
+        duration=float(record.get("totalDurationInMinutes", audio + video)),
+        audio_minutes=float(audio),
+        video_minutes=float(video),
+        total_participants=record.get("totalParticipants", sum(1 for p in participants if p.get("isJoined"))),
+        participants_count=len(participants),
+        has_recording=bool(record.get("hasRecording", bool(recordings))),
+        summary=summary,
+        extra=extra,
+        members=_members(record, status),
+    )
+
+
+class _Checker:
+    """Validates one imported record, collecting reasons keyed by field path."""
+
+    def __init__(self, errors: dict[str, list[str]], prefix: str):
+        self.errors = errors
+        self.prefix = prefix
+
+    def fail(self, path: str, reason: str) -> None:
+        self.errors.setdefault(f"{self.prefix}{path}", []).append(reason)
+
+    def check(self, obj: Mapping[str, Any], path: str, key: str, kind: str, *, required: bool = False) -> None:
+        if key not in obj:
+            if required:
+                self.fail(path + key, "is required")
+            return
+        if not _VALIDATORS[kind](obj[key]):
+            self.fail(path + key, _REASONS[kind])
+
+
+def _is_int(value: object, upper: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= upper
+
+
+def _is_minutes(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and 0 <= value <= 1e9
+
+
+_VALIDATORS: dict[str, Callable[[Any], bool]] = {
+    "entity": is_entity_id,
+    "seconds": lambda v: _is_int(v, MAX_SECONDS),
+    "count": lambda v: _is_int(v, 10**9),
+    "minutes": _is_minutes,
+    "bool": lambda v: isinstance(v, bool),
+    "text": lambda v: isinstance(v, str) and len(v) <= 2048,
+    "type": lambda v: isinstance(v, str) and normalize_type(v) is not None,
+    "status": lambda v: isinstance(v, str) and normalize_status(v) is not None,
+    "mode": lambda v: v in CALL_MODES,
+    "receiverType": lambda v: v in RECEIVER_TYPES,
+    "state": lambda v: v in PARTICIPANT_STATES,
+    "metaData": lambda v: isinstance(v, dict | list),
+    "tags": lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v),
+}
+_REASONS = {
+    "entity": ENTITY_ID_RULE,
+    "seconds": "must be a Unix timestamp in whole seconds",
+    "count": "must be a non-negative integer",
+    "minutes": "must be a non-negative number of minutes",
+    "bool": "must be true or false",
+    "text": "must be a string of at most 2048 characters",
+    "type": "must be one of audio, video, voice",
+    "status": "must be one of "
+    + ", ".join(("initiated", "ongoing", "ended", "unanswered", "rejected", "busy", "cancelled", "canceled")),
+    "mode": "must be one of " + ", ".join(CALL_MODES),
+    "receiverType": "must be one of " + ", ".join(RECEIVER_TYPES),
+    "state": "must be one of " + ", ".join(PARTICIPANT_STATES),
+    "metaData": "must be a JSON object or array",
+    "tags": "must be a list of strings",
+}
+
+_CALL_FIELDS = {
+    "initiator": ("entity", True),
+    "receiver": ("entity", True),
+    "receiverType": ("receiverType", True),
+    "type": ("type", True),
+    "status": ("status", True),
+    "initiatedAt": ("seconds", True),
+    "mode": ("mode", False),
+    "startedAt": ("seconds", False),
+    "endedAt": ("seconds", False),
+    "totalAudioMinutes": ("minutes", False),
+    "totalVideoMinutes": ("minutes", False),
+    "totalDurationInMinutes": ("minutes", False),
+    "totalDuration": ("text", False),
+    "totalParticipants": ("count", False),
+    "hasRecording": ("bool", False),
+    "mid": ("text", False),
+    "metaData": ("metaData", False),
+    "tags": ("tags", False),
+}
+_PARTICIPANT_FIELDS = {
+    "uid": ("entity", True),
+    "isJoined": ("bool", False),
+    "state": ("state", False),
+    "deviceId": ("text", False),
+    "joinedAt": ("seconds", False),
+    "leftAt": ("seconds", False),
+    "mid": ("text", False),
+    "totalAudioMinutes": ("minutes", False),
+    "totalVideoMinutes": ("minutes", False),
+    "totalDuration": ("minutes", False),
+    "totalDurationInMinutes": ("minutes", False),
+}
+_RECORDING_FIELDS = {
+    "rid": ("text", True),
+    "duration": ("minutes", False),
+    "startTime": ("seconds", False),
+    "endTime": ("seconds", False),
+    "recording_url": ("text", False),
+}
+
+
+def validate_record(body: object, session_id: str | None = None, *, prefix: str = "") -> dict[str, Any]:
+    """Check an imported record (bare or wrapped in ``{"data": ...}``) and return it.
+
+    ``session_id`` is the id from the URL: the body's ``sessionId`` must match it, or is filled
+    in from it. Unknown fields are kept and served back; known fields must have the types the
+    read API gives them. Raises :class:`InvalidRequest` naming every bad field.
+    """
+    if isinstance(body, dict) and set(body) == {"data"} and isinstance(body["data"], dict):
+        body = body["data"]
+    errors: dict[str, list[str]] = {}
+    checker = _Checker(errors, prefix)
+    if not isinstance(body, dict):
+        raise InvalidRequest(details={prefix.rstrip(".") or "body": ["must be a JSON object (a call record)"]})
+    record = dict(body)
+    if session_id is not None:
+        if "sessionId" not in record:
+            record["sessionId"] = session_id
+        elif record["sessionId"] != session_id:
+            checker.fail("sessionId", "must equal the session id in the URL")
+    if not is_session_id(record.get("sessionId")):
+        checker.fail("sessionId", f"is required and {SESSION_ID_RULE}")
+    for key, (kind, required) in _CALL_FIELDS.items():
+        checker.check(record, "", key, kind, required=required)
+    for list_key, fields, limit in (
+        ("participants", _PARTICIPANT_FIELDS, MAX_PARTICIPANTS),
+        ("recordings", _RECORDING_FIELDS, MAX_RECORDINGS),
+    ):
+        items = record.get(list_key, [])
+        if not isinstance(items, list) or len(items) > limit:
+            checker.fail(list_key, f"must be a list of at most {limit} objects")
+            continue
+        for index, item in enumerate(items):
+            path = f"{list_key}[{index}]."
+            if not isinstance(item, dict):
+                checker.fail(path.rstrip("."), "must be a JSON object")
+                continue
+            for key, (kind, required) in fields.items():
+                checker.check(item, path, key, kind, required=required)
+    if errors:
+        raise InvalidRequest("The call record is invalid; nothing was stored.", errors)
+    return record

@@ -1,0 +1,152 @@
+"""SQL for list queries over calls: exact totals cheaply, and a page plan that stays fast.
+
+Totals. ``call_counts`` keeps, per app, the number of calls for each combination of the
+low-cardinality columns (:data:`COUNTED_COLUMNS`), and ``member_counts`` the same per user and
+direction/missed flag, both updated in the same transaction as the calls. A query whose
+conditions are all equalities on those columns (about the whole app or one user) is counted by
+summing a few rows: O(1) however many calls match. Other queries count through the index that
+serves their most selective condition; a query about one user counts that user's member index.
+
+Pages. A page is read in list order (newest ``initiatedAt`` first) from an index, or by sorting
+the matching rows. On SQLite the store knows the exact total before reading the page, so it
+chooses: sort when few rows match, scan in order otherwise (see :func:`prefer_sort`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from calltrail.sessions.query import OPERATORS, CallQuery, Condition
+from calltrail.store.database import placeholders
+
+#: Columns of ``call_counts``: every call is counted under its values of these.
+COUNTED_COLUMNS = ("status", "type", "mode", "receiver_type", "has_recording")
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """The pieces of SQL a list query needs.
+
+    ``source``/``where``/``params`` select the matching calls (``c`` is the calls table, ``m``
+    the driving member row when the query is about a user); ``order`` names the two ordering
+    columns. ``count_sql`` is the cheapest exact count.
+    """
+
+    source: str
+    where: str
+    params: list[Any]
+    order: tuple[str, str]
+    count_sql: str
+    count_params: list[Any]
+    ranged: tuple[Condition, ...]
+
+    def page_sql(self, direction: str, *, sort: bool, dialect: str) -> str:
+        """The page query. ``sort`` (SQLite only) makes the planner sort rather than scan in
+        order; otherwise ranged conditions are hidden from index selection so it scans in order."""
+        where = self.where
+        first, second = self.order
+        if dialect == "sqlite" and self.ranged:
+            if sort:
+                # unary + keeps SQLite from satisfying ORDER BY with an index: it must sort.
+                first, second = f"+{first}", f"+{second}"
+            else:
+                for condition in self.ranged:
+                    where = where.replace(f"c.{condition.column} ", f"+c.{condition.column} ")
+        return (
+            f"SELECT c.summary FROM {self.source} WHERE {where} "
+            f"ORDER BY {first} {direction}, {second} {direction} LIMIT ? OFFSET ?"
+        )
+
+
+def _condition_sql(condition: Condition, alias: str = "c") -> tuple[str, list[Any]]:
+    if condition.op == "in":
+        values = list(condition.value)  # type: ignore[call-overload]
+        if not values:
+            return "1 = 0", []
+        return f"{alias}.{condition.column} IN ({placeholders(len(values))})", values
+    return f"{alias}.{condition.column} {OPERATORS[condition.op]} ?", [condition.value]
+
+
+def compile_query(app_id: str, query: CallQuery) -> CompiledQuery:
+    """Compile a query. Column names come from :mod:`calltrail.sessions.query`'s allow-list only."""
+    member_clauses: list[str] = []
+    member_params: list[Any] = []
+    if query.members:
+        first, rest = query.members[0], query.members[1:]
+        member_clauses.append("m.app_id = ? AND m.uid = ?")
+        member_params += [app_id, first.uid]
+        for flag, value in first.flags:
+            member_clauses.append(f"m.{flag} = ?")
+            member_params.append(int(value))
+        for index, member in enumerate(rest, start=2):
+            alias = f"m{index}"
+            sub = [f"{alias}.app_id = m.app_id", f"{alias}.session_id = m.session_id", f"{alias}.uid = ?"]
+            member_params.append(member.uid)
+            for flag, value in member.flags:
+                sub.append(f"{alias}.{flag} = ?")
+                member_params.append(int(value))
+            member_clauses.append(f"EXISTS (SELECT 1 FROM call_members {alias} WHERE {' AND '.join(sub)})")
+
+    call_clauses: list[str] = []
+    call_params: list[Any] = []
+    for condition in query.conditions:
+        sql, values = _condition_sql(condition)
+        call_clauses.append(sql)
+        call_params += values
+    ranged = tuple(c for c in query.conditions if c.op in ("gt", "gte", "lt", "lte") and c.column != "initiated_at")
+
+    if query.members:
+        source = "call_members m JOIN calls c ON c.app_id = m.app_id AND c.session_id = m.session_id"
+        where = " AND ".join(member_clauses + call_clauses)
+        params = member_params + call_params
+        order = ("m.initiated_at", "m.session_id")
+        counted_flags = all(flag in ("is_initiator", "missed") for flag, _ in first.flags)
+        if not rest and counted_flags and _all_counted(query.conditions):
+            counted = [_condition_sql(c, "k") for c in query.conditions]
+            flags = [f"k.{flag} = ?" for flag, _ in first.flags]
+            count_where = " AND ".join(["k.app_id = ? AND k.uid = ?", *flags, *(sql for sql, _ in counted)])
+            count_sql = f"SELECT coalesce(sum(k.n), 0) FROM member_counts k WHERE {count_where}"
+            count_params = [app_id, first.uid, *(int(v) for _, v in first.flags)]
+            count_params += [v for _, values in counted for v in values]
+        elif call_clauses:
+            count_sql, count_params = f"SELECT count(*) FROM {source} WHERE {where}", params
+        else:
+            # Every member row has its call (a foreign key), so the join adds nothing to a count.
+            count_sql = f"SELECT count(*) FROM call_members m WHERE {' AND '.join(member_clauses)}"
+            count_params = member_params
+    else:
+        source = "calls c"
+        where = " AND ".join(["c.app_id = ?", *call_clauses])
+        params = [app_id, *call_params]
+        order = ("c.initiated_at", "c.session_id")
+        if _all_counted(query.conditions):
+            counted = [_condition_sql(c, "k") for c in query.conditions]
+            count_where = " AND ".join(["k.app_id = ?", *(sql for sql, _ in counted)])
+            count_sql = f"SELECT coalesce(sum(k.n), 0) FROM call_counts k WHERE {count_where}"
+            count_params = [app_id, *(v for _, values in counted for v in values)]
+        else:
+            count_sql, count_params = f"SELECT count(*) FROM {source} WHERE {where}", params
+    return CompiledQuery(source, where, params, order, count_sql, count_params, ranged)
+
+
+def _all_counted(conditions: tuple[Condition, ...]) -> bool:
+    return all(c.column in COUNTED_COLUMNS and c.op in ("eq", "in") for c in conditions)
+
+
+def app_total_sql() -> str:
+    """Every call of an app, counted from ``call_counts``."""
+    return "SELECT coalesce(sum(n), 0) FROM call_counts WHERE app_id = ?"
+
+
+def prefer_sort(matching: int, app_total: int, rows_needed: int) -> bool:
+    """Whether sorting the matching rows beats scanning the whole list in order.
+
+    Scanning in order reads about ``rows_needed / selectivity`` rows before it has the page;
+    sorting reads each matching row once. (Both read table rows: the ranged column is not in
+    the order index, and the summary is not in the filter index.)
+    """
+    if matching == 0 or app_total == 0:
+        return False
+    selectivity = matching / app_total
+    return matching < rows_needed / selectivity

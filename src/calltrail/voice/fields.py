@@ -1,0 +1,243 @@
+"""Validation of the fields of a Bird call record, shared by whole records and status events.
+
+Pure: no I/O. Each field has one validator; a validator records every problem it finds in a
+:class:`Problems` collector under the field's path (``originator.number.type``,
+``events[2].callFlow.commands[0].id``), so a client learns about all its mistakes at once.
+
+The shapes follow spec file 004's schema. Objects whose schema is fully shown there
+(``originator``/``receiver``, ``callFlow``, ``notification``) reject unknown keys, as Bird's
+``additionalProperties: false`` does; ``qualityInsights``, ``sipInsights`` and ``amdResult``,
+whose sub-fields the docs do not list completely, accept any keys with string values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from calltrail.kernel.instants import MAX_MS, MIN_MS, parse_rfc3339
+from calltrail.voice.vocabulary import (
+    CALL_TYPES,
+    DIRECTIONS,
+    HANGUP_SOURCES,
+    SIP_TYPES,
+    STATUSES,
+    UUID_RULE,
+    is_uuid,
+)
+
+MAX_TEXT = 255
+MAX_REASON = 1024
+MAX_URL = 2048
+MAX_TAGS = 10
+MAX_TAG_LENGTH = 100
+MAX_COMMANDS = 1000
+MAX_CONDITIONS = 100
+MAX_MAP_KEYS = 50
+MAX_DURATION = 10**9
+MAX_HANGUP_CAUSE = 65535
+
+
+class Problems:
+    """Collects ``path -> [reasons]`` for one request; paths get ``prefix`` in front."""
+
+    def __init__(self, errors: dict[str, list[str]], prefix: str = ""):
+        self.errors = errors
+        self.prefix = prefix
+
+    def fail(self, path: str, reason: str) -> None:
+        """Record that the value at ``path`` is invalid, and why."""
+        self.errors.setdefault(f"{self.prefix}{path}", []).append(reason)
+
+
+Validator = Callable[[Any, Problems, str], None]
+
+
+def _is_int(value: object, upper: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= upper
+
+
+def text(max_length: int, min_length: int = 0) -> Validator:
+    """A string of ``min_length``..``max_length`` characters."""
+
+    def check(value: Any, problems: Problems, path: str) -> None:
+        if not isinstance(value, str) or not min_length <= len(value) <= max_length:
+            problems.fail(path, f"must be a string of {min_length}-{max_length} characters")
+
+    return check
+
+
+def choice(options: tuple[str, ...]) -> Validator:
+    """One of ``options``."""
+
+    def check(value: Any, problems: Problems, path: str) -> None:
+        if value not in options:
+            problems.fail(path, f"must be one of {', '.join(options)}")
+
+    return check
+
+
+def integer(upper: int) -> Validator:
+    """A whole number between 0 and ``upper``."""
+
+    def check(value: Any, problems: Problems, path: str) -> None:
+        if not _is_int(value, upper):
+            problems.fail(path, f"must be a whole number between 0 and {upper}")
+
+    return check
+
+
+def uuid_field(value: Any, problems: Problems, path: str) -> None:
+    """A UUID string."""
+    if not is_uuid(value):
+        problems.fail(path, UUID_RULE)
+
+
+def instant(value: Any, problems: Problems, path: str) -> None:
+    """An RFC 3339 date-time string with a zone, between 1970 and 9999."""
+    if not isinstance(value, str):
+        problems.fail(path, "must be an RFC 3339 date-time string, e.g. 2023-10-26T15:26:46.543Z")
+        return
+    try:
+        millis = parse_rfc3339(value)
+    except ValueError as exc:
+        problems.fail(path, str(exc))
+        return
+    if not MIN_MS <= millis <= MAX_MS:
+        problems.fail(path, "is outside the supported range (1970 to 9999)")
+
+
+def obj(fields: Mapping[str, Validator]) -> Validator:
+    """A JSON object whose keys are among ``fields``, each valid."""
+
+    def check(value: Any, problems: Problems, path: str) -> None:
+        if not isinstance(value, dict):
+            problems.fail(path, "must be a JSON object")
+            return
+        for key, item in value.items():
+            validate = fields.get(key)
+            if validate is None:
+                problems.fail(
+                    f"{path}.{key}", f"is not a field of {path.rsplit('.', 1)[-1]}; expected {', '.join(fields)}"
+                )
+            else:
+                validate(item, problems, f"{path}.{key}")
+
+    return check
+
+
+def array(item: Validator, max_items: int) -> Validator:
+    """A list of at most ``max_items`` valid items."""
+
+    def check(value: Any, problems: Problems, path: str) -> None:
+        if not isinstance(value, list) or len(value) > max_items:
+            problems.fail(path, f"must be a list of at most {max_items} items")
+            return
+        for index, element in enumerate(value):
+            item(element, problems, f"{path}[{index}]")
+
+    return check
+
+
+def boolean(value: Any, problems: Problems, path: str) -> None:
+    """``true`` or ``false``."""
+    if not isinstance(value, bool):
+        problems.fail(path, "must be true or false")
+
+
+def string_map(value: Any, problems: Problems, path: str) -> None:
+    """An open object: at most 50 keys, each value a string (``"mos": "4.47"``)."""
+    if not isinstance(value, dict) or len(value) > MAX_MAP_KEYS:
+        problems.fail(path, f"must be a JSON object of at most {MAX_MAP_KEYS} string values")
+        return
+    for key, item in value.items():
+        if not isinstance(item, str) or len(item) > MAX_TEXT:
+            problems.fail(f"{path}.{key}", f"must be a string of at most {MAX_TEXT} characters")
+
+
+def tags(value: Any, problems: Problems, path: str) -> None:
+    """Bird allows at most 10 tags per call."""
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_TAGS
+        or not all(isinstance(tag, str) and 1 <= len(tag) <= MAX_TAG_LENGTH for tag in value)
+    ):
+        problems.fail(path, f"must be a list of at most {MAX_TAGS} strings of 1-{MAX_TAG_LENGTH} characters")
+
+
+_TEXT = text(MAX_TEXT)
+PARTY = obj(
+    {
+        "contact": obj({"id": _TEXT, "identifierKey": _TEXT, "identifierValue": _TEXT}),
+        "number": obj(
+            {
+                "type": choice(CALL_TYPES),
+                "number": _TEXT,
+                "anonymous": boolean,
+                "callerIdName": _TEXT,
+                "identity": _TEXT,
+                "countryIsoCode": _TEXT,
+                "pstnNumberType": _TEXT,
+            }
+        ),
+    }
+)
+COMMAND = obj(
+    {
+        "id": uuid_field,
+        "callId": uuid_field,
+        "callFlowId": uuid_field,
+        "status": _TEXT,
+        "command": text(64, 1),
+        "conditions": array(obj({"variable": _TEXT, "operator": _TEXT, "value": _TEXT}), MAX_CONDITIONS),
+    }
+)
+CALL_FLOW = obj({"id": uuid_field, "commands": array(COMMAND, MAX_COMMANDS)})
+
+#: Every field of a call record (spec file 004), in the order records show them.
+RECORD_FIELDS: dict[str, Validator] = {
+    "id": uuid_field,
+    "channelId": uuid_field,
+    "originator": PARTY,
+    "receiver": PARTY,
+    "from": _TEXT,
+    "to": _TEXT,
+    "parentId": uuid_field,
+    "direction": choice(DIRECTIONS),
+    "status": choice(STATUSES),
+    "reason": text(MAX_REASON),
+    "type": choice(CALL_TYPES),
+    "duration": integer(MAX_DURATION),
+    "hangupCauseCode": integer(MAX_HANGUP_CAUSE),
+    "hangupSource": choice(HANGUP_SOURCES),
+    "hangupSipCode": _TEXT,
+    "callFlow": CALL_FLOW,
+    "sipInsights": string_map,
+    "qualityInsights": string_map,
+    "amdResult": string_map,
+    "sipType": choice(SIP_TYPES),
+    "notification": obj({"url": text(MAX_URL, 1)}),
+    "tags": tags,
+    "createdAt": instant,
+    "updatedAt": instant,
+    "ringingAt": instant,
+    "answeredAt": instant,
+    "endedAt": instant,
+    "scheduledFor": instant,
+}
+#: Fields a whole record must have (the schema's ``required``; ``receiver`` is required in only
+#: one of Bird's renders, so it is optional here).
+REQUIRED_FIELDS = (
+    "id",
+    "channelId",
+    "from",
+    "to",
+    "originator",
+    "direction",
+    "status",
+    "type",
+    "createdAt",
+    "updatedAt",
+)
+#: Fields Bird documents as nullable.
+NULLABLE_FIELDS = frozenset(("hangupSource",))

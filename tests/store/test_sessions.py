@@ -1,0 +1,287 @@
+"""The call store, against SQLite and PostgreSQL: ingestion, import, reads and isolation."""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+import orjson
+
+from calltrail.sessions.events import parse_batch
+from calltrail.sessions.pages import PageRequest
+from calltrail.sessions.query import CallQuery
+from calltrail.sessions.record import merge_record, validate_record
+from calltrail.store import Stores
+from calltrail.store.sessions import events_of
+from tests.conftest import Tenant
+from tests.sessions.spec_calls import DIRECT_SESSION, GROUP_SESSION, direct_call_events, group_call_events, without_mid
+
+
+def record_of(stores: Stores, app_id: str, session: str) -> dict[str, Any] | None:
+    stored = stores.sessions.get(app_id, session)
+    return merge_record(stored.summary, stored.extra) if stored else None
+
+
+def ids(stores: Stores, app_id: str, query: CallQuery | None = None, page: int = 1, per_page: int = 100) -> list[str]:
+    result = stores.sessions.find(app_id, query or CallQuery(), PageRequest(page, per_page))
+    return [orjson.loads(item)["sessionId"] for item in result.items]
+
+
+def test_ingest_counts_new_events_and_duplicates(stores: Stores, tenant: Tenant) -> None:
+    events = parse_batch(direct_call_events())
+    first = stores.sessions.ingest(tenant.app_id, events)
+    assert (first.accepted, first.duplicates) == (7, 0)
+    before = stores.sessions.get(tenant.app_id, DIRECT_SESSION)
+    again = stores.sessions.ingest(tenant.app_id, events[:3] + events[:1])
+    assert (again.accepted, again.duplicates) == (0, 4)
+    assert stores.sessions.get(tenant.app_id, DIRECT_SESSION) == before
+    assert len(list(events_of(stores.sessions, tenant.app_id, DIRECT_SESSION))) == 7
+
+
+def test_duplicate_ids_within_one_batch_count_once(stores: Stores, tenant: Tenant) -> None:
+    events = parse_batch(direct_call_events())
+    result = stores.sessions.ingest(tenant.app_id, events + events)
+    assert (result.accepted, result.duplicates) == (7, 7)
+
+
+def test_arrival_order_across_batches_does_not_matter(stores: Stores, tenant: Tenant) -> None:
+    raw = group_call_events()
+    stores.sessions.ingest(tenant.app_id, parse_batch(raw))
+    expected = record_of(stores, tenant.app_id, GROUP_SESSION)
+    other = stores.tenants.create_app("Other order", tenant.app_id + "-b").app_id
+    shuffled = raw[:]
+    random.Random(7).shuffle(shuffled)
+    for event in shuffled:  # one event per request, worst order
+        stores.sessions.ingest(other, parse_batch(event))
+    assert record_of(stores, other, GROUP_SESSION) == expected
+
+
+def test_session_is_kept_but_not_listed_until_initiated(stores: Stores, tenant: Tenant) -> None:
+    raw = direct_call_events()
+    stores.sessions.ingest(tenant.app_id, parse_batch(raw[1:]))
+    assert stores.sessions.get(tenant.app_id, DIRECT_SESSION) is None
+    assert ids(stores, tenant.app_id) == []
+    stores.sessions.ingest(tenant.app_id, parse_batch(raw[0]))
+    assert ids(stores, tenant.app_id) == [DIRECT_SESSION]
+    record = record_of(stores, tenant.app_id, DIRECT_SESSION)
+    assert record is not None and record["status"] == "ended" and record["totalParticipants"] == 2
+
+
+def test_import_replaces_and_wins_over_later_events(stores: Stores, tenant: Tenant) -> None:
+    stores.sessions.ingest(tenant.app_id, parse_batch(direct_call_events()))
+    imported = validate_record(
+        {
+            "sessionId": DIRECT_SESSION,
+            "initiator": "x",
+            "receiver": "y",
+            "receiverType": "user",
+            "type": "video",
+            "status": "busy",
+            "initiatedAt": 1600000000,
+            "custom": {"k": 1},
+        }
+    )
+    stores.sessions.put_records(tenant.app_id, [imported])
+    assert record_of(stores, tenant.app_id, DIRECT_SESSION) == imported
+    late = {"id": "late-1", "type": "call.updated", "sessionId": DIRECT_SESSION, "at": 1700000000, "tags": ["x"]}
+    assert stores.sessions.ingest(tenant.app_id, parse_batch(late)).accepted == 1
+    assert record_of(stores, tenant.app_id, DIRECT_SESSION) == imported
+
+
+def test_repeated_session_in_one_import_keeps_the_last(stores: Stores, tenant: Tenant) -> None:
+    base = {
+        "sessionId": "s",
+        "initiator": "a",
+        "receiver": "b",
+        "receiverType": "user",
+        "type": "audio",
+        "initiatedAt": 1,
+    }
+    stores.sessions.put_records(
+        tenant.app_id, [validate_record(base | {"status": "busy"}), validate_record(base | {"status": "ended"})]
+    )
+    record = record_of(stores, tenant.app_id, "s")
+    assert record is not None and record["status"] == "ended"
+
+
+def test_apps_never_see_each_other(stores: Stores, tenant: Tenant) -> None:
+    other = stores.tenants.create_app("Other", tenant.app_id + "-o").app_id
+    stores.sessions.ingest(tenant.app_id, parse_batch(direct_call_events()))
+    assert stores.sessions.get(other, DIRECT_SESSION) is None
+    assert ids(stores, other) == []
+    assert not stores.sessions.involves(other, DIRECT_SESSION, "superhero8")
+    # the same event ids and session id in another app are new there, not duplicates
+    assert stores.sessions.ingest(other, parse_batch(direct_call_events())).accepted == 7
+    assert without_mid(record_of(stores, other, DIRECT_SESSION) or {}) == without_mid(
+        record_of(stores, tenant.app_id, DIRECT_SESSION) or {}
+    )
+
+
+def test_member_queries(stores: Stores, tenant: Tenant) -> None:
+    stores.sessions.ingest(tenant.app_id, parse_batch(direct_call_events() + group_call_events()))
+    app = tenant.app_id
+    assert ids(stores, app, CallQuery().involving("superhero8")) == [GROUP_SESSION, DIRECT_SESSION]
+    assert ids(stores, app, CallQuery().involving("superhero4")) == [GROUP_SESSION]
+    assert ids(stores, app, CallQuery().involving("superhero4", missed=True)) == [GROUP_SESSION]
+    assert ids(stores, app, CallQuery().involving("superhero2", missed=True)) == []
+    assert ids(stores, app, CallQuery().involving("superhero8", is_initiator=True)) == [GROUP_SESSION, DIRECT_SESSION]
+    assert ids(stores, app, CallQuery().involving("superhero2").involving("superhero4")) == [GROUP_SESSION]
+    assert ids(stores, app, CallQuery().involving("nobody")) == []
+    assert stores.sessions.involves(app, GROUP_SESSION, "superhero6")
+    assert not stores.sessions.involves(app, DIRECT_SESSION, "superhero6")
+
+
+def _import_many(stores: Stores, app_id: str, count: int) -> list[str]:
+    records = []
+    for index in range(count):
+        # three calls share each second so ties are ordered by sessionId
+        records.append(
+            validate_record(
+                {
+                    "sessionId": f"s-{index:04d}",
+                    "initiator": "a",
+                    "receiver": "b",
+                    "receiverType": "user",
+                    "type": "audio",
+                    "status": "ended",
+                    "initiatedAt": 1000 + index // 3,
+                }
+            )
+        )
+    stores.sessions.put_records(app_id, records)
+    return sorted((r["sessionId"] for r in records), key=lambda s: (1000 + int(s[2:]) // 3, s), reverse=True)
+
+
+def test_order_and_every_page_including_deep_ones(stores: Stores, tenant: Tenant) -> None:
+    expected = _import_many(stores, tenant.app_id, 95)
+    assert ids(stores, tenant.app_id, per_page=1000) == expected
+    pages = [ids(stores, tenant.app_id, page=page, per_page=10) for page in range(1, 11)]
+    assert [s for page in pages for s in page] == expected
+    assert ids(stores, tenant.app_id, page=11, per_page=10) == []
+    result = stores.sessions.find(tenant.app_id, CallQuery(), PageRequest(10, 10))
+    assert result.total == 95 and len(result.items) == 5
+
+
+def test_filtered_deep_page(stores: Stores, tenant: Tenant) -> None:
+    expected = _import_many(stores, tenant.app_id, 60)
+    query = CallQuery().where("initiated_at", "gte", 1005)
+    wanted = [s for s in expected if 1000 + int(s[2:]) // 3 >= 1005]
+    pages = [ids(stores, tenant.app_id, query, page=page, per_page=7) for page in range(1, 10)]
+    assert [s for page in pages for s in page] == wanted
+
+
+def test_concurrent_writers_to_one_session_lose_nothing(stores: Stores, tenant: Tenant) -> None:
+    raw = group_call_events()
+    stores.sessions.ingest(tenant.app_id, parse_batch(raw[0]))
+    barrier = threading.Barrier(len(raw) - 1)
+    failures: list[BaseException] = []
+
+    def send(event: dict[str, Any]) -> None:
+        try:
+            barrier.wait()
+            stores.sessions.ingest(tenant.app_id, parse_batch(event))
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=send, args=(event,)) for event in raw[1:]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    other = stores.tenants.create_app("Reference", tenant.app_id + "-r").app_id
+    stores.sessions.ingest(other, parse_batch(raw))
+    assert record_of(stores, tenant.app_id, GROUP_SESSION) == record_of(stores, other, GROUP_SESSION)
+
+
+def test_call_counts_stay_exact_through_updates_and_imports(stores: Stores, tenant: Tenant) -> None:
+    app = tenant.app_id
+    raw = direct_call_events()
+    for event in raw:  # the call moves initiated -> ongoing -> ended, one event at a time
+        stores.sessions.ingest(app, parse_batch(event))
+    stores.sessions.ingest(app, parse_batch(group_call_events()))
+    stores.sessions.put_records(
+        app,
+        [
+            validate_record(
+                {
+                    "sessionId": DIRECT_SESSION,
+                    "initiator": "a",
+                    "receiver": "b",
+                    "receiverType": "user",
+                    "type": "video",
+                    "status": "busy",
+                    "initiatedAt": 1,
+                }
+            )
+        ],
+    )
+    with stores.db.read() as conn:
+        counted = conn.fetchall(
+            "SELECT status, type, mode, receiver_type, has_recording, n FROM call_counts WHERE app_id = ? AND n <> 0 "
+            "ORDER BY status",
+            (app,),
+        )
+        actual = conn.fetchall(
+            "SELECT status, type, mode, receiver_type, has_recording, count(*) FROM calls WHERE app_id = ? "
+            "GROUP BY status, type, mode, receiver_type, has_recording ORDER BY status",
+            (app,),
+        )
+    assert [tuple(r) for r in counted] == [tuple(r) for r in actual]
+    assert [r[0] for r in counted] == ["busy", "ended"]
+    key = "m.uid, c.status, c.type, c.mode, c.receiver_type, c.has_recording, m.is_initiator, m.missed"
+    with stores.db.read() as conn:
+        per_user = conn.fetchall(
+            "SELECT uid, status, type, mode, receiver_type, has_recording, is_initiator, missed, n FROM member_counts "
+            "WHERE app_id = ? AND n <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8",
+            (app,),
+        )
+        actual_per_user = conn.fetchall(
+            f"SELECT {key}, count(*) FROM call_members m JOIN calls c ON c.app_id = m.app_id "
+            f"AND c.session_id = m.session_id WHERE m.app_id = ? GROUP BY {key} ORDER BY 1, 2, 3, 4, 5, 6, 7, 8",
+            (app,),
+        )
+    assert [tuple(r) for r in per_user] == [tuple(r) for r in actual_per_user] and len(per_user) >= 6
+    busy = CallQuery().involving("a", is_initiator=True).where("status", "eq", "busy")
+    assert stores.sessions.find(app, busy, PageRequest(1, 10)).total == 1
+    assert (
+        stores.sessions.find(app, CallQuery().where("status", "in", ("busy", "ended")), PageRequest(1, 10)).total == 2
+    )
+
+
+def test_both_page_plans_return_the_same_pages(stores: Stores, tenant: Tenant) -> None:
+    from calltrail.store.sessions_sql import compile_query
+
+    _import_many(stores, tenant.app_id, 60)
+    query = CallQuery().where("started_at", "gte", 0).where("initiated_at", "lt", 1015)
+    stores.sessions.put_records(
+        tenant.app_id,
+        [
+            validate_record(
+                {
+                    "sessionId": f"s-{i:04d}",
+                    "initiator": "a",
+                    "receiver": "b",
+                    "receiverType": "user",
+                    "type": "audio",
+                    "status": "ended",
+                    "initiatedAt": 1000 + i // 3,
+                    "startedAt": 2000 + i,
+                }
+            )
+            for i in range(0, 60, 2)
+        ],
+    )
+    compiled = compile_query(tenant.app_id, query)
+    assert compiled.ranged
+    with stores.db.read() as conn:
+        pages = {
+            sort: conn.fetchall(
+                compiled.page_sql("DESC", sort=sort, dialect=stores.db.dialect), (*compiled.params, 100, 0)
+            )
+            for sort in (True, False)
+        }
+    assert pages[True] == pages[False] and len(pages[True]) == 23
+    sessions = [orjson.loads(bytes(s))["sessionId"] for (s,) in pages[True]]
+    assert sessions == ids(stores, tenant.app_id, query)
