@@ -23,9 +23,11 @@ from starlette.testclient import TestClient
 
 from calltrail.app import create_app
 from calltrail.jobs.feeder import feed_demo
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import Stores, open_stores
 from calltrail.voice import page_token as page_tokens
 from calltrail.voice.filters import LIST_PARAMS, parse_list_params
+from calltrail.voice.vocabulary import new_channel_settings
 
 APP = "bench-bird"
 FILTERS: list[tuple[str, list[tuple[str, str]]]] = [
@@ -82,11 +84,11 @@ def main() -> None:
 
     stores = open_stores(args.db)
     if stores.tenants.get_app(APP) is None:
-        stores.tenants.create_app("Bird bench", APP)
+        stores.tenants.create_app(new_app_settings("Bird bench", APP))
     key, _ = stores.tenants.create_key(APP)
     channel = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bird-bench-{args.seed}"))
     if stores.voice.get_channel(APP, channel) is None:
-        stores.voice.create_channel(APP, "Bench line", channel)
+        stores.voice.create_channel(APP, new_channel_settings("Bench line", channel))
     if count(stores, channel) < args.calls:
         fill(stores, channel, args.calls, args.seed)
         stores.db.analyze()  # fresh statistics, as autovacuum would give

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from server import running_server  # bench/server.py: a script's folder is on sys.path
 
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.demo import build_world, generate_calls
 from calltrail.store import open_stores
 
@@ -34,7 +35,7 @@ def main() -> None:
 
     app_id = f"ingest-{int(time.time())}"
     stores = open_stores(args.db)
-    stores.tenants.create_app("Ingest bench", app_id)
+    stores.tenants.create_app(new_app_settings("Ingest bench", app_id))
     key, _ = stores.tenants.create_key(app_id)
     stores.close()
 

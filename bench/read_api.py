@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from server import running_server  # bench/server.py: a script's folder is on sys.path
 
+from calltrail.kernel.tenancy import new_key_settings
 from calltrail.store import open_stores
 
 
@@ -83,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
 
     stores = open_stores(args.db)
-    key, _ = stores.tenants.create_key(args.app, "fullAccess", "bench")
+    key, _ = stores.tenants.create_key(args.app, new_key_settings("fullAccess", "bench"))
     stores.close()
 
     if args.url:

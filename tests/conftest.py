@@ -27,6 +27,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from calltrail.app import create_app
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import Stores, open_stores
 
 PG_URL = os.environ.get("CALLTRAIL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -110,7 +111,7 @@ class Tenant:
 
 @pytest.fixture
 def tenant(stores: Stores) -> Tenant:
-    app = stores.tenants.create_app("Test app", f"t-{secrets.token_hex(6)}")
+    app = stores.tenants.create_app(new_app_settings("Test app", f"t-{secrets.token_hex(6)}"))
     secret, _ = stores.tenants.create_key(app.app_id)
     return Tenant(app.app_id, secret, {"apikey": secret})
 

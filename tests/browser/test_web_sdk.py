@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import open_stores
 from tests.conftest import Server
 from tests.user_calls import GROUPS, ME, USERS, expected, load, newest_first
@@ -85,7 +86,7 @@ def _prepare(db_url: str) -> str:
     """Store the test history in app ``web``; returns alice's auth token."""
     stores = open_stores(db_url)
     try:
-        stores.tenants.create_app("Web", "web")
+        stores.tenants.create_app(new_app_settings("Web", "web"))
         load(stores, "web")
         token, _ = stores.users.create_token("web", ME)
     finally:

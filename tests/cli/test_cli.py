@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from calltrail.cli import main
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import Stores
 from tests.sessions.spec_calls import spec_get_response, spec_list_response
 
@@ -99,7 +100,7 @@ def test_duplicate_app_and_bad_database_url(runner: CliRunner, stores: Stores, t
 
 
 def _app(stores: Stores) -> str:
-    return stores.tenants.create_app("Import", f"imp-{secrets.token_hex(4)}").app_id
+    return stores.tenants.create_app(new_app_settings("Import", f"imp-{secrets.token_hex(4)}")).app_id
 
 
 def test_import_list_get_and_ndjson(runner: CliRunner, stores: Stores, tmp_path: Path) -> None:

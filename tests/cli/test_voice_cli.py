@@ -12,9 +12,10 @@ from click.testing import CliRunner
 
 from calltrail.cli import main
 from calltrail.kernel.instants import parse_rfc3339
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import Stores
 from calltrail.voice.query import ChannelCallQuery
-from calltrail.voice.vocabulary import STATUSES
+from calltrail.voice.vocabulary import STATUSES, new_channel_settings
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def runner() -> CliRunner:
 
 @pytest.fixture
 def app_id(stores: Stores) -> str:
-    return stores.tenants.create_app("CLI telephony", f"cli-{secrets.token_hex(4)}").app_id
+    return stores.tenants.create_app(new_app_settings("CLI telephony", f"cli-{secrets.token_hex(4)}")).app_id
 
 
 @pytest.mark.parametrize("command", [["channels"], ["channels", "create"], ["demo"]])
@@ -62,7 +63,7 @@ def test_channels_create(runner: CliRunner, stores: Stores, app_id: str) -> None
     ],
 )
 def test_channels_create_errors(runner: CliRunner, stores: Stores, app_id: str, args: list[str], message: str) -> None:
-    same = stores.voice.create_channel(app_id, "Taken").channel_id
+    same = stores.voice.create_channel(app_id, new_channel_settings("Taken")).channel_id
     args = [arg.format(same=same) for arg in args]
     base = {"--app": app_id, "--name": "Line"}
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
@@ -71,7 +72,7 @@ def test_channels_create_errors(runner: CliRunner, stores: Stores, app_id: str, 
 
 
 def test_demo_for_a_channel_goes_through_the_event_pipeline(runner: CliRunner, stores: Stores, app_id: str) -> None:
-    channel = stores.voice.create_channel(app_id, "Demo line").channel_id
+    channel = stores.voice.create_channel(app_id, new_channel_settings("Demo line")).channel_id
     args = [
         "demo",
         "--app",

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import open_stores
 from tests.conftest import Server
 from tests.sessions.spec_calls import GROUP_SESSION, group_call_events
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.e2e
 def _tenant(db_url: str) -> tuple[str, str]:
     stores = open_stores(db_url)
     try:
-        app = stores.tenants.create_app("E2E", "e2e")
+        app = stores.tenants.create_app(new_app_settings("E2E", "e2e"))
         secret, _ = stores.tenants.create_key(app.app_id)
     finally:
         stores.close()

@@ -8,16 +8,18 @@ import uuid
 import pytest
 
 from calltrail.jobs.feeder import InvalidDemoEvent, feed_demo
+from calltrail.kernel.errors import ChannelNotFound
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import Stores
-from calltrail.store.voice import ChannelNotFound
 from calltrail.voice import demo
 from calltrail.voice.demo import generate_calls
 from calltrail.voice.query import ChannelCallQuery
+from calltrail.voice.vocabulary import new_channel_settings
 
 
 def test_feed_stores_every_call_and_counts_events(stores: Stores) -> None:
-    app_id = stores.tenants.create_app("Feed", f"t-{secrets.token_hex(6)}").app_id
-    channel = stores.voice.create_channel(app_id, "Line").channel_id
+    app_id = stores.tenants.create_app(new_app_settings("Feed", f"t-{secrets.token_hex(6)}")).app_id
+    channel = stores.voice.create_channel(app_id, new_channel_settings("Line")).channel_id
     ticks: list[int] = []
     sent = feed_demo(stores.voice, app_id, channel, 120, seed=3, on_call=lambda: ticks.append(1), batch_events=50)
     assert sent == sum(len(call) for call in generate_calls(channel, count=120, seed=3))
@@ -26,14 +28,14 @@ def test_feed_stores_every_call_and_counts_events(stores: Stores) -> None:
 
 
 def test_a_storage_error_in_the_writer_reaches_the_caller(stores: Stores) -> None:
-    app_id = stores.tenants.create_app("Feed", f"t-{secrets.token_hex(6)}").app_id
+    app_id = stores.tenants.create_app(new_app_settings("Feed", f"t-{secrets.token_hex(6)}")).app_id
     with pytest.raises(ChannelNotFound):
         feed_demo(stores.voice, app_id, str(uuid.uuid4()), 200, seed=1, batch_events=50)
 
 
 def test_an_invalid_generated_event_stops_the_feed(stores: Stores, monkeypatch: pytest.MonkeyPatch) -> None:
-    app_id = stores.tenants.create_app("Feed", f"t-{secrets.token_hex(6)}").app_id
-    channel = stores.voice.create_channel(app_id, "Line").channel_id
+    app_id = stores.tenants.create_app(new_app_settings("Feed", f"t-{secrets.token_hex(6)}")).app_id
+    channel = stores.voice.create_channel(app_id, new_channel_settings("Line")).channel_id
 
     def broken(channel_id: str, **_: object):  # type: ignore[no-untyped-def]
         yield [{"id": "x", "callId": "not-a-uuid", "status": "ringing", "at": "2024-01-01T00:00:00Z"}]

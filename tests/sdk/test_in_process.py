@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from calltrail.kernel.tenancy import new_key_settings
 from calltrail.store import Stores
 from calltrail_sdk import (
     AsyncCalltrailClient,
@@ -293,7 +294,7 @@ def test_rest_errors(sync_http: httpx.Client, stores: Stores, loaded: Loaded) ->
     with _rest(sync_http, "wrong-key") as client, pytest.raises(AuthenticationError) as caught:
         client.list_calls()
     assert caught.value.code == "AUTH_ERR_APIKEY_NOT_FOUND"
-    secret, _ = stores.tenants.create_key(loaded.tenant.app_id, "authOnly")
+    secret, _ = stores.tenants.create_key(loaded.tenant.app_id, new_key_settings("authOnly"))
     with _rest(sync_http, secret) as client:
         assert client.create_auth_token("ava").auth_token
         with pytest.raises(PermissionDeniedError) as denied:

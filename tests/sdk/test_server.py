@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import open_stores
 from calltrail_sdk import (
     AsyncCalltrailClient,
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.e2e
 def _key(db_url: str) -> str:
     stores = open_stores(db_url)
     try:
-        stores.tenants.create_app("SDK", "sdk")
+        stores.tenants.create_app(new_app_settings("SDK", "sdk"))
         secret, _ = stores.tenants.create_key("sdk")
     finally:
         stores.close()

@@ -8,12 +8,12 @@ from typing import Any
 
 import orjson
 
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.events import parse_batch
 from calltrail.sessions.pages import PageRequest
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import merge_record, validate_record
 from calltrail.store import Stores
-from calltrail.store.sessions import events_of
 from tests.conftest import Tenant
 from tests.sessions.spec_calls import DIRECT_SESSION, GROUP_SESSION, direct_call_events, group_call_events, without_mid
 
@@ -36,7 +36,7 @@ def test_ingest_counts_new_events_and_duplicates(stores: Stores, tenant: Tenant)
     again = stores.sessions.ingest(tenant.app_id, events[:3] + events[:1])
     assert (again.accepted, again.duplicates) == (0, 4)
     assert stores.sessions.get(tenant.app_id, DIRECT_SESSION) == before
-    assert len(list(events_of(stores.sessions, tenant.app_id, DIRECT_SESSION))) == 7
+    assert len(list(stores.sessions.events_of(tenant.app_id, DIRECT_SESSION))) == 7
 
 
 def test_duplicate_ids_within_one_batch_count_once(stores: Stores, tenant: Tenant) -> None:
@@ -49,7 +49,7 @@ def test_arrival_order_across_batches_does_not_matter(stores: Stores, tenant: Te
     raw = group_call_events()
     stores.sessions.ingest(tenant.app_id, parse_batch(raw))
     expected = record_of(stores, tenant.app_id, GROUP_SESSION)
-    other = stores.tenants.create_app("Other order", tenant.app_id + "-b").app_id
+    other = stores.tenants.create_app(new_app_settings("Other order", tenant.app_id + "-b")).app_id
     shuffled = raw[:]
     random.Random(7).shuffle(shuffled)
     for event in shuffled:  # one event per request, worst order
@@ -106,7 +106,7 @@ def test_repeated_session_in_one_import_keeps_the_last(stores: Stores, tenant: T
 
 
 def test_apps_never_see_each_other(stores: Stores, tenant: Tenant) -> None:
-    other = stores.tenants.create_app("Other", tenant.app_id + "-o").app_id
+    other = stores.tenants.create_app(new_app_settings("Other", tenant.app_id + "-o")).app_id
     stores.sessions.ingest(tenant.app_id, parse_batch(direct_call_events()))
     assert stores.sessions.get(other, DIRECT_SESSION) is None
     assert ids(stores, other) == []
@@ -190,7 +190,7 @@ def test_concurrent_writers_to_one_session_lose_nothing(stores: Stores, tenant: 
     for thread in threads:
         thread.join()
     assert failures == []
-    other = stores.tenants.create_app("Reference", tenant.app_id + "-r").app_id
+    other = stores.tenants.create_app(new_app_settings("Reference", tenant.app_id + "-r")).app_id
     stores.sessions.ingest(other, parse_batch(raw))
     assert record_of(stores, tenant.app_id, GROUP_SESSION) == record_of(stores, other, GROUP_SESSION)
 
@@ -277,9 +277,7 @@ def test_both_page_plans_return_the_same_pages(stores: Stores, tenant: Tenant) -
     assert compiled.ranged
     with stores.db.read() as conn:
         pages = {
-            sort: conn.fetchall(
-                compiled.page_sql("DESC", sort=sort, dialect=stores.db.dialect), (*compiled.params, 100, 0)
-            )
+            sort: conn.fetchall(compiled.page_sql("DESC", sort=sort, conn=conn), (*compiled.params, 100, 0))
             for sort in (True, False)
         }
     assert pages[True] == pages[False] and len(pages[True]) == 23

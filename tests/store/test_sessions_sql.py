@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from calltrail.sessions.query import CallQuery
+from calltrail.store.database import PostgresConnection, SQLiteConnection
 from calltrail.store.sessions_sql import compile_query, prefer_sort
 
 
@@ -34,11 +35,11 @@ def test_a_users_calls_are_counted_without_the_join() -> None:
 def test_ranged_conditions_choose_a_plan_on_sqlite_only() -> None:
     compiled = compile_query("app", CallQuery().where("duration", "gt", 1.0).where("status", "eq", "ended"))
     assert [c.column for c in compiled.ranged] == ["duration"]
-    scan = compiled.page_sql("DESC", sort=False, dialect="sqlite")
+    scan = compiled.page_sql("DESC", sort=False, conn=SQLiteConnection(None))
     assert "+c.duration >" in scan and "ORDER BY c.initiated_at DESC" in scan
-    sort = compiled.page_sql("DESC", sort=True, dialect="sqlite")
+    sort = compiled.page_sql("DESC", sort=True, conn=SQLiteConnection(None))
     assert "ORDER BY +c.initiated_at DESC, +c.session_id DESC" in sort and "+c.duration" not in sort
-    assert "+" not in compiled.page_sql("DESC", sort=True, dialect="postgresql")
+    assert "+" not in compiled.page_sql("DESC", sort=True, conn=PostgresConnection(None))
 
 
 def test_prefer_sort_when_few_rows_match() -> None:

@@ -6,9 +6,10 @@ import secrets
 
 import pytest
 
-from calltrail.kernel.errors import Conflict, InvalidRequest
+from calltrail.kernel.errors import AppNotFound, Conflict, InvalidRequest
+from calltrail.kernel.tenancy import new_app_settings, new_key_settings
 from calltrail.store import Stores
-from calltrail.store.tenants import AppNotFound, hash_secret
+from calltrail.store.tenants import hash_secret
 
 
 def new_id() -> str:
@@ -17,35 +18,35 @@ def new_id() -> str:
 
 def test_create_and_get_app(stores: Stores) -> None:
     app_id = new_id()
-    app = stores.tenants.create_app("Acme", app_id, "eu")
+    app = stores.tenants.create_app(new_app_settings("Acme", app_id, "eu"))
     assert (app.app_id, app.name, app.region) == (app_id, "Acme", "eu")
     assert stores.tenants.get_app(app_id) == app
     assert stores.tenants.get_app(app_id + "x") is None
 
 
 def test_random_id_is_assigned(stores: Stores) -> None:
-    app = stores.tenants.create_app("No id")
+    app = stores.tenants.create_app(new_app_settings("No id"))
     assert len(app.app_id) == 14 and stores.tenants.get_app(app.app_id) == app
 
 
 def test_duplicate_and_invalid_apps(stores: Stores) -> None:
     app_id = new_id()
-    stores.tenants.create_app("One", app_id)
+    stores.tenants.create_app(new_app_settings("One", app_id))
     with pytest.raises(Conflict):
-        stores.tenants.create_app("Two", app_id)
+        stores.tenants.create_app(new_app_settings("Two", app_id))
     with pytest.raises(InvalidRequest):
-        stores.tenants.create_app("Bad", "has space")
+        stores.tenants.create_app(new_app_settings("Bad", "has space"))
     with pytest.raises(InvalidRequest):
-        stores.tenants.create_app("Bad", "x" * 101)
+        stores.tenants.create_app(new_app_settings("Bad", "x" * 101))
     with pytest.raises(InvalidRequest):
-        stores.tenants.create_app("Bad region", new_id(), "mars")
+        stores.tenants.create_app(new_app_settings("Bad region", new_id(), "mars"))
     with pytest.raises(InvalidRequest):
-        stores.tenants.create_app("   ", new_id())
+        stores.tenants.create_app(new_app_settings("   ", new_id()))
 
 
 def test_keys_are_stored_hashed_and_found_by_secret(stores: Stores) -> None:
-    app_id = stores.tenants.create_app("Keys", new_id()).app_id
-    secret, key = stores.tenants.create_key(app_id, "authOnly", "Auth")
+    app_id = stores.tenants.create_app(new_app_settings("Keys", new_id())).app_id
+    secret, key = stores.tenants.create_key(app_id, new_key_settings("authOnly", "Auth"))
     assert len(secret) == 40 and key.scope == "authOnly" and key.name == "Auth"
     assert stores.tenants.find_key(secret) == key
     assert stores.tenants.find_key(secret[:-1] + "x") is None
@@ -56,10 +57,10 @@ def test_keys_are_stored_hashed_and_found_by_secret(stores: Stores) -> None:
 
 
 def test_key_defaults_and_errors(stores: Stores) -> None:
-    app_id = stores.tenants.create_app("Keys", new_id()).app_id
+    app_id = stores.tenants.create_app(new_app_settings("Keys", new_id())).app_id
     _, key = stores.tenants.create_key(app_id)
     assert (key.scope, key.name) == ("fullAccess", "REST API Key")
     with pytest.raises(AppNotFound):
         stores.tenants.create_key(app_id + "-missing")
     with pytest.raises(InvalidRequest):
-        stores.tenants.create_key(app_id, "root")
+        stores.tenants.create_key(app_id, new_key_settings("root"))

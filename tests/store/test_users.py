@@ -6,11 +6,13 @@ import threading
 
 import pytest
 
+from calltrail.kernel.errors import AuthTokenNotFound
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.events import parse_batch
 from calltrail.store import Stores
 from calltrail.store.migrations.m0002_users import statements
 from calltrail.store.tenants import hash_secret
-from calltrail.store.users import MAX_TOKENS_PER_USER, AuthTokenNotFound, token_app
+from calltrail.store.users import MAX_TOKENS_PER_USER, token_app
 from tests.conftest import Tenant
 from tests.user_calls import SCENARIOS
 
@@ -30,7 +32,7 @@ def test_profiles_upsert_and_read_back(stores: Stores, tenant: Tenant) -> None:
 
 def test_profiles_are_per_app(stores: Stores, tenant: Tenant) -> None:
     stores.users.put_user(tenant.app_id, "ava", "Ava", None)
-    other = stores.tenants.create_app("Other", f"{tenant.app_id}-b")
+    other = stores.tenants.create_app(new_app_settings("Other", f"{tenant.app_id}-b"))
     assert stores.users.get_user(other.app_id, "ava") is None
 
 
@@ -86,7 +88,7 @@ def test_malformed_or_unknown_tokens_find_nothing(stores: Stores, token: str) ->
 def test_a_token_of_one_app_is_unknown_to_another(stores: Stores, tenant: Tenant) -> None:
     token, _ = stores.users.create_token(tenant.app_id, "ava")
     forged = token.replace(tenant.app_id, f"{tenant.app_id}-b", 1)
-    stores.tenants.create_app("Other", f"{tenant.app_id}-b")
+    stores.tenants.create_app(new_app_settings("Other", f"{tenant.app_id}-b"))
     assert stores.users.find_token(forged) is None
 
 

@@ -13,25 +13,27 @@ from typing import Any
 import orjson
 import pytest
 
-from calltrail.kernel.errors import Conflict, InvalidRequest, NotFound
+from calltrail.kernel.cursors import Cursor
+from calltrail.kernel.errors import ChannelNotFound, Conflict, InvalidRequest, NotFound
 from calltrail.kernel.instants import parse_rfc3339
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import Stores, open_stores
-from calltrail.store.voice import ChannelNotFound, events_of
 from calltrail.voice.demo import generate_calls
 from calltrail.voice.events import parse_batch
-from calltrail.voice.query import ChannelCallQuery, Cursor
+from calltrail.voice.query import ChannelCallQuery
 from calltrail.voice.record import validate_record
+from calltrail.voice.vocabulary import new_channel_settings
 from tests.voice.spec004 import events_for, example
 
 CALL = "4fc2edf7-68f5-437a-89eb-3ce0095409d6"
 
 
 def new_app(stores: Stores) -> str:
-    return stores.tenants.create_app("Telephony", f"t-{secrets.token_hex(6)}").app_id
+    return stores.tenants.create_app(new_app_settings("Telephony", f"t-{secrets.token_hex(6)}")).app_id
 
 
 def new_channel(stores: Stores, app_id: str) -> str:
-    return stores.voice.create_channel(app_id, "Line").channel_id
+    return stores.voice.create_channel(app_id, new_channel_settings("Line")).channel_id
 
 
 def ev(status: str, at: str, event_id: str, call: str = CALL, **fields: Any) -> dict[str, Any]:
@@ -52,10 +54,10 @@ def get(stores: Stores, app_id: str, channel: str, call: str = CALL) -> dict[str
 def test_channels_are_created_and_found_case_insensitively(stores: Stores) -> None:
     app_id = new_app(stores)
     chosen = str(uuid.uuid4())
-    channel = stores.voice.create_channel(app_id, "Sales line", chosen.upper())
+    channel = stores.voice.create_channel(app_id, new_channel_settings("Sales line", chosen.upper()))
     assert (channel.app_id, channel.channel_id, channel.name) == (app_id, chosen, "Sales line")
     assert stores.voice.get_channel(app_id, chosen.upper()) == channel
-    random_one = stores.voice.create_channel(app_id, "Support")
+    random_one = stores.voice.create_channel(app_id, new_channel_settings("Support"))
     assert uuid.UUID(random_one.channel_id).version == 4
     assert stores.voice.get_channel(app_id, "not-a-uuid") is None
     assert stores.voice.get_channel(new_app(stores), chosen) is None  # another app cannot see it
@@ -64,16 +66,16 @@ def test_channels_are_created_and_found_case_insensitively(stores: Stores) -> No
 def test_channel_creation_errors(stores: Stores) -> None:
     app_id = new_app(stores)
     chosen = str(uuid.uuid4())
-    stores.voice.create_channel(app_id, "A", chosen)
+    stores.voice.create_channel(app_id, new_channel_settings("A", chosen))
     with pytest.raises(Conflict):
-        stores.voice.create_channel(app_id, "B", chosen)
-    stores.voice.create_channel(new_app(stores), "Same id, other app", chosen)
+        stores.voice.create_channel(app_id, new_channel_settings("B", chosen))
+    stores.voice.create_channel(new_app(stores), new_channel_settings("Same id, other app", chosen))
     with pytest.raises(InvalidRequest):
-        stores.voice.create_channel(app_id, "C", "line-1")
+        stores.voice.create_channel(app_id, new_channel_settings("C", "line-1"))
     with pytest.raises(InvalidRequest):
-        stores.voice.create_channel(app_id, "  ")
+        stores.voice.create_channel(app_id, new_channel_settings("  "))
     with pytest.raises(NotFound):
-        stores.voice.create_channel("no-such-app", "D")
+        stores.voice.create_channel("no-such-app", new_channel_settings("D"))
 
 
 def test_page_secret_is_shared_by_every_process_on_the_database(stores: Stores) -> None:
@@ -118,7 +120,7 @@ def test_ingest_is_idempotent_and_folds_across_batches(stores: Stores) -> None:
     again = stores.voice.ingest(app_id, channel, [*first, *later])
     assert (again.accepted, again.duplicates) == (0, 4)
     assert get(stores, app_id, channel) == record
-    assert [e.id for e in events_of(stores.voice, app_id, CALL)] == ["e1", "e2", "e3"]
+    assert [e.id for e in stores.voice.events_of(app_id, CALL)] == ["e1", "e2", "e3"]
 
 
 def test_arrival_order_across_batches_does_not_change_the_record(stores: Stores) -> None:
@@ -127,7 +129,7 @@ def test_arrival_order_across_batches_does_not_change_the_record(stores: Stores)
     bodies = []
     for order in (raw, raw[::-1], raw[2:] + raw[:2]):
         app_id = new_app(stores)
-        channel = stores.voice.create_channel(app_id, "Line", spec["channelId"]).channel_id
+        channel = stores.voice.create_channel(app_id, new_channel_settings("Line", spec["channelId"])).channel_id
         for event in order:  # one event per transaction: the worst case for re-folding
             stores.voice.ingest(app_id, channel, parse_batch(event, channel))
         bodies.append(stores.voice.get(app_id, channel, spec["id"]))
@@ -149,7 +151,7 @@ def test_a_call_stays_in_its_channel(stores: Stores) -> None:
     with pytest.raises(Conflict) as caught:
         stores.voice.ingest(app_id, other, foreign)
     assert caught.value.details == {"events[1].callId": ["belongs to another channel of this workspace"]}
-    assert [e.id for e in events_of(stores.voice, app_id, foreign[0].call_id)] == []  # all or nothing
+    assert [e.id for e in stores.voice.events_of(app_id, foreign[0].call_id)] == []  # all or nothing
     record = validate_record(
         example("example1")["results"][0] | {"id": CALL, "channelId": other}, call_id=CALL, channel_id=other
     )
@@ -173,7 +175,7 @@ def test_unknown_channels_are_not_found(stores: Stores) -> None:
 def test_imported_records_are_served_as_sent_and_later_events_do_not_change_them(stores: Stores) -> None:
     app_id = new_app(stores)
     spec = example("example1")["results"][1]
-    channel = stores.voice.create_channel(app_id, "Line", spec["channelId"]).channel_id
+    channel = stores.voice.create_channel(app_id, new_channel_settings("Line", spec["channelId"])).channel_id
     stores.voice.ingest(app_id, channel, parse_batch(events_for(spec)[:2], channel))
     record = validate_record(spec, call_id=spec["id"], channel_id=channel)
     stores.voice.put_records(app_id, channel, [record])
@@ -230,7 +232,7 @@ def dataset(stores: Stores) -> Iterator[Dataset]:
         records += [orjson.loads(item) for item in page.items]
     # A call of another app never shows up in this app's lists.
     other = new_app(stores)
-    other_channel = stores.voice.create_channel(other, "Line", channels[0]).channel_id
+    other_channel = stores.voice.create_channel(other, new_channel_settings("Line", channels[0])).channel_id
     stores.voice.ingest(
         other,
         other_channel,

@@ -9,9 +9,12 @@ from dataclasses import replace
 
 import pytest
 
+from calltrail.kernel.cursors import Cursor
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import Stores
+from calltrail.store.database import PostgresConnection, SQLiteConnection
 from calltrail.store.voice_sql import MAX_BRANCHES, compile_page
-from calltrail.voice.query import ChannelCallQuery, Cursor
+from calltrail.voice.query import ChannelCallQuery
 
 CHANNEL = "a739d30b-8171-471c-9df4-591d4dd7bee5"
 AFTER = Cursor(1709310908269, "71180b3e-b509-44b5-b7b3-22640525e580")
@@ -31,7 +34,8 @@ DRIVERS = [
 
 
 def sql_for(query: ChannelCallQuery, dialect: str = "sqlite", after: Cursor | None = AFTER) -> tuple[str, list[object]]:
-    return compile_page(dialect, "app-1", query, after, 11)
+    conn = SQLiteConnection(None) if dialect == "sqlite" else PostgresConnection(None)
+    return compile_page(conn, "app-1", query, after, 11)
 
 
 @pytest.mark.parametrize(("filters", "index"), DRIVERS)
@@ -57,7 +61,7 @@ def test_several_values_are_merged_branches_and_an_id_reads_one_row() -> None:
     sql, params = sql_for(ChannelCallQuery(scope=CHANNEL, statuses=("busy", "failed", "no-answer")))
     assert sql.count("INDEXED BY channel_calls_by_status") == 3 and " UNION " in sql
     assert sql.count("?") == len(params)
-    sql, _ = sql_for(ChannelCallQuery(scope=CHANNEL, call_id=AFTER.call_id, statuses=("busy",)))
+    sql, _ = sql_for(ChannelCallQuery(scope=CHANNEL, call_id=AFTER.key, statuses=("busy",)))
     assert "INDEXED BY" not in sql and "c.call_id = ?" in sql and "c.channel_id = ?" in sql
 
 
@@ -84,11 +88,11 @@ def test_plans_read_indexes_in_order(stores: Stores) -> None:
     """No full scan of a table and, for one branch, no sort: rows come from an index, in order,
     starting at the cursor. PostgreSQL is asked to avoid scans and sorts, so a plan that still
     has one would mean no index can serve the query."""
-    app_id = stores.tenants.create_app("Plans", f"t-{secrets.token_hex(6)}").app_id
+    app_id = stores.tenants.create_app(new_app_settings("Plans", f"t-{secrets.token_hex(6)}")).app_id
     for query in _queries():
         for after in (None, AFTER):
-            sql, params = compile_page(stores.db.dialect, app_id, query, after, 11)
             with stores.db.read() as conn:
+                sql, params = compile_page(conn, app_id, query, after, 11)
                 if conn.dialect == "postgresql":
                     conn.execute("SET LOCAL enable_seqscan = off")
                     conn.execute("SET LOCAL enable_sort = off")
@@ -106,9 +110,9 @@ def test_plans_read_indexes_in_order(stores: Stores) -> None:
 def test_a_cursor_inside_the_window_replaces_the_end_bound() -> None:
     """Two upper bounds would let a planner seek from ``endAt`` and scan down to the cursor, so
     a deep page in a window would cost more than the first one."""
-    window = ChannelCallQuery(scope=CHANNEL, start_ms=AFTER.created_at - 10**6, end_ms=AFTER.created_at + 10**6)
+    window = ChannelCallQuery(scope=CHANNEL, start_ms=AFTER.position - 10**6, end_ms=AFTER.position + 10**6)
     first, _ = sql_for(window, after=None)
     deep, _ = sql_for(window, after=AFTER)
     assert "c.created_at < ?" in first and "c.created_at < ?" not in deep and "c.created_at >= ?" in deep
-    outside = Cursor(window.end_ms + 5, AFTER.call_id)  # type: ignore[operator]
+    outside = Cursor(window.end_ms + 5, AFTER.key)  # type: ignore[operator]
     assert "c.created_at < ?" in sql_for(window, after=outside)[0]

@@ -4,13 +4,11 @@ running blocking storage calls off the event loop. Nothing here knows a wire for
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import anyio.to_thread
 import orjson
-import psycopg
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,7 +19,6 @@ from calltrail.kernel.errors import (
     MethodNotAllowed,
     PayloadTooLarge,
     RouteNotFound,
-    Unavailable,
 )
 
 log = logging.getLogger("calltrail.api")
@@ -74,8 +71,8 @@ def as_calltrail_error(exc: Exception, request: Request | None = None) -> Calltr
     """Map any exception to the error class a client should see.
 
     Starlette's routing failures become :class:`RouteNotFound`/:class:`MethodNotAllowed`
-    (the ``Allow`` header kept), driver failures :class:`Unavailable`, and anything else a
-    generic 500 that is logged with its traceback.
+    (the ``Allow`` header kept); the store already turned database failures into
+    :class:`Unavailable`; anything else is a generic 500, logged with its traceback.
     """
     if isinstance(exc, CalltrailError):
         return exc
@@ -88,10 +85,6 @@ def as_calltrail_error(exc: Exception, request: Request | None = None) -> Calltr
         if exc.status_code == 413:
             return PayloadTooLarge()
         return RouteNotFound(f"No endpoint serves {method} {path}.")
-    if isinstance(exc, sqlite3.OperationalError):
-        return Unavailable(f"The database is busy or unavailable: {exc}")
-    if isinstance(exc, psycopg.OperationalError):
-        return Unavailable("The database is unavailable.")
     log.exception("unhandled error on %s %s", method, path, exc_info=exc)
     return CalltrailError()
 
@@ -99,12 +92,12 @@ def as_calltrail_error(exc: Exception, request: Request | None = None) -> Calltr
 def exception_handlers(render: Callable[[CalltrailError], Response]) -> dict[Any, Any]:
     """Starlette exception handlers that render every failure with a dialect's ``render``.
 
-    Starlette looks handlers up by the exception's class: routing errors, our errors and driver
-    errors are named so they are handled inside the app; ``Exception`` is the last resort.
+    Starlette looks handlers up by the exception's class: routing errors and our errors are
+    named so they are handled inside the app; ``Exception`` is the last resort.
     """
 
     async def handle(request: Request, exc: Exception) -> Response:
         return render(as_calltrail_error(exc, request))
 
-    named: list[type[Exception]] = [HTTPException, CalltrailError, sqlite3.Error, psycopg.Error, Exception]
+    named: list[type[Exception]] = [HTTPException, CalltrailError, Exception]
     return dict.fromkeys(named, handle)

@@ -16,9 +16,10 @@ import orjson
 
 from calltrail import __version__
 from calltrail.kernel.errors import CalltrailError
+from calltrail.kernel.tenancy import REGIONS, SCOPES, new_app_settings, new_key_settings
 from calltrail.settings import DEFAULT_DB
 from calltrail.store import Stores, open_stores
-from calltrail.store.tenants import REGIONS, SCOPES
+from calltrail.voice.vocabulary import new_channel_settings
 
 DB_HELP = (
     "Database URL: sqlite:///relative/path, sqlite:////absolute/path or postgresql://user@host:port/db. "
@@ -115,14 +116,14 @@ def _check_port_free(host: str, port: int) -> None:
 def _prepare_demo(stores: Stores, host: str, port: int, calls: int) -> None:
     fresh = stores.tenants.count_apps() == 0
     if fresh:
-        stores.tenants.create_app("Demo", "demo")
+        stores.tenants.create_app(new_app_settings("Demo", "demo"))
         click.echo(f"Generating {calls} demo calls...", err=True)
         _ingest_demo(stores, "demo", calls, seed=1)
     elif stores.tenants.get_app("demo") is None:
         raise click.ClickException("--demo needs an empty database or one with an app 'demo'.")
     from calltrail.sessions.demo import build_world
 
-    secret, _ = stores.tenants.create_key("demo", "fullAccess", "Demo key")
+    secret, _ = stores.tenants.create_key("demo", new_key_settings("fullAccess", "Demo key"))
     user = build_world(1).people[0].uid
     token, _ = stores.users.create_token("demo", user)
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
@@ -147,8 +148,8 @@ def _progress(total: int, label: str) -> Any:
 
 def _ingest_demo(stores: Stores, app_id: str, calls: int, seed: int, batch_events: int = 5000) -> tuple[int, int]:
     """Send demo calls through validation and ingestion in batches; returns (calls, events)."""
+    from calltrail.jobs.feeder import InvalidDemoEvent, feed_session_demo
     from calltrail.sessions.demo import build_world, generate_calls
-    from calltrail.sessions.events import parse_event
 
     app = stores.tenants.require_app(app_id)
     world = build_world(seed)
@@ -156,23 +157,12 @@ def _ingest_demo(stores: Stores, app_id: str, calls: int, seed: int, batch_event
     # deterministic placeholders on a reserved domain, never fetched by Calltrail.
     stores.users.put_users(app_id, [(p.uid, p.name, f"{DEMO_AVATARS}/users/{p.uid}.png") for p in world.people])
     stores.users.put_groups(app_id, [(t.guid, t.name, f"{DEMO_AVATARS}/groups/{t.guid}.png") for t in world.teams])
-    batch: list[Any] = []
-    errors: dict[str, list[str]] = {}
-    sent = 0
+    generated = generate_calls(world, app_id=app_id, count=calls, seed=seed, region=app.region)
     with _progress(calls, "demo calls") as bar:
-        for events in generate_calls(world, app_id=app_id, count=calls, seed=seed, region=app.region):
-            for raw in events:
-                event = parse_event(raw, sent, errors)
-                if event is None:  # a generator bug, never user input
-                    raise click.ClickException(f"demo generator produced an invalid event: {errors}")
-                batch.append(event)
-                sent += 1
-            if len(batch) >= batch_events:
-                stores.sessions.ingest(app_id, batch)
-                batch = []
-            bar.update(1)
-        if batch:
-            stores.sessions.ingest(app_id, batch)
+        try:
+            sent = feed_session_demo(stores.sessions, app_id, generated, lambda: bar.update(1), batch_events)
+        except InvalidDemoEvent as exc:  # a generator bug, never user input
+            raise click.ClickException(str(exc)) from None
     stores.db.analyze()  # a bulk load changes the data's shape: refresh the planner's statistics
     return calls, sent
 
@@ -228,7 +218,7 @@ def apps() -> None:
 def apps_create(name: str, app_id: str | None, region: str, db_url: str) -> None:
     """Create an app; prints {"appId", "name", "region", "createdAt"}."""
     with _stores(db_url) as stores:
-        app = stores.tenants.create_app(name, app_id, region)
+        app = stores.tenants.create_app(new_app_settings(name, app_id, region))
     _echo_json({"appId": app.app_id, "name": app.name, "region": app.region, "createdAt": app.created_at_ms // 1000})
 
 
@@ -251,7 +241,7 @@ def keys() -> None:
 def keys_create(app_id: str, scope: str, name: str | None, db_url: str) -> None:
     """Create an API key; prints {"apiKey", "name", "scope", "createdAt"}. The key is shown only once."""
     with _stores(db_url) as stores:
-        secret, key = stores.tenants.create_key(app_id, scope, name)
+        secret, key = stores.tenants.create_key(app_id, new_key_settings(scope, name))
     _echo_json({"apiKey": secret, "name": key.name, "scope": key.scope, "createdAt": key.created_at_ms // 1000})
 
 
@@ -270,7 +260,7 @@ def channels_create(app_id: str, name: str, channel_id: str | None, db_url: str)
     from calltrail.kernel.instants import format_rfc3339
 
     with _stores(db_url) as stores:
-        channel = stores.voice.create_channel(app_id, name, channel_id)
+        channel = stores.voice.create_channel(app_id, new_channel_settings(name, channel_id))
     _echo_json(
         {
             "channelId": channel.channel_id,

@@ -1,44 +1,48 @@
-"""Feeding a channel with demo calls through status-event validation and ingestion.
+"""Feeding demo calls through event validation and the event log, for either call domain.
 
 Generating and validating events is Python work; storing them is mostly database work, during
 which the driver releases the GIL. One writer thread stores each batch while the next one is
-being built, so the two overlap (a million calls in minutes). Every event still goes through
-:func:`calltrail.voice.events.parse_event` and :meth:`VoiceStore.ingest`, exactly as a
-client's would.
+being built, so the two overlap (a million calls in minutes). Every event still goes through its
+domain's event parser and store, exactly as a client's would.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
+from calltrail.kernel.problems import Problems
+from calltrail.sessions.events import parse_event as parse_session_event
+from calltrail.store.sessions import SessionStore
 from calltrail.store.voice import VoiceStore
 from calltrail.voice.demo import generate_calls
-from calltrail.voice.events import StatusEvent, parse_event
+from calltrail.voice.events import parse_event as parse_status_event
 
 BATCH_EVENTS = 5000
+
+E = TypeVar("E")
 
 
 class InvalidDemoEvent(RuntimeError):
     """Raised when the generator produces an event the API would reject (a generator bug)."""
 
 
-def feed_demo(
-    store: VoiceStore,
-    app_id: str,
-    channel_id: str,
-    calls: int,
-    seed: int,
+def feed(
+    calls: Iterable[Iterable[Mapping[str, Any]]],
+    parse_event: Callable[[Mapping[str, Any], Problems], E | None],
+    ingest: Callable[[list[E]], object],
     on_call: Callable[[], None] = lambda: None,
     batch_events: int = BATCH_EVENTS,
 ) -> int:
-    """Generate ``calls`` calls for a channel and ingest them; returns the number of events.
+    """Validate each generated call's events and ``ingest`` them in batches; returns the number
+    of events.
 
     ``on_call`` is called once per generated call (for a progress bar). Batches are ingested in
     order, one transaction each; the first storage error stops the feed and is raised here.
     """
-    pending: queue.Queue[list[StatusEvent] | None] = queue.Queue(maxsize=2)
+    pending: queue.Queue[list[E] | None] = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
 
     def write() -> None:
@@ -46,21 +50,21 @@ def feed_demo(
             if failure:
                 continue  # drain: the producer stops at its next put
             try:
-                store.ingest(app_id, channel_id, batch)
+                ingest(batch)
             except BaseException as exc:  # reported to the caller below
                 failure.append(exc)
 
     writer = threading.Thread(target=write, name="demo-writer", daemon=True)
     writer.start()
-    batch: list[StatusEvent] = []
-    errors: dict[str, list[str]] = {}
+    batch: list[E] = []
     sent = 0
     try:
-        for events in generate_calls(channel_id, count=calls, seed=seed):
+        for events in calls:
             for raw in events:
-                event = parse_event(raw, sent, errors, channel_id)
+                problems = Problems(prefix=f"events[{sent}].")
+                event = parse_event(raw, problems)
                 if event is None:
-                    raise InvalidDemoEvent(f"demo generator produced an invalid event: {errors}")
+                    raise InvalidDemoEvent(f"demo generator produced an invalid event: {problems.errors}")
                 batch.append(event)
                 sent += 1
             if len(batch) >= batch_events:
@@ -77,3 +81,34 @@ def feed_demo(
     if failure:
         raise failure[0]
     return sent
+
+
+def feed_demo(
+    store: VoiceStore,
+    app_id: str,
+    channel_id: str,
+    calls: int,
+    seed: int,
+    on_call: Callable[[], None] = lambda: None,
+    batch_events: int = BATCH_EVENTS,
+) -> int:
+    """Generate ``calls`` phone calls for a channel and ingest them; returns the number of events."""
+    return feed(
+        generate_calls(channel_id, count=calls, seed=seed),
+        lambda raw, problems: parse_status_event(raw, problems, channel_id),
+        lambda batch: store.ingest(app_id, channel_id, batch),
+        on_call,
+        batch_events,
+    )
+
+
+def feed_session_demo(
+    store: SessionStore,
+    app_id: str,
+    calls: Iterable[Iterable[Mapping[str, Any]]],
+    on_call: Callable[[], None] = lambda: None,
+    batch_events: int = BATCH_EVENTS,
+) -> int:
+    """Ingest generated in-app calls (:func:`calltrail.sessions.demo.generate_calls`); returns
+    the number of events."""
+    return feed(calls, parse_session_event, lambda batch: store.ingest(app_id, batch), on_call, batch_events)

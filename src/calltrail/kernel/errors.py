@@ -19,6 +19,8 @@ The hierarchy:
     * HookUnauthorized (401, ERR_HOOK_UNAUTHORIZED): a webhook's signature or password failed
   * NotFound (404)
     * CallNotFound (404, ERR_CALL_SESSION_NOT_FOUND)
+    * AppNotFound, UidNotFound, GuidNotFound, AuthTokenNotFound (404, ERR_<THING>_NOT_FOUND)
+    * WorkspaceNotFound, ChannelNotFound, ChannelCallNotFound (404; Bird's envelope says NotFound)
     * RouteNotFound (404, ERR_API_NOT_FOUND)
   * NotAPart (403, ERR_CALL_NOT_A_PART)
   * MethodNotAllowed (405, ERR_API_NOT_FOUND)
@@ -127,6 +129,55 @@ class CallNotFound(NotFound):
 
     code = "ERR_CALL_SESSION_NOT_FOUND"
     default_message = "The call does not exist."
+
+
+class WorkspaceNotFound(NotFound):
+    """Raised when the workspace in the path is not the app of the presented key."""
+
+    code = "ERR_WORKSPACE_NOT_FOUND"
+    default_message = "The workspace does not exist."
+
+
+class ChannelCallNotFound(NotFound):
+    """Raised when no call with the requested id exists in the channel."""
+
+    code = "ERR_CALL_NOT_FOUND"
+    default_message = "The call does not exist."
+
+
+class UidNotFound(NotFound):
+    """Raised when a uid has no stored profile."""
+
+    code = "ERR_UID_NOT_FOUND"
+    default_message = "The user does not exist."
+
+
+class GuidNotFound(NotFound):
+    """Raised when a guid has no stored profile."""
+
+    code = "ERR_GUID_NOT_FOUND"
+    default_message = "The group does not exist."
+
+
+class AuthTokenNotFound(NotFound):
+    """Raised when revoking a token the user does not have."""
+
+    code = "ERR_AUTH_TOKEN_NOT_FOUND"
+    default_message = "The auth token does not exist."
+
+
+class ChannelNotFound(NotFound):
+    """Raised when a channel id names no channel of the app."""
+
+    code = "ERR_CHANNEL_NOT_FOUND"
+    default_message = "The channel does not exist."
+
+
+class AppNotFound(NotFound):
+    """Raised when an app id names no app."""
+
+    code = "ERR_APP_NOT_FOUND"
+    default_message = "The app does not exist."
 
 
 class RouteNotFound(NotFound):

@@ -11,8 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from calltrail.kernel.errors import InvalidRequest
+from calltrail.kernel import batches
+from calltrail.kernel.batches import MAX_BATCH, event_at, event_id
 from calltrail.kernel.instants import parse_instant
+from calltrail.kernel.problems import Problems
 from calltrail.sessions.vocabulary import (
     CALL_MODES,
     ENTITY_ID_RULE,
@@ -23,7 +25,8 @@ from calltrail.sessions.vocabulary import (
     normalize_type,
 )
 
-MAX_BATCH = 1000
+__all__ = ["EVENT_TYPES", "MAX_BATCH", "Event", "parse_batch", "parse_event"]
+
 MAX_ID_LENGTH = 255
 MAX_INVITEES = 1000
 MAX_TAGS = 100
@@ -45,16 +48,12 @@ class Event:
 
 
 class _Fields:
-    """Collects the normalised fields of one event and the reasons it is invalid."""
+    """Reads the fields of one event into normalised ``data``, reporting problems."""
 
-    def __init__(self, raw: Mapping[str, Any], prefix: str, errors: dict[str, list[str]]):
+    def __init__(self, raw: Mapping[str, Any], problems: Problems):
         self.raw = raw
-        self.prefix = prefix
-        self.errors = errors
+        self.fail = problems.fail
         self.data: dict[str, Any] = {}
-
-    def fail(self, field: str, reason: str) -> None:
-        self.errors.setdefault(f"{self.prefix}.{field}", []).append(reason)
 
     def entity_id(self, field: str, *, required: bool = True) -> str | None:
         value = self.raw.get(field)
@@ -217,54 +216,30 @@ EVENT_TYPES: dict[str, tuple[tuple[str, ...], Callable[[_Fields], None]]] = {
 }
 
 
-def parse_event(raw: object, index: int, errors: dict[str, list[str]]) -> Event | None:
-    """Validate one event; record its problems in ``errors`` and return None if it has any."""
-    prefix = f"events[{index}]"
-    if not isinstance(raw, dict):
-        errors.setdefault(prefix, []).append("must be a JSON object")
-        return None
-    before = len(errors)
-    fields = _Fields(raw, prefix, errors)
-    event_id = raw.get("id")
-    if not isinstance(event_id, str) or not 1 <= len(event_id) <= MAX_ID_LENGTH:
-        fields.fail("id", f"is required: a string of 1-{MAX_ID_LENGTH} characters")
+def parse_event(raw: Mapping[str, Any], problems: Problems) -> Event | None:
+    """Validate one event; record its problems and return None if it has any."""
+    before = len(problems.errors)
+    fields = _Fields(raw, problems)
+    identifier = event_id(raw, problems)
     session_id = raw.get("sessionId")
     if not is_session_id(session_id):
-        fields.fail("sessionId", f"is required and {SESSION_ID_RULE}")
-    at_ms = 0
-    if "at" not in raw:
-        fields.fail("at", "is required: Unix seconds or an RFC 3339 date-time")
-    else:
-        try:
-            at_ms = parse_instant(raw["at"])
-        except ValueError as exc:
-            fields.fail("at", str(exc))
+        problems.fail("sessionId", f"is required and {SESSION_ID_RULE}")
+    at_ms = event_at(raw, problems)
     event_type = raw.get("type")
     spec = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
     if spec is None:
-        fields.fail("type", f"must be one of {', '.join(EVENT_TYPES)}")
+        problems.fail("type", f"must be one of {', '.join(EVENT_TYPES)}")
     else:
         allowed, validate = spec
         for key in raw:
             if key not in COMMON_FIELDS and key not in allowed:
-                fields.fail(key, f"is not a field of {event_type} events")
+                problems.fail(key, f"is not a field of {event_type} events")
         validate(fields)
-    if len(errors) != before:
+    if len(problems.errors) != before:
         return None
-    return Event(id=str(event_id), type=str(event_type), session_id=str(session_id), at_ms=at_ms, data=fields.data)
+    return Event(id=identifier, type=str(event_type), session_id=str(session_id), at_ms=at_ms, data=fields.data)
 
 
 def parse_batch(body: object) -> list[Event]:
     """Validate a request body: one event object or a list of 1-1000 of them (all or nothing)."""
-    items = body if isinstance(body, list) else [body]
-    if not items:
-        raise InvalidRequest(details={"events": ["must contain at least one event"]})
-    if len(items) > MAX_BATCH:
-        raise InvalidRequest(details={"events": [f"must contain at most {MAX_BATCH} events, got {len(items)}"]})
-    errors: dict[str, list[str]] = {}
-    events = [parse_event(raw, index, errors) for index, raw in enumerate(items)]
-    if errors:
-        raise InvalidRequest(
-            f"{len({key.split('.')[0] for key in errors})} invalid event(s); nothing was stored.", errors
-        )
-    return [event for event in events if event is not None]
+    return batches.parse_batch(body, parse_event)

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from calltrail.kernel.errors import InvalidRequest
+from calltrail.kernel.problems import Problems, is_whole
 from calltrail.sessions.vocabulary import (
     CALL_MODES,
     ENTITY_ID_RULE,
@@ -123,27 +124,14 @@ def row_from_record(record: Mapping[str, Any], source: str) -> CallRow:
     )
 
 
-class _Checker:
-    """Validates one imported record, collecting reasons keyed by field path."""
-
-    def __init__(self, errors: dict[str, list[str]], prefix: str):
-        self.errors = errors
-        self.prefix = prefix
-
-    def fail(self, path: str, reason: str) -> None:
-        self.errors.setdefault(f"{self.prefix}{path}", []).append(reason)
-
-    def check(self, obj: Mapping[str, Any], path: str, key: str, kind: str, *, required: bool = False) -> None:
-        if key not in obj:
-            if required:
-                self.fail(path + key, "is required")
-            return
-        if not _VALIDATORS[kind](obj[key]):
-            self.fail(path + key, _REASONS[kind])
-
-
-def _is_int(value: object, upper: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= upper
+def _check(problems: Problems, obj: Mapping[str, Any], path: str, key: str, kind: str, *, required: bool) -> None:
+    """Report ``obj[key]`` unless it is of ``kind`` (or absent and not ``required``)."""
+    if key not in obj:
+        if required:
+            problems.fail(path + key, "is required")
+        return
+    if not _VALIDATORS[kind](obj[key]):
+        problems.fail(path + key, _REASONS[kind])
 
 
 def _is_minutes(value: object) -> bool:
@@ -152,8 +140,8 @@ def _is_minutes(value: object) -> bool:
 
 _VALIDATORS: dict[str, Callable[[Any], bool]] = {
     "entity": is_entity_id,
-    "seconds": lambda v: _is_int(v, MAX_SECONDS),
-    "count": lambda v: _is_int(v, 10**9),
+    "seconds": lambda v: is_whole(v, MAX_SECONDS),
+    "count": lambda v: is_whole(v, 10**9),
     "minutes": _is_minutes,
     "bool": lambda v: isinstance(v, bool),
     "text": lambda v: isinstance(v, str) and len(v) <= 2048,
@@ -233,8 +221,7 @@ def validate_record(body: object, session_id: str | None = None, *, prefix: str 
     """
     if isinstance(body, dict) and set(body) == {"data"} and isinstance(body["data"], dict):
         body = body["data"]
-    errors: dict[str, list[str]] = {}
-    checker = _Checker(errors, prefix)
+    problems = Problems(prefix=prefix)
     if not isinstance(body, dict):
         raise InvalidRequest(details={prefix.rstrip(".") or "body": ["must be a JSON object (a call record)"]})
     record = dict(body)
@@ -242,26 +229,25 @@ def validate_record(body: object, session_id: str | None = None, *, prefix: str 
         if "sessionId" not in record:
             record["sessionId"] = session_id
         elif record["sessionId"] != session_id:
-            checker.fail("sessionId", "must equal the session id in the URL")
+            problems.fail("sessionId", "must equal the session id in the URL")
     if not is_session_id(record.get("sessionId")):
-        checker.fail("sessionId", f"is required and {SESSION_ID_RULE}")
+        problems.fail("sessionId", f"is required and {SESSION_ID_RULE}")
     for key, (kind, required) in _CALL_FIELDS.items():
-        checker.check(record, "", key, kind, required=required)
+        _check(problems, record, "", key, kind, required=required)
     for list_key, fields, limit in (
         ("participants", _PARTICIPANT_FIELDS, MAX_PARTICIPANTS),
         ("recordings", _RECORDING_FIELDS, MAX_RECORDINGS),
     ):
         items = record.get(list_key, [])
         if not isinstance(items, list) or len(items) > limit:
-            checker.fail(list_key, f"must be a list of at most {limit} objects")
+            problems.fail(list_key, f"must be a list of at most {limit} objects")
             continue
         for index, item in enumerate(items):
             path = f"{list_key}[{index}]."
             if not isinstance(item, dict):
-                checker.fail(path.rstrip("."), "must be a JSON object")
+                problems.fail(path.rstrip("."), "must be a JSON object")
                 continue
             for key, (kind, required) in fields.items():
-                checker.check(item, path, key, kind, required=required)
-    if errors:
-        raise InvalidRequest("The call record is invalid; nothing was stored.", errors)
+                _check(problems, item, path, key, kind, required=required)
+    problems.raise_if_any("The call record is invalid; nothing was stored.")
     return record

@@ -21,8 +21,6 @@ PARTICIPANT_STATES = ("ongoing", "ended", "unanswered", "rejected")
 _TYPE_ALIASES = {"audio": "audio", "voice": "audio", "video": "video"}
 _STATUS_ALIASES = {status: status for status in CALL_STATUSES} | {"canceled": "cancelled"}
 
-#: App ids: 1-100 characters of letters, digits, dot, underscore and hyphen.
-APP_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 #: User and group ids. CometChat allows alpha-dash; migrated data is often looser, so any
 #: printable character except whitespace, ``/``, ``?``, ``#`` and ``%`` is accepted.
 ENTITY_ID_PATTERN = re.compile(r"^[^\s/?#%\x00-\x1f\x7f]{1,100}$")
@@ -31,7 +29,6 @@ SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._~:@+=-]{1,255}$")
 
 ENTITY_ID_RULE = "must be 1-100 characters without spaces, '/', '?', '#' or '%'"
 SESSION_ID_RULE = "must be 1-255 characters of letters, digits and . _ ~ : @ + = -"
-APP_ID_RULE = "must be 1-100 characters of letters, digits, '.', '_' and '-'"
 
 
 def normalize_type(value: str) -> str | None:
@@ -52,11 +49,6 @@ def is_entity_id(value: object) -> bool:
 def is_session_id(value: object) -> bool:
     """True for a valid call session id."""
     return isinstance(value, str) and SESSION_ID_PATTERN.match(value) is not None
-
-
-def is_app_id(value: object) -> bool:
-    """True for a valid app id."""
-    return isinstance(value, str) and APP_ID_PATTERN.match(value) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,10 +21,8 @@ class Stores:
         self.users = UserStore(db)
 
     def prepare_to_serve(self) -> None:
-        """Refresh SQLite's planner statistics before serving reads (sampled: milliseconds).
-        SQLite keeps none on its own; PostgreSQL's autovacuum does."""
-        if self.db.dialect == "sqlite":
-            self.db.analyze()
+        """Make sure the planner has statistics before serving reads (sampled: milliseconds)."""
+        self.db.prepare_to_serve()
 
     def ping(self) -> None:
         """Raise :class:`calltrail.kernel.errors.Unavailable` unless the database answers."""

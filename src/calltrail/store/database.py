@@ -2,7 +2,14 @@
 
 SQL is written once, with ``?`` placeholders and syntax both engines accept (``ON CONFLICT``,
 ``RETURNING``, row values); :class:`Connection` translates placeholders for psycopg. The few
-real differences (bulk insert-if-absent, per-key write locks) are methods of the connection.
+real differences (bulk insert-if-absent, per-key write locks, planner hints, array parameters)
+are methods of the connection: no module outside this one branches on the SQL dialect.
+
+Driver errors never leave this module: a database that cannot be reached or is busy raises
+:class:`~calltrail.kernel.errors.Unavailable`, so no API module imports a driver.
+
+Reads nest: a :meth:`Database.read` inside another on the same thread joins the outer
+transaction, so one request's reads (credentials, records, profiles) share one snapshot.
 
 Durability: SQLite runs in WAL mode with ``synchronous=FULL`` and PostgreSQL with its default
 ``synchronous_commit=on``, and :meth:`Database.write` returns only after COMMIT, so anything
@@ -11,10 +18,11 @@ acknowledged after a write survives ``kill -9`` of the server (and, storage perm
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -24,6 +32,14 @@ from calltrail.kernel.errors import Unavailable
 Row = tuple[Any, ...]
 #: SQLite's default cap is 32766 bound variables; IN lists are chunked well below it.
 CHUNK = 500
+#: Per-key advisory locks one PostgreSQL transaction may take. A stock server has 64 slots per
+#: connection (``max_locks_per_transaction``) shared by every session; a transaction touching
+#: more keys takes the exclusive bulk lock instead (see :meth:`PostgresConnection.lock_keys`).
+MAX_KEY_LOCKS = 32
+#: Rows per multi-row INSERT: far below SQLite's 32766 bound variables.
+MAX_ROWS_PER_INSERT = 256
+#: The two-key advisory lock space (distinct from the one-bigint space per-key locks use).
+_BULK_LOCK = (7_415_220, 2)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -35,6 +51,12 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 def placeholders(count: int) -> str:
     """``?, ?, ?`` for an IN list of ``count`` values."""
     return ", ".join("?" * count)
+
+
+@functools.cache
+def _insert_sql(table: str, columns: tuple[str, ...], rows: int, tail: str) -> str:
+    marks = "(" + placeholders(len(columns)) + ")"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * rows)} {tail}"
 
 
 def matching_keys(conn: Connection, sql: str, tenant: str, keys: Sequence[Any]) -> set[Any]:
@@ -67,6 +89,18 @@ class Connection:
         row = self.execute(sql, params).fetchone()
         return tuple(row) if row is not None else None
 
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+        """Insert rows with multi-row ``INSERT`` statements (several times faster than one
+        statement per row on PostgreSQL). ``tail`` may add an ``ON CONFLICT`` clause. Chunks are
+        256 rows, then powers of two, so only a handful of statement shapes exist and each can be
+        prepared once."""
+        start = 0
+        while start < len(rows):
+            size = min(MAX_ROWS_PER_INSERT, 1 << ((len(rows) - start).bit_length() - 1))
+            chunk = rows[start : start + size]
+            self.execute(_insert_sql(table, tuple(columns), size, tail), [value for row in chunk for value in row])
+            start += size
+
     def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
         """Insert rows whose ``(columns[0], columns[1])`` key is absent; return those inserted.
 
@@ -76,8 +110,26 @@ class Connection:
         raise NotImplementedError
 
     def lock_keys(self, keys: Iterable[str]) -> None:
-        """Serialise writers that touch the same keys until this transaction ends."""
+        """Serialise writers that touch the same keys until this transaction ends.
+
+        Call it once per transaction, before reading what the keys guard."""
         raise NotImplementedError
+
+    #: True when the planner needs to be told which plan to use (SQLite's has no statistics
+    #: of correlation, so a store chooses between sorting and scanning in order itself).
+    needs_plan_hints = False
+
+    def indexed_by(self, index: str) -> str:
+        """A clause forcing ``index`` where the engine supports one ("" elsewhere)."""
+        return ""
+
+    def unindexed(self, expression: str) -> str:
+        """``expression`` in a form the planner cannot serve from an index (a plan hint)."""
+        return expression
+
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """``column`` among ``values``, as SQL and its parameters."""
+        return f"{column} IN ({placeholders(len(values))})", list(values)
 
 
 class SQLiteConnection(Connection):
@@ -106,6 +158,15 @@ class SQLiteConnection(Connection):
 
     def lock_keys(self, keys: Iterable[str]) -> None:
         return None  # BEGIN IMMEDIATE already serialises every writer of the file.
+
+    needs_plan_hints = True
+
+    def indexed_by(self, index: str) -> str:
+        return f" INDEXED BY {index}"
+
+    def unindexed(self, expression: str) -> str:
+        # Unary + keeps SQLite from using an index on the column (for filtering or ordering).
+        return f"+{expression}"
 
 
 class PostgresConnection(Connection):
@@ -153,14 +214,29 @@ class PostgresConnection(Connection):
         return inserted
 
     def lock_keys(self, keys: Iterable[str]) -> None:
+        """Bounded whatever the number of keys: up to :data:`MAX_KEY_LOCKS` keys are locked one
+        by one under a *shared* bulk lock; more take the *exclusive* bulk lock alone. Any two
+        transactions touching a common key still exclude each other (key against key, or bulk
+        against bulk), and a 100,000-record import holds one lock, not 100,000."""
         ordered = sorted(set(keys))
-        if ordered:
-            # Advisory locks taken in one global order (by hash) cannot deadlock each other.
-            self.raw.execute(
-                "SELECT pg_advisory_xact_lock(h) FROM "
-                "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS k ORDER BY 1) AS s",
-                (ordered,),
-            )
+        if not ordered:
+            return
+        if len(ordered) > MAX_KEY_LOCKS:
+            self.raw.execute("SELECT pg_advisory_xact_lock(%s, %s)", _BULK_LOCK)
+            return
+        self.raw.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", _BULK_LOCK)
+        # Advisory locks taken in one global order (by hash) cannot deadlock each other.
+        self.raw.execute(
+            "SELECT pg_advisory_xact_lock(h) FROM "
+            "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS k ORDER BY 1) AS s",
+            (ordered,),
+        )
+
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        # One array parameter: a cached generic plan of a long ``IN (?, ?, ...)`` list filters
+        # row by row when the planner has no statistics yet (a freshly loaded table), while the
+        # array form still probes the index.
+        return f"{column} = ANY(?)", [list(values)]
 
 
 class Database:
@@ -168,17 +244,43 @@ class Database:
 
     dialect: str
     url: str
+    #: New rows after which the planner's statistics are refreshed (0: the engine does it).
+    ANALYZE_EVERY = 0
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._written_since_analyze = 0
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction: every query inside sees one consistent snapshot."""
-        raise NotImplementedError
-        yield
+        """A read-only transaction: every query inside sees one consistent snapshot. A read
+        opened inside another on the same thread joins it (the same snapshot)."""
+        current: Connection | None = getattr(self._local, "reading", None)
+        if current is not None:
+            yield current
+            return
+        with self._driver_errors(), self._read() as conn:
+            self._local.reading = conn
+            try:
+                yield conn
+            finally:
+                self._local.reading = None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction, committed (durably) when the block exits without error."""
+        with self._driver_errors(), self._write() as conn:
+            yield conn
+
+    def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    @contextmanager
+    def _driver_errors(self) -> Iterator[None]:
+        """Turn the driver's "cannot reach / busy" errors into :class:`Unavailable`."""
         yield
 
     def close(self) -> None:
@@ -187,6 +289,20 @@ class Database:
     def analyze(self) -> None:
         """Refresh the query planner's statistics (cheap: sampled)."""
         raise NotImplementedError
+
+    def prepare_to_serve(self) -> None:
+        """Make sure the planner has statistics before serving reads."""
+        return None
+
+    def note_written(self, rows: int) -> None:
+        """Count new rows; refresh statistics every :attr:`ANALYZE_EVERY` of them where the
+        engine keeps none on its own."""
+        if not self.ANALYZE_EVERY:
+            return
+        self._written_since_analyze += rows
+        if self._written_since_analyze >= self.ANALYZE_EVERY:
+            self._written_since_analyze = 0
+            self.analyze()
 
 
 def sqlite_path(url: str) -> str:
@@ -203,14 +319,16 @@ class SQLiteDatabase(Database):
     """The embedded database: one writer connection behind a lock, one reader per thread."""
 
     dialect = "sqlite"
+    #: SQLite has no autovacuum: refresh planner statistics after this many new events.
+    ANALYZE_EVERY = 200_000
 
     def __init__(self, url: str):
+        super().__init__()
         self.url = url
         self.path = sqlite_path(url)
         parent = Path(self.path).parent
         if not parent.exists():
             raise Unavailable(f"directory {parent} does not exist (database {self.path})")
-        self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         # The writer gets a larger page cache (an upper bound, grown only as used): index inserts
@@ -240,7 +358,7 @@ class SQLiteDatabase(Database):
         return raw
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def _read(self) -> Iterator[Connection]:
         raw = self._reader()
         raw.execute("BEGIN")
         try:
@@ -249,7 +367,14 @@ class SQLiteDatabase(Database):
             raw.execute("COMMIT")
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def _driver_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise Unavailable(f"The database is busy or unavailable: {exc}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
         with self._lock:
             raw = self._writer
             raw.execute("BEGIN IMMEDIATE")
@@ -273,6 +398,10 @@ class SQLiteDatabase(Database):
             conn.execute("PRAGMA analysis_limit=400")
             conn.execute("ANALYZE")
 
+    def prepare_to_serve(self) -> None:
+        # SQLite keeps no statistics on its own (PostgreSQL's autovacuum does): sampled, cheap.
+        self.analyze()
+
 
 class PostgresDatabase(Database):
     """PostgreSQL through a psycopg connection pool."""
@@ -283,6 +412,7 @@ class PostgresDatabase(Database):
         import psycopg
         from psycopg_pool import ConnectionPool
 
+        super().__init__()
         self.url = url
         try:
             # One direct attempt first: a clear error at once, instead of the pool's retries.
@@ -313,15 +443,21 @@ class PostgresDatabase(Database):
         except psycopg.OperationalError as exc:
             raise Unavailable(f"PostgreSQL is unavailable: {exc}") from exc
 
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self._transaction(read_only=True) as conn:
-            yield conn
+    def _read(self) -> AbstractContextManager[Connection]:
+        return self._transaction(read_only=True)
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        return self._transaction(read_only=False)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        with self._transaction(read_only=False) as conn:
-            yield conn
+    def _driver_errors(self) -> Iterator[None]:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
+            yield
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise Unavailable("The database is unavailable.") from exc
 
     def close(self) -> None:
         self._pool.close()

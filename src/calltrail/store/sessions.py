@@ -1,15 +1,15 @@
-"""Call storage: event ingestion, record import, and the indexed queries behind the list APIs.
+"""Storage of CometChat-shaped sessions: their event log, record import, and the indexed
+queries behind the list APIs.
 
-Events are stored once per ``(app_id, event id)``; each write re-derives the records of the
-sessions it touched from *all* their stored events, inside the same transaction, so the stored
-record never depends on arrival order. Sessions are locked while re-derived, so concurrent
-servers writing to one PostgreSQL database cannot lose each other's events.
+Events go through the one event log (:mod:`calltrail.store.eventlog`); this module supplies
+what is particular to sessions: the row writer (the call, its per-user member rows and the
+count tables that make totals O(1)) and the list queries.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,8 @@ from calltrail.sessions.pages import PageRequest, window
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import row_from_record
 from calltrail.sessions.vocabulary import CallRow
-from calltrail.store.database import Connection, Database, chunks, matching_keys, placeholders
+from calltrail.store.database import Connection, Database, Row, chunks, placeholders
+from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 from calltrail.store.sessions_sql import COUNTED_COLUMNS, app_total_sql, compile_query, prefer_sort
 
 EVENT_COLUMNS = ("app_id", "event_id", "session_id", "type", "at_ms", "body")
@@ -69,14 +70,6 @@ _INSERT_MEMBER = f"INSERT INTO call_members ({', '.join(MEMBER_COLUMNS)}) VALUES
 
 
 @dataclass(frozen=True, slots=True)
-class IngestResult:
-    """What a batch of events did: newly stored events and ignored redeliveries."""
-
-    accepted: int
-    duplicates: int
-
-
-@dataclass(frozen=True, slots=True)
 class StoredCall:
     """A call as read back: the list-shape JSON and the JSON of the detail-only fields."""
 
@@ -117,89 +110,63 @@ def _call_values(app_id: str, row: CallRow) -> tuple[Any, ...]:
     )
 
 
-def _decode_event(session_id: str, event_id: str, event_type: str, at_ms: int, body: Any) -> Event:
+def _decode_event(row: Row) -> Event:
+    session_id, event_id, event_type, at_ms, body = row
     return Event(id=event_id, type=event_type, session_id=session_id, at_ms=at_ms, data=orjson.loads(bytes(body)))
+
+
+def _encode_event(app_id: str, scope: str | None, event: Event) -> tuple[Any, ...]:
+    return (app_id, event.id, event.session_id, event.type, event.at_ms, orjson.dumps(event.data))
+
+
+def _fold(session_id: str, scope: str | None, events: list[Event]) -> CallRow | None:
+    record = derive_record(session_id, events)
+    return row_from_record(record, "events") if record is not None else None
+
+
+def _spec(write: Callable[[Connection, str, Sequence[CallRow]], None]) -> EventLogSpec[Event, CallRow]:
+    return EventLogSpec(
+        name="session",
+        events_table="call_events",
+        event_columns=EVENT_COLUMNS,
+        read_columns=("session_id", "event_id", "type", "at_ms", "body"),
+        records_table="calls",
+        key_column="session_id",
+        key_field="sessionId",
+        scope_column=None,
+        event_key=lambda event: event.session_id,
+        event_id=lambda event: event.id,
+        encode=_encode_event,
+        decode=_decode_event,
+        fold=_fold,
+        row_key=lambda row: row.session_id,
+        write=write,
+    )
 
 
 class SessionStore:
     """Reads and writes the calls of every app in one database."""
 
-    #: Refresh planner statistics after this many new events (SQLite has no autovacuum).
-    ANALYZE_EVERY = 200_000
-
     def __init__(self, db: Database):
         self.db = db
-        self._since_analyze = 0
+        self.log = EventLog(db, _spec(self._write_rows))
 
     # -- writes ---------------------------------------------------------------------------
 
     def ingest(self, app_id: str, events: Sequence[Event]) -> IngestResult:
-        """Store a validated batch and re-derive the records it touches, in one transaction.
-
-        Returns once the transaction is committed: an acknowledged event is durable.
-        """
-        rows = [(app_id, e.id, e.session_id, e.type, e.at_ms, orjson.dumps(e.data)) for e in events]
-        sessions = sorted({e.session_id for e in events})
-        with self.db.write() as conn:
-            # Lock first: a session's earlier events, checked under the lock, include every
-            # event any other writer committed for it, so no concurrent write can be missed.
-            conn.lock_keys(f"{app_id}/{session}" for session in sessions)
-            seen_before = self._sessions_with_events(conn, app_id, sessions)
-            new = conn.insert_new("call_events", EVENT_COLUMNS, rows)
-            new_ids = {row[1] for row in new}
-            fresh: dict[str, list[Event]] = {}
-            for event in events:
-                if event.id in new_ids:
-                    fresh.setdefault(event.session_id, []).append(event)
-            self._rederive(conn, app_id, fresh, seen_before)
-        self._since_analyze += len(new)
-        if self._since_analyze >= self.ANALYZE_EVERY and self.db.dialect == "sqlite":
-            self._since_analyze = 0
-            self.db.analyze()
-        return IngestResult(accepted=len(new), duplicates=len(events) - len(new))
+        """Store a validated batch and re-derive the records it touches, in one transaction
+        (see :mod:`calltrail.store.eventlog`). Returns once committed: acknowledged is durable."""
+        return self.log.ingest(app_id, events)
 
     def put_records(self, app_id: str, records: Sequence[dict[str, Any]]) -> None:
         """Store whole records (already validated), replacing any stored record of the same
         session. An imported record is served as it was sent; events that arrive later for its
         session are stored but do not change it."""
-        # A session repeated within one batch keeps its last record, as sequential PUTs would.
-        rows = list({row.session_id: row for row in (row_from_record(r, "import") for r in records)}.values())
-        with self.db.write() as conn:
-            conn.lock_keys(f"{app_id}/{row.session_id}" for row in rows)
-            self._write_rows(conn, app_id, rows)
+        self.log.replace(app_id, [row_from_record(record, "import") for record in records])
 
-    @staticmethod
-    def _sessions_with_events(conn: Connection, app_id: str, sessions: Sequence[str]) -> set[str]:
-        """The sessions that already have stored events (an index-only probe)."""
-        sql = "SELECT DISTINCT session_id FROM call_events WHERE app_id = ? AND session_id IN ({keys})"
-        return matching_keys(conn, sql, app_id, sessions)
-
-    def _rederive(self, conn: Connection, app_id: str, fresh: dict[str, list[Event]], seen_before: set[str]) -> None:
-        """Re-derive the sessions that received new events. A session seen for the first time is
-        folded from the batch in memory; only sessions with earlier events are read back."""
-        sessions = sorted(fresh)
-        imported = matching_keys(
-            conn,
-            "SELECT session_id FROM calls WHERE app_id = ? AND source = 'import' AND session_id IN ({keys})",
-            app_id,
-            sessions,
-        )
-        events = {session: fresh[session] for session in sessions if session not in imported}
-        stored = [session for session in events if session in seen_before]
-        for part in chunks(stored):
-            for session_id, event_id, event_type, at_ms, body in conn.fetchall(
-                f"SELECT session_id, event_id, type, at_ms, body FROM call_events "
-                f"WHERE app_id = ? AND session_id IN ({placeholders(len(part))})",
-                (app_id, *part),
-            ):
-                events[session_id].append(_decode_event(session_id, event_id, event_type, at_ms, body))
-        rows = []
-        for session_id, session_events in events.items():
-            # derive_record de-duplicates by id: the batch's events are also among those read back.
-            record = derive_record(session_id, session_events)
-            if record is not None:
-                rows.append(row_from_record(record, "events"))
-        self._write_rows(conn, app_id, rows)
+    def events_of(self, app_id: str, session_id: str) -> list[Event]:
+        """Every stored event of a session, in canonical order."""
+        return self.log.events(app_id, session_id)
 
     def _write_rows(self, conn: Connection, app_id: str, rows: Sequence[CallRow]) -> None:
         if not rows:
@@ -298,23 +265,12 @@ class SessionStore:
             if limit == 0:
                 return CallPage(total, [])
             sort = False
-            if compiled.ranged and self.db.dialect == "sqlite":
+            if compiled.ranged and conn.needs_plan_hints:
                 app_total = int((conn.fetchone(app_total_sql(), (app_id,)) or (0,))[0])
                 sort = prefer_sort(total, app_total, offset + limit)
-            sql = compiled.page_sql("ASC" if reverse else "DESC", sort=sort, dialect=self.db.dialect)
+            sql = compiled.page_sql("ASC" if reverse else "DESC", sort=sort, conn=conn)
             rows = conn.fetchall(sql, (*compiled.params, limit, offset))
         items = [bytes(summary) for (summary,) in rows]
         if reverse:
             items.reverse()
         return CallPage(total, items)
-
-
-def events_of(store: SessionStore, app_id: str, session_id: str) -> Iterable[Event]:
-    """Every stored event of a session, in canonical order (for diagnostics and tests)."""
-    with store.db.read() as conn:
-        rows = conn.fetchall(
-            "SELECT session_id, event_id, type, at_ms, body FROM call_events WHERE app_id = ? AND session_id = ? "
-            "ORDER BY at_ms, event_id",
-            (app_id, session_id),
-        )
-    return [_decode_event(*row) for row in rows]

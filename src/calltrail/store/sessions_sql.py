@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from calltrail.sessions.query import OPERATORS, CallQuery, Condition
-from calltrail.store.database import placeholders
+from calltrail.store.database import Connection, placeholders
 
 #: Columns of ``call_counts``: every call is counted under its values of these.
 COUNTED_COLUMNS = ("status", "type", "mode", "receiver_type", "has_recording")
@@ -41,18 +41,18 @@ class CompiledQuery:
     count_params: list[Any]
     ranged: tuple[Condition, ...]
 
-    def page_sql(self, direction: str, *, sort: bool, dialect: str) -> str:
-        """The page query. ``sort`` (SQLite only) makes the planner sort rather than scan in
-        order; otherwise ranged conditions are hidden from index selection so it scans in order."""
+    def page_sql(self, direction: str, *, sort: bool, conn: Connection) -> str:
+        """The page query. Where the engine takes plan hints, ``sort`` makes the planner sort
+        rather than scan in order; otherwise ranged conditions are hidden from index selection so
+        it scans in order."""
         where = self.where
         first, second = self.order
-        if dialect == "sqlite" and self.ranged:
+        if conn.needs_plan_hints and self.ranged:
             if sort:
-                # unary + keeps SQLite from satisfying ORDER BY with an index: it must sort.
-                first, second = f"+{first}", f"+{second}"
+                first, second = conn.unindexed(first), conn.unindexed(second)
             else:
                 for condition in self.ranged:
-                    where = where.replace(f"c.{condition.column} ", f"+c.{condition.column} ")
+                    where = where.replace(f"c.{condition.column} ", f"{conn.unindexed('c.' + condition.column)} ")
         return (
             f"SELECT c.summary FROM {self.source} WHERE {where} "
             f"ORDER BY {first} {direction}, {second} {direction} LIMIT ? OFFSET ?"

@@ -10,14 +10,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from calltrail.kernel.errors import Conflict, InvalidRequest, NotFound
+from calltrail.kernel.errors import AppNotFound, Conflict
 from calltrail.kernel.instants import now_ms
-from calltrail.sessions.vocabulary import APP_ID_RULE, is_app_id
+from calltrail.kernel.tenancy import new_key_settings
 from calltrail.store.database import Database
-
-REGIONS = ("us", "eu", "in")
-SCOPES = ("fullAccess", "authOnly")
-MAX_NAME = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,21 +36,9 @@ class ApiKey:
     created_at_ms: int
 
 
-class AppNotFound(NotFound):
-    """Raised when an app id names no app."""
-
-    code = "ERR_APP_NOT_FOUND"
-    default_message = "The app does not exist."
-
-
 def hash_secret(secret: str) -> str:
     """The stored form of an API key or token."""
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _check_name(field: str, name: str) -> None:
-    if not 1 <= len(name) <= MAX_NAME or not name.strip():
-        raise InvalidRequest(details={field: [f"must be 1-{MAX_NAME} characters, not blank"]})
 
 
 class TenantStore:
@@ -63,15 +47,10 @@ class TenantStore:
     def __init__(self, db: Database):
         self.db = db
 
-    def create_app(self, name: str, app_id: str | None = None, region: str = "us") -> App:
-        """Create an app; a random 14-hex-digit id is chosen when ``app_id`` is None."""
-        _check_name("name", name)
-        if app_id is None:
-            app_id = secrets.token_hex(7)
-        elif not is_app_id(app_id):
-            raise InvalidRequest(details={"id": [APP_ID_RULE]})
-        if region not in REGIONS:
-            raise InvalidRequest(details={"region": [f"must be one of {', '.join(REGIONS)}"]})
+    def create_app(self, settings: tuple[str, str, str]) -> App:
+        """Create an app from checked ``(name, app id, region)``
+        (:func:`calltrail.kernel.tenancy.new_app_settings`)."""
+        name, app_id, region = settings
         app = App(app_id, name, region, now_ms())
         with self.db.write() as conn:
             if conn.fetchone("SELECT 1 FROM apps WHERE app_id = ?", (app_id,)):
@@ -101,12 +80,11 @@ class TenantStore:
             row = conn.fetchone("SELECT count(*) FROM apps")
         return int(row[0]) if row else 0
 
-    def create_key(self, app_id: str, scope: str = "fullAccess", name: str | None = None) -> tuple[str, ApiKey]:
-        """Create a key for an app; returns ``(secret, key)``. The secret is never stored."""
-        if scope not in SCOPES:
-            raise InvalidRequest(details={"scope": [f"must be one of {', '.join(SCOPES)}"]})
-        name = name if name is not None else ("REST API Key" if scope == "fullAccess" else "Auth Key")
-        _check_name("name", name)
+    def create_key(self, app_id: str, settings: tuple[str, str] | None = None) -> tuple[str, ApiKey]:
+        """Create a key for an app from checked ``(scope, name)``
+        (:func:`calltrail.kernel.tenancy.new_key_settings`); returns ``(secret, key)``. The
+        secret is never stored."""
+        scope, name = settings or new_key_settings()
         secret = secrets.token_hex(20)
         key = ApiKey(app_id, name, scope, now_ms())
         with self.db.write() as conn:

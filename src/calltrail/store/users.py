@@ -18,9 +18,9 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from calltrail.kernel.errors import NotFound
+from calltrail.kernel.errors import AuthTokenNotFound
 from calltrail.kernel.instants import now_ms
-from calltrail.sessions.vocabulary import is_app_id
+from calltrail.kernel.tenancy import is_app_id
 from calltrail.store.database import CHUNK, Connection, Database, chunks, placeholders
 from calltrail.store.tenants import hash_secret
 
@@ -78,27 +78,6 @@ class PageContext:
     flags: dict[str, ViewerFlags] = field(default_factory=dict)
     users: dict[str, UserProfile] = field(default_factory=dict)
     groups: dict[str, GroupProfile] = field(default_factory=dict)
-
-
-class UidNotFound(NotFound):
-    """Raised when a uid has no stored profile."""
-
-    code = "ERR_UID_NOT_FOUND"
-    default_message = "The user does not exist."
-
-
-class GuidNotFound(NotFound):
-    """Raised when a guid has no stored profile."""
-
-    code = "ERR_GUID_NOT_FOUND"
-    default_message = "The group does not exist."
-
-
-class AuthTokenNotFound(NotFound):
-    """Raised when revoking a token the user does not have."""
-
-    code = "ERR_AUTH_TOKEN_NOT_FOUND"
-    default_message = "The auth token does not exist."
 
 
 def token_app(token: str) -> str | None:

@@ -11,25 +11,24 @@ record for it sent to another channel are refused (409) rather than moving it.
 
 from __future__ import annotations
 
-import functools
 import secrets
-import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from calltrail.kernel.errors import Conflict, InvalidRequest, NotFound
+from calltrail.kernel.cursors import Cursor
+from calltrail.kernel.errors import ChannelNotFound, Conflict, NotFound
 from calltrail.kernel.instants import now_ms
-from calltrail.store.database import Connection, Database, chunks, placeholders
-from calltrail.store.sessions import IngestResult
+from calltrail.store.database import Connection, Database, Row, chunks
+from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 from calltrail.store.voice_sql import compile_page
 from calltrail.voice.events import StatusEvent
 from calltrail.voice.fold import fold
-from calltrail.voice.query import ChannelCallQuery, Cursor
+from calltrail.voice.query import ChannelCallQuery
 from calltrail.voice.record import ChannelCallRow, row_from_record
-from calltrail.voice.vocabulary import UUID_RULE, canonical_uuid
+from calltrail.voice.vocabulary import canonical_uuid
 
 MAX_NAME = 100
 EVENT_COLUMNS = ("app_id", "event_id", "channel_id", "call_id", "at_ms", "body")
@@ -51,16 +50,6 @@ TAG_COLUMNS = ("app_id", "call_id", "tag", "channel_id", "created_at")
 _UPSERT_CALL = "ON CONFLICT (app_id, call_id) DO UPDATE SET " + ", ".join(
     f"{column} = excluded.{column}" for column in CALL_COLUMNS[2:]
 )
-#: Rows per multi-row INSERT: far below SQLite's 32766 bound variables.
-MAX_ROWS_PER_INSERT = 256
-OTHER_CHANNEL = "belongs to another channel of this workspace"
-
-
-class ChannelNotFound(NotFound):
-    """Raised when a channel id names no channel of the app."""
-
-    code = "ERR_CHANNEL_NOT_FOUND"
-    default_message = "The channel does not exist."
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +70,6 @@ class ChannelCallPage:
     next_after: Cursor | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Known:
-    """What is stored about some calls: those bound to another channel, those with events,
-    and those imported whole (which events no longer change)."""
-
-    foreign: set[str]
-    with_events: set[str]
-    imported: set[str]
-
-
 def _call_values(app_id: str, row: ChannelCallRow) -> tuple[Any, ...]:
     return (
         app_id,
@@ -108,41 +87,42 @@ def _call_values(app_id: str, row: ChannelCallRow) -> tuple[Any, ...]:
     )
 
 
-@functools.cache
-def _insert_sql(table: str, columns: tuple[str, ...], rows: int, tail: str) -> str:
-    marks = "(" + placeholders(len(columns)) + ")"
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * rows)} {tail}"
-
-
-def insert_rows(
-    conn: Connection, table: str, columns: tuple[str, ...], rows: Sequence[Sequence[Any]], tail: str = ""
-) -> None:
-    """Insert rows with multi-row ``INSERT`` statements (several times faster than one statement
-    per row on PostgreSQL). Chunks are 256 rows, then powers of two, so only a handful of
-    statement shapes exist and each can be prepared once."""
-    start = 0
-    while start < len(rows):
-        size = min(MAX_ROWS_PER_INSERT, 1 << ((len(rows) - start).bit_length() - 1))
-        chunk = rows[start : start + size]
-        conn.execute(_insert_sql(table, columns, size, tail), [value for row in chunk for value in row])
-        start += size
-
-
-def id_in(conn: Connection, ids: Sequence[str]) -> tuple[str, list[Any]]:
-    """``call_id`` among ``ids``, as SQL and parameters.
-
-    On PostgreSQL the ids travel as one array (``= ANY(?)``): a cached generic plan of a long
-    ``IN (?, ?, ...)`` list filters the array linearly, row by row, when the planner has no
-    statistics yet (a freshly loaded table), while the array form still probes the primary key.
-    """
-    if conn.dialect == "postgresql":
-        return "call_id = ANY(?)", [list(ids)]
-    return f"call_id IN ({placeholders(len(ids))})", list(ids)
-
-
-def _decode_event(event_id: str, call_id: str, at_ms: int, body: Any) -> StatusEvent:
+def _decode_event(row: Row) -> StatusEvent:
+    call_id, event_id, at_ms, body = row
     stored = orjson.loads(bytes(body))
     return StatusEvent(id=event_id, call_id=call_id, status=stored["status"], at_ms=at_ms, data=stored["data"])
+
+
+def _encode_event(app_id: str, channel_id: str | None, event: StatusEvent) -> tuple[Any, ...]:
+    body = orjson.dumps({"status": event.status, "data": event.data})
+    return (app_id, event.id, channel_id, event.call_id, event.at_ms, body)
+
+
+def _fold(call_id: str, channel_id: str | None, events: list[StatusEvent]) -> ChannelCallRow | None:
+    record = fold(call_id, str(channel_id), events)
+    return row_from_record(record, "events") if record is not None else None
+
+
+def _spec(
+    write: Callable[[Connection, str, Sequence[ChannelCallRow]], None],
+) -> EventLogSpec[StatusEvent, ChannelCallRow]:
+    return EventLogSpec(
+        name="channel-call",
+        events_table="channel_call_events",
+        event_columns=EVENT_COLUMNS,
+        read_columns=("call_id", "event_id", "at_ms", "body"),
+        records_table="channel_calls",
+        key_column="call_id",
+        key_field="callId",
+        scope_column="channel_id",
+        event_key=lambda event: event.call_id,
+        event_id=lambda event: event.id,
+        encode=_encode_event,
+        decode=_decode_event,
+        fold=_fold,
+        row_key=lambda row: row.call_id,
+        write=write,
+    )
 
 
 class VoiceStore:
@@ -150,21 +130,15 @@ class VoiceStore:
 
     def __init__(self, db: Database):
         self.db = db
+        self.log = EventLog(db, _spec(self._write_rows))
         self._page_secret: bytes | None = None
 
     # -- channels -------------------------------------------------------------------------
 
-    def create_channel(self, app_id: str, name: str, channel_id: str | None = None) -> Channel:
-        """Create a channel; a random UUID is chosen when ``channel_id`` is None."""
-        if not 1 <= len(name) <= MAX_NAME or not name.strip():
-            raise InvalidRequest(details={"name": [f"must be 1-{MAX_NAME} characters, not blank"]})
-        if channel_id is None:
-            channel_id = str(uuid.uuid4())
-        else:
-            canonical = canonical_uuid(channel_id)
-            if canonical is None:
-                raise InvalidRequest(details={"id": [UUID_RULE]})
-            channel_id = canonical
+    def create_channel(self, app_id: str, settings: tuple[str, str]) -> Channel:
+        """Create a channel from checked ``(name, channel id)``
+        (:func:`calltrail.voice.vocabulary.new_channel_settings`)."""
+        name, channel_id = settings
         channel = Channel(app_id, channel_id, name, now_ms())
         with self.db.write() as conn:
             if not conn.fetchone("SELECT 1 FROM apps WHERE app_id = ?", (app_id,)):
@@ -214,32 +188,10 @@ class VoiceStore:
 
     def ingest(self, app_id: str, channel_id: str, events: Sequence[StatusEvent]) -> IngestResult:
         """Store a validated batch for one channel and re-fold the calls it touches, in one
-        transaction. Returns once committed: an acknowledged event is durable."""
-        rows = [
-            (app_id, e.id, channel_id, e.call_id, e.at_ms, orjson.dumps({"status": e.status, "data": e.data}))
-            for e in events
-        ]
-        calls = sorted({event.call_id for event in events})
-        with self.db.write() as conn:
-            self._require_channel(conn, app_id, channel_id)
-            # Lock first: what is known about the calls below then includes every event any
-            # other writer committed for them, so no concurrent write can be missed.
-            conn.lock_keys(f"{app_id}/channel-call/{call}" for call in calls)
-            known = self._known(conn, app_id, channel_id, calls)
-            if known.foreign:
-                details = {
-                    f"events[{index}].callId": [OTHER_CHANNEL]
-                    for index, event in enumerate(events)
-                    if event.call_id in known.foreign
-                }
-                raise Conflict("Some events are for calls of another channel; nothing was stored.", details)
-            new = {row[1] for row in conn.insert_new("channel_call_events", EVENT_COLUMNS, rows)}
-            fresh: dict[str, list[StatusEvent]] = {}
-            for event in events:
-                if event.id in new:
-                    fresh.setdefault(event.call_id, []).append(event)
-            self._refold(conn, app_id, channel_id, fresh, known)
-        return IngestResult(accepted=len(new), duplicates=len(events) - len(new))
+        transaction (see :mod:`calltrail.store.eventlog`). Returns once committed: an
+        acknowledged event is durable. Raises :class:`ChannelNotFound`, or :class:`Conflict`
+        for calls of another channel (nothing stored)."""
+        return self.log.ingest(app_id, events, scope=channel_id, check=self._channel_check(app_id, channel_id))
 
     def put_records(self, app_id: str, channel_id: str, records: Sequence[dict[str, Any]]) -> None:
         """Store whole records (already validated) of one channel, replacing stored ones.
@@ -247,70 +199,26 @@ class VoiceStore:
         An imported record is served as it was sent; status events that arrive later for its
         call are stored but do not change it.
         """
-        # A call repeated within one batch keeps its last record, as sequential PUTs would.
-        rows = list({row.call_id: row for row in (row_from_record(r, "import") for r in records)}.values())
-        with self.db.write() as conn:
-            self._require_channel(conn, app_id, channel_id)
-            calls = sorted(row.call_id for row in rows)
-            conn.lock_keys(f"{app_id}/channel-call/{call}" for call in calls)
-            if self._known(conn, app_id, channel_id, calls).foreign:
-                raise Conflict("The call belongs to another channel; nothing was stored.", {"id": [OTHER_CHANNEL]})
-            self._write_rows(conn, app_id, rows)
+        rows = [row_from_record(record, "import") for record in records]
+        self.log.replace(app_id, rows, scope=channel_id, check=self._channel_check(app_id, channel_id))
 
-    @staticmethod
-    def _known(conn: Connection, app_id: str, channel_id: str, calls: Sequence[str]) -> _Known:
-        """What is stored about ``calls`` (two index probes per chunk)."""
-        known = _Known(set(), set(), set())
-        for part in chunks(calls):
-            among, ids = id_in(conn, part)
-            for call, channel, source in conn.fetchall(
-                f"SELECT call_id, channel_id, source FROM channel_calls WHERE app_id = ? AND {among}", (app_id, *ids)
-            ):
-                if channel != channel_id:
-                    known.foreign.add(call)
-                if source == "import":
-                    known.imported.add(call)
-            for call, channel in conn.fetchall(
-                f"SELECT DISTINCT call_id, channel_id FROM channel_call_events WHERE app_id = ? AND {among}",
-                (app_id, *ids),
-            ):
-                known.with_events.add(call)
-                if channel != channel_id:
-                    known.foreign.add(call)
-        return known
+    def events_of(self, app_id: str, call_id: str) -> list[StatusEvent]:
+        """Every stored event of a call, in canonical order."""
+        return self.log.events(app_id, call_id)
 
-    def _refold(
-        self, conn: Connection, app_id: str, channel_id: str, fresh: dict[str, list[StatusEvent]], known: _Known
-    ) -> None:
-        """Re-fold the calls that received new events. A call seen for the first time is folded
-        from the batch in memory; only calls with earlier events are read back."""
-        events = {call: list(batch) for call, batch in fresh.items() if call not in known.imported}
-        stored = sorted(call for call in events if call in known.with_events)
-        for part in chunks(stored):
-            among, ids = id_in(conn, part)
-            for event_id, call_id, at_ms, body in conn.fetchall(
-                f"SELECT event_id, call_id, at_ms, body FROM channel_call_events WHERE app_id = ? AND {among}",
-                (app_id, *ids),
-            ):
-                # fold() de-duplicates by id: the batch's own events are also read back here.
-                events[call_id].append(_decode_event(event_id, call_id, at_ms, body))
-        rows = []
-        for call_id in sorted(events):
-            record = fold(call_id, channel_id, events[call_id])
-            if record is not None:
-                rows.append(row_from_record(record, "events"))
-        self._write_rows(conn, app_id, rows)
+    def _channel_check(self, app_id: str, channel_id: str) -> Callable[[Connection], None]:
+        return lambda conn: self._require_channel(conn, app_id, channel_id)
 
     @staticmethod
     def _write_rows(conn: Connection, app_id: str, rows: Sequence[ChannelCallRow]) -> None:
         if not rows:
             return
-        insert_rows(conn, "channel_calls", CALL_COLUMNS, [_call_values(app_id, row) for row in rows], _UPSERT_CALL)
+        conn.insert_rows("channel_calls", CALL_COLUMNS, [_call_values(app_id, row) for row in rows], _UPSERT_CALL)
         for part in chunks([row.call_id for row in rows]):
-            among, ids = id_in(conn, part)
+            among, ids = conn.any_of("call_id", part)
             conn.execute(f"DELETE FROM channel_call_tags WHERE app_id = ? AND {among}", (app_id, *ids))
         tags = [(app_id, row.call_id, tag, row.channel_id, row.created_at) for row in rows for tag in row.tags]
-        insert_rows(conn, "channel_call_tags", TAG_COLUMNS, tags)
+        conn.insert_rows("channel_call_tags", TAG_COLUMNS, tags)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -331,20 +239,9 @@ class VoiceStore:
         with self.db.read() as conn:
             if query.scope is not None:
                 self._require_channel(conn, app_id, query.scope)
-            sql, params = compile_page(conn.dialect, app_id, query, after, limit + 1)
+            sql, params = compile_page(conn, app_id, query, after, limit + 1)
             rows = conn.fetchall(sql, params)
         more = len(rows) > limit
         rows = rows[:limit]
         next_after = Cursor(int(rows[-1][0]), str(rows[-1][1])) if more else None
         return ChannelCallPage([bytes(body) for _, _, body in rows], next_after)
-
-
-def events_of(store: VoiceStore, app_id: str, call_id: str) -> Iterable[StatusEvent]:
-    """Every stored event of a call (for diagnostics and tests)."""
-    with store.db.read() as conn:
-        rows = conn.fetchall(
-            "SELECT event_id, call_id, at_ms, body FROM channel_call_events WHERE app_id = ? AND call_id = ? "
-            "ORDER BY at_ms, event_id",
-            (app_id, call_id),
-        )
-    return [_decode_event(*row) for row in rows]

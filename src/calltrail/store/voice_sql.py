@@ -26,8 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from calltrail.store.database import placeholders
-from calltrail.voice.query import ChannelCallQuery, Cursor
+from calltrail.kernel.cursors import Cursor
+from calltrail.store.database import Connection, placeholders
+from calltrail.voice.query import ChannelCallQuery
 
 #: Above this many channel x value branches, channels become a row check instead of branches.
 MAX_BRANCHES = 32
@@ -77,10 +78,10 @@ def _conditions(
         sql.add(f"AND {alias}.created_at >= ?", query.start_ms)
     # A cursor inside the window already bounds the read from above; a second upper bound would
     # let the planner seek from endAt instead of the cursor and scan everything in between.
-    if query.end_ms is not None and (after is None or after.created_at >= query.end_ms):
+    if query.end_ms is not None and (after is None or after.position >= query.end_ms):
         sql.add(f"AND {alias}.created_at < ?", query.end_ms)
     if after is not None:
-        sql.add(f"AND ({alias}.created_at, {alias}.call_id) < (?, ?)", after.created_at, after.call_id)
+        sql.add(f"AND ({alias}.created_at, {alias}.call_id) < (?, ?)", after.position, after.key)
     for column, values in residual:
         if column == "tag":
             sql.add(
@@ -93,7 +94,7 @@ def _conditions(
 
 
 def _branch(
-    dialect: str,
+    conn: Connection,
     app_id: str,
     query: ChannelCallQuery,
     after: Cursor | None,
@@ -105,11 +106,10 @@ def _branch(
 ) -> _Sql:
     """One in-order index read: calls of ``channel`` (None: any) whose ``driver`` column has the
     given value, after the cursor, passing the residual filters."""
-    sqlite = dialect == "sqlite"
     sql = _Sql()
     if driver is not None and driver[0] == "tag":
         index = "channel_call_tags_seek" if channel is not None else "channel_call_tags_ws_seek"
-        hint = f" INDEXED BY {index}" if sqlite else ""
+        hint = conn.indexed_by(index)
         body = ", c.body" if with_body else ""
         # Without a body to read or a row to check, the tag index alone answers (covering read).
         join = " JOIN channel_calls c ON c.app_id = t.app_id AND c.call_id = t.call_id" if with_body or residual else ""
@@ -124,7 +124,7 @@ def _branch(
         index = "channel_calls_seek" if channel is not None else "channel_calls_ws_seek"
     else:
         index = f"channel_calls_by_{driver[0]}" if channel is not None else f"channel_calls_ws_by_{driver[0]}"
-    hint = f" INDEXED BY {index}" if sqlite else ""
+    hint = conn.indexed_by(index)
     body = ", c.body" if with_body else ""
     sql.add(f"SELECT c.created_at, c.call_id{body} FROM channel_calls c{hint} WHERE c.app_id = ?", app_id)
     if channel is not None:
@@ -137,7 +137,7 @@ def _branch(
 
 
 def compile_page(
-    dialect: str, app_id: str, query: ChannelCallQuery, after: Cursor | None, limit: int
+    conn: Connection, app_id: str, query: ChannelCallQuery, after: Cursor | None, limit: int
 ) -> tuple[str, list[Any]]:
     """SQL selecting ``(created_at, call_id, body)`` of at most ``limit`` calls matching
     ``query`` strictly after ``after``, newest first; and its parameters."""
@@ -166,12 +166,12 @@ def compile_page(
     branches = [(channel, (driver[0], value) if driver else None) for channel in channels for value in driver_values]
     if len(branches) == 1:
         channel, key = branches[0]
-        sql = _branch(dialect, app_id, query, after, limit, channel, key, residual, with_body=True)
+        sql = _branch(conn, app_id, query, after, limit, channel, key, residual, with_body=True)
         return str(sql), sql.params
 
     merged = _Sql()
     for position, (channel, key) in enumerate(branches):
-        branch = _branch(dialect, app_id, query, after, limit, channel, key, residual, with_body=False)
+        branch = _branch(conn, app_id, query, after, limit, channel, key, residual, with_body=False)
         union = "UNION " if position else ""
         merged.add(f"{union}SELECT * FROM ({branch}) AS b{position}", *branch.params)
     sql = _Sql()

@@ -10,6 +10,5 @@ Pure domain code, no I/O:
 * :mod:`~calltrail.voice.fold`: folding a call's status events into its record;
 * :mod:`~calltrail.voice.query`: which calls a list request wants;
 * :mod:`~calltrail.voice.filters`: the list endpoints' query-string grammar;
-* :mod:`~calltrail.voice.page_token`: opaque, tamper-evident keyset cursors;
 * :mod:`~calltrail.voice.demo`: a deterministic generator of realistic calls.
 """

@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from calltrail.kernel.errors import InvalidRequest
-from calltrail.kernel.instants import parse_instant
-from calltrail.voice.fields import RECORD_FIELDS, Problems, uuid_field
+from calltrail.kernel import batches
+from calltrail.kernel.batches import MAX_BATCH, event_at, event_id
+from calltrail.kernel.problems import Problems
+from calltrail.voice.fields import RECORD_FIELDS, uuid_field
 from calltrail.voice.vocabulary import STATUSES, UUID_RULE, canonical_uuid
 
-MAX_BATCH = 1000
-MAX_EVENT_ID = 255
+__all__ = ["MAX_BATCH", "StatusEvent", "command_id", "parse_batch", "parse_event"]
 #: Record fields folded from the events themselves, never sent in one.
 DERIVED_FIELDS = ("id", "channelId", "status", "createdAt", "updatedAt", "ringingAt", "answeredAt", "endedAt")
 #: The record fields a status event may bring.
@@ -65,36 +65,31 @@ def _normalise(data: dict[str, Any], event_id: str, call_id: str) -> None:
         data["callFlow"] = {**flow, "commands": commands}
 
 
-def parse_event(raw: object, index: int, errors: dict[str, list[str]], channel_id: str) -> StatusEvent | None:
-    """Validate one event sent to ``channel_id``; record its problems in ``errors`` and return
-    None if it has any."""
-    prefix = f"events[{index}]"
-    if not isinstance(raw, dict):
-        errors.setdefault(prefix, []).append("must be a JSON object")
-        return None
-    before = len(errors)
-    problems = Problems(errors, prefix + ".")
-    event_id = raw.get("id")
-    if not isinstance(event_id, str) or not 1 <= len(event_id) <= MAX_EVENT_ID:
-        problems.fail("id", f"is required: a string of 1-{MAX_EVENT_ID} characters, unique per event")
+def parse_event(raw: Mapping[str, Any], problems: Problems, channel_id: str) -> StatusEvent | None:
+    """Validate one event sent to ``channel_id``; record its problems and return None if it
+    has any."""
+    before = len(problems.errors)
+    identifier = event_id(raw, problems)
     call_id = canonical_uuid(raw["callId"]) if isinstance(raw.get("callId"), str) else None
     if call_id is None:
         problems.fail("callId", f"is required and {UUID_RULE}")
     status = raw.get("status")
     if status not in STATUSES:
         problems.fail("status", f"is required: one of {', '.join(STATUSES)}")
-    at_ms = 0
-    if "at" not in raw:
-        problems.fail("at", "is required: an RFC 3339 date-time or Unix seconds")
-    else:
-        try:
-            at_ms = parse_instant(raw["at"])
-        except ValueError as exc:
-            problems.fail("at", str(exc))
+    at_ms = event_at(raw, problems)
     if "channelId" in raw:
         uuid_field(raw["channelId"], problems, "channelId")
         if isinstance(raw["channelId"], str) and raw["channelId"].lower() != channel_id:
             problems.fail("channelId", "must equal the channelId in the URL")
+    data = _record_fields(raw, problems)
+    if len(problems.errors) != before or call_id is None:
+        return None
+    _normalise(data, identifier, call_id)
+    return StatusEvent(id=identifier, call_id=call_id, status=str(status), at_ms=at_ms, data=data)
+
+
+def _record_fields(raw: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
+    """The record fields an event brings, each validated."""
     data: dict[str, Any] = {}
     for key, value in raw.items():
         if key in COMMON_FIELDS:
@@ -117,22 +112,9 @@ def parse_event(raw: object, index: int, errors: dict[str, list[str]], channel_i
         for position, command in enumerate(flow["commands"]):
             if isinstance(command, dict) and "command" not in command:
                 problems.fail(f"callFlow.commands[{position}].command", "is required")
-    if len(errors) != before or call_id is None:
-        return None
-    _normalise(data, str(event_id), call_id)
-    return StatusEvent(id=str(event_id), call_id=call_id, status=str(status), at_ms=at_ms, data=data)
+    return data
 
 
 def parse_batch(body: object, channel_id: str) -> list[StatusEvent]:
     """Validate a request body: one event object or a list of 1-1000 of them (all or nothing)."""
-    items = body if isinstance(body, list) else [body]
-    if not items:
-        raise InvalidRequest(details={"events": ["must contain at least one event"]})
-    if len(items) > MAX_BATCH:
-        raise InvalidRequest(details={"events": [f"must contain at most {MAX_BATCH} events, got {len(items)}"]})
-    errors: dict[str, list[str]] = {}
-    events = [parse_event(raw, index, errors, channel_id) for index, raw in enumerate(items)]
-    if errors:
-        invalid = len({key.split(".")[0] for key in errors})
-        raise InvalidRequest(f"{invalid} invalid event(s); nothing was stored.", errors)
-    return [event for event in events if event is not None]
+    return batches.parse_batch(body, lambda raw, problems: parse_event(raw, problems, channel_id))

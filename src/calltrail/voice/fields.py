@@ -1,7 +1,7 @@
 """Validation of the fields of a Bird call record, shared by whole records and status events.
 
 Pure: no I/O. Each field has one validator; a validator records every problem it finds in a
-:class:`Problems` collector under the field's path (``originator.number.type``,
+:class:`~calltrail.kernel.problems.Problems` collector under the field's path (``originator.number.type``,
 ``events[2].callFlow.commands[0].id``), so a client learns about all its mistakes at once.
 
 The shapes follow spec file 004's schema. Objects whose schema is fully shown there
@@ -12,10 +12,9 @@ whose sub-fields the docs do not list completely, accept any keys with string va
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any
 
-from calltrail.kernel.instants import MAX_MS, MIN_MS, parse_rfc3339
+from calltrail.kernel.problems import Problems, Validator, array, boolean, choice, integer, obj, rfc3339, text
 from calltrail.voice.vocabulary import (
     CALL_TYPES,
     DIRECTIONS,
@@ -38,111 +37,13 @@ MAX_DURATION = 10**9
 MAX_HANGUP_CAUSE = 65535
 
 
-class Problems:
-    """Collects ``path -> [reasons]`` for one request; paths get ``prefix`` in front."""
-
-    def __init__(self, errors: dict[str, list[str]], prefix: str = ""):
-        self.errors = errors
-        self.prefix = prefix
-
-    def fail(self, path: str, reason: str) -> None:
-        """Record that the value at ``path`` is invalid, and why."""
-        self.errors.setdefault(f"{self.prefix}{path}", []).append(reason)
-
-
-Validator = Callable[[Any, Problems, str], None]
-
-
-def _is_int(value: object, upper: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= upper
-
-
-def text(max_length: int, min_length: int = 0) -> Validator:
-    """A string of ``min_length``..``max_length`` characters."""
-
-    def check(value: Any, problems: Problems, path: str) -> None:
-        if not isinstance(value, str) or not min_length <= len(value) <= max_length:
-            problems.fail(path, f"must be a string of {min_length}-{max_length} characters")
-
-    return check
-
-
-def choice(options: tuple[str, ...]) -> Validator:
-    """One of ``options``."""
-
-    def check(value: Any, problems: Problems, path: str) -> None:
-        if value not in options:
-            problems.fail(path, f"must be one of {', '.join(options)}")
-
-    return check
-
-
-def integer(upper: int) -> Validator:
-    """A whole number between 0 and ``upper``."""
-
-    def check(value: Any, problems: Problems, path: str) -> None:
-        if not _is_int(value, upper):
-            problems.fail(path, f"must be a whole number between 0 and {upper}")
-
-    return check
-
-
 def uuid_field(value: Any, problems: Problems, path: str) -> None:
     """A UUID string."""
     if not is_uuid(value):
         problems.fail(path, UUID_RULE)
 
 
-def instant(value: Any, problems: Problems, path: str) -> None:
-    """An RFC 3339 date-time string with a zone, between 1970 and 9999."""
-    if not isinstance(value, str):
-        problems.fail(path, "must be an RFC 3339 date-time string, e.g. 2023-10-26T15:26:46.543Z")
-        return
-    try:
-        millis = parse_rfc3339(value)
-    except ValueError as exc:
-        problems.fail(path, str(exc))
-        return
-    if not MIN_MS <= millis <= MAX_MS:
-        problems.fail(path, "is outside the supported range (1970 to 9999)")
-
-
-def obj(fields: Mapping[str, Validator]) -> Validator:
-    """A JSON object whose keys are among ``fields``, each valid."""
-
-    def check(value: Any, problems: Problems, path: str) -> None:
-        if not isinstance(value, dict):
-            problems.fail(path, "must be a JSON object")
-            return
-        for key, item in value.items():
-            validate = fields.get(key)
-            if validate is None:
-                problems.fail(
-                    f"{path}.{key}", f"is not a field of {path.rsplit('.', 1)[-1]}; expected {', '.join(fields)}"
-                )
-            else:
-                validate(item, problems, f"{path}.{key}")
-
-    return check
-
-
-def array(item: Validator, max_items: int) -> Validator:
-    """A list of at most ``max_items`` valid items."""
-
-    def check(value: Any, problems: Problems, path: str) -> None:
-        if not isinstance(value, list) or len(value) > max_items:
-            problems.fail(path, f"must be a list of at most {max_items} items")
-            return
-        for index, element in enumerate(value):
-            item(element, problems, f"{path}[{index}]")
-
-    return check
-
-
-def boolean(value: Any, problems: Problems, path: str) -> None:
-    """``true`` or ``false``."""
-    if not isinstance(value, bool):
-        problems.fail(path, "must be true or false")
+instant = rfc3339
 
 
 def string_map(value: Any, problems: Problems, path: str) -> None:

@@ -3,7 +3,8 @@
 Pure: no I/O. The API parses a query string into a :class:`ChannelCallQuery`; the store
 compiles it to keyset ("seek") SQL against a fixed set of columns, so no request text reaches
 SQL. Results are ordered newest ``createdAt`` first, ties by call id descending; a
-:class:`Cursor` is the position after the last call a page showed.
+:class:`~calltrail.kernel.cursors.Cursor` (``createdAt``, call id) is the position after the last
+call a page showed.
 """
 
 from __future__ import annotations
@@ -11,14 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """The sort key of the last call shown: the next page starts strictly after it."""
-
-    created_at: int
-    call_id: str
 
 
 @dataclass(frozen=True, slots=True)

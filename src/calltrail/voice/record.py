@@ -16,7 +16,8 @@ import orjson
 
 from calltrail.kernel.errors import InvalidRequest
 from calltrail.kernel.instants import parse_rfc3339
-from calltrail.voice.fields import NULLABLE_FIELDS, RECORD_FIELDS, REQUIRED_FIELDS, Problems
+from calltrail.kernel.problems import Problems
+from calltrail.voice.fields import NULLABLE_FIELDS, RECORD_FIELDS, REQUIRED_FIELDS
 
 
 @dataclass(frozen=True, slots=True)

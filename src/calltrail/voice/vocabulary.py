@@ -7,6 +7,10 @@ and Part A.2 of the research notes.
 from __future__ import annotations
 
 import re
+import uuid
+
+from calltrail.kernel.errors import InvalidRequest
+from calltrail.kernel.tenancy import check_name
 
 #: Call statuses in lifecycle order; the last five are terminal.
 STATUSES = (
@@ -53,3 +57,15 @@ def canonical_uuid(value: str) -> str | None:
     ``4FC2...`` and ``4fc2...`` name the same call.
     """
     return value.lower() if is_uuid(value) else None
+
+
+def new_channel_settings(name: str, channel_id: str | None = None) -> tuple[str, str]:
+    """``(name, channel id)`` of a new channel, checked; a random UUID is chosen when
+    ``channel_id`` is None. Raises :class:`~calltrail.kernel.errors.InvalidRequest`."""
+    check_name(name)
+    if channel_id is None:
+        return name, str(uuid.uuid4())
+    canonical = canonical_uuid(channel_id)
+    if canonical is None:
+        raise InvalidRequest(details={"id": [UUID_RULE]})
+    return name, canonical

@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import Stores
+from calltrail.voice.vocabulary import new_channel_settings
 
 
 @dataclass
@@ -38,9 +40,9 @@ class Workspace:
 
 @pytest.fixture
 def workspace(stores: Stores) -> Workspace:
-    app = stores.tenants.create_app("Bird workspace", f"w-{secrets.token_hex(6)}")
+    app = stores.tenants.create_app(new_app_settings("Bird workspace", f"w-{secrets.token_hex(6)}"))
     key, _ = stores.tenants.create_key(app.app_id)
-    channel = stores.voice.create_channel(app.app_id, "Main line", str(uuid.uuid4()))
+    channel = stores.voice.create_channel(app.app_id, new_channel_settings("Main line", str(uuid.uuid4())))
     return Workspace(app.app_id, key, channel.channel_id, {"Authorization": f"AccessKey {key}"})
 
 

@@ -7,7 +7,9 @@ import uuid
 import pytest
 from starlette.testclient import TestClient
 
+from calltrail.kernel.tenancy import new_app_settings, new_key_settings
 from calltrail.store import Stores
+from calltrail.voice.vocabulary import new_channel_settings
 from tests.api.bird.conftest import Workspace, assert_error
 
 CALL = "4fc2edf7-68f5-437a-89eb-3ce0095409d6"
@@ -44,7 +46,7 @@ def test_missing_malformed_or_unknown_keys_are_401_on_every_endpoint(
 
 
 def test_an_auth_only_key_is_403(client: TestClient, stores: Stores, workspace: Workspace) -> None:
-    key, _ = stores.tenants.create_key(workspace.workspace_id, "authOnly")
+    key, _ = stores.tenants.create_key(workspace.workspace_id, new_key_settings("authOnly"))
     response = client.get(workspace.calls, headers={"Authorization": f"AccessKey {key}"})
     assert_error(response, 403, "Forbidden")
 
@@ -52,7 +54,7 @@ def test_an_auth_only_key_is_403(client: TestClient, stores: Stores, workspace: 
 def test_another_workspace_is_not_found_exactly_like_a_missing_one(
     client: TestClient, stores: Stores, workspace: Workspace
 ) -> None:
-    other = stores.tenants.create_app("Other", f"w-{uuid.uuid4().hex[:12]}").app_id
+    other = stores.tenants.create_app(new_app_settings("Other", f"w-{uuid.uuid4().hex[:12]}")).app_id
     for workspace_id in (other, "no-such-workspace"):
         for method, url in endpoints(workspace):
             response = client.request(
@@ -65,8 +67,8 @@ def test_another_workspace_is_not_found_exactly_like_a_missing_one(
 def test_unknown_foreign_or_malformed_channels_are_not_found(
     client: TestClient, stores: Stores, workspace: Workspace
 ) -> None:
-    other_app = stores.tenants.create_app("Other", f"w-{uuid.uuid4().hex[:12]}").app_id
-    foreign = stores.voice.create_channel(other_app, "Theirs").channel_id
+    other_app = stores.tenants.create_app(new_app_settings("Other", f"w-{uuid.uuid4().hex[:12]}")).app_id
+    foreign = stores.voice.create_channel(other_app, new_channel_settings("Theirs")).channel_id
     for channel in (str(uuid.uuid4()), foreign, "main-line", "calls"):
         for method, url in endpoints(workspace):
             if url == workspace.all_calls:

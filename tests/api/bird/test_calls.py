@@ -10,6 +10,7 @@ import orjson
 from starlette.testclient import TestClient
 
 from calltrail.store import Stores
+from calltrail.voice.vocabulary import new_channel_settings
 from tests.api.bird.conftest import Workspace, assert_error
 from tests.voice.spec004 import example
 
@@ -91,7 +92,7 @@ def test_put_rejects_mismatched_ids_and_bad_bodies(client: TestClient, workspace
 
 def test_a_call_cannot_move_to_another_channel(client: TestClient, stores: Stores, workspace: Workspace) -> None:
     assert client.put(workspace.call(CALL), json=record_for(workspace), headers=workspace.headers).status_code == 200
-    other = stores.voice.create_channel(workspace.workspace_id, "Other").channel_id
+    other = stores.voice.create_channel(workspace.workspace_id, new_channel_settings("Other")).channel_id
     other_url = workspace.call(CALL).replace(workspace.channel_id, other)
     response = client.put(other_url, json=record_for(workspace, channelId=other), headers=workspace.headers)
     assert_error(response, 409, "Conflict", "id")
@@ -195,7 +196,7 @@ def test_get_of_a_call_in_another_channel_is_not_found(
     client: TestClient, stores: Stores, workspace: Workspace
 ) -> None:
     assert client.put(workspace.call(CALL), json=record_for(workspace), headers=workspace.headers).status_code == 200
-    other = stores.voice.create_channel(workspace.workspace_id, "Other").channel_id
+    other = stores.voice.create_channel(workspace.workspace_id, new_channel_settings("Other")).channel_id
     assert_error(
         client.get(workspace.call(CALL).replace(workspace.channel_id, other), headers=workspace.headers),
         404,

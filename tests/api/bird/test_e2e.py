@@ -8,8 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import open_stores
 from calltrail.voice.demo import generate_calls
+from calltrail.voice.vocabulary import new_channel_settings
 from tests.conftest import Server
 
 pytestmark = pytest.mark.e2e
@@ -21,9 +23,9 @@ def test_two_stateless_servers_share_page_tokens(
     db_url = database_url("postgresql")
     stores = open_stores(db_url)
     try:
-        app = stores.tenants.create_app("E2E Bird", "e2e-bird")
+        app = stores.tenants.create_app(new_app_settings("E2E Bird", "e2e-bird"))
         key, _ = stores.tenants.create_key(app.app_id)
-        channel = stores.voice.create_channel(app.app_id, "Line", str(uuid.uuid4())).channel_id
+        channel = stores.voice.create_channel(app.app_id, new_channel_settings("Line", str(uuid.uuid4()))).channel_id
     finally:
         stores.close()
     one, two = server_factory(db_url), server_factory(db_url)

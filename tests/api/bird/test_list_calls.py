@@ -17,8 +17,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from calltrail.kernel.instants import format_rfc3339, parse_rfc3339
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import Stores
-from calltrail.voice.vocabulary import CALL_TYPES, DIRECTIONS, STATUSES
+from calltrail.voice.vocabulary import CALL_TYPES, DIRECTIONS, STATUSES, new_channel_settings
 from tests.api.bird.conftest import Workspace, assert_error
 
 BASE = parse_rfc3339("2024-03-01T16:00:00Z")
@@ -62,11 +63,11 @@ class Data:
 @pytest.fixture(scope="module")
 def data(client: TestClient, stores: Stores) -> Data:
     """Built once per backend: the cases only read it."""
-    app = stores.tenants.create_app("Bird list", f"w-{uuid.uuid4().hex[:12]}")
+    app = stores.tenants.create_app(new_app_settings("Bird list", f"w-{uuid.uuid4().hex[:12]}"))
     key, _ = stores.tenants.create_key(app.app_id)
-    channel = stores.voice.create_channel(app.app_id, "Main line").channel_id
+    channel = stores.voice.create_channel(app.app_id, new_channel_settings("Main line")).channel_id
     workspace = Workspace(app.app_id, key, channel, {"Authorization": f"AccessKey {key}"})
-    second = stores.voice.create_channel(workspace.workspace_id, "Second line").channel_id
+    second = stores.voice.create_channel(workspace.workspace_id, new_channel_settings("Second line")).channel_id
     records = [make_record(i, second if i % 3 == 2 else workspace.channel_id) for i in range(30)]
     for record in records:
         url = f"/workspaces/{workspace.workspace_id}/channels/{record['channelId']}/calls/{record['id']}"

@@ -14,8 +14,10 @@ from starlette.testclient import TestClient
 
 from calltrail.app import create_app
 from calltrail.kernel.instants import format_rfc3339, parse_rfc3339
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import Stores
 from calltrail.voice.events import parse_batch
+from calltrail.voice.vocabulary import new_channel_settings
 from tests.api.bird.conftest import Workspace, assert_error
 
 BASE = parse_rfc3339("2024-01-01T00:00:00Z")
@@ -79,7 +81,7 @@ def test_a_token_is_valid_only_in_its_channel_and_workspace(
     client: TestClient, stores: Stores, filled: Workspace
 ) -> None:
     token = first_token(client, filled)
-    other_channel = stores.voice.create_channel(filled.workspace_id, "Other").channel_id
+    other_channel = stores.voice.create_channel(filled.workspace_id, new_channel_settings("Other")).channel_id
     response = client.get(
         filled.calls.replace(filled.channel_id, other_channel), params={"pageToken": token}, headers=filled.headers
     )
@@ -87,9 +89,9 @@ def test_a_token_is_valid_only_in_its_channel_and_workspace(
     response = client.get(filled.all_calls, params={"pageToken": token}, headers=filled.headers)
     assert_error(response, 422, "InvalidPayload", "pageToken")
     # Another workspace with a channel of the same id cannot use it either.
-    app = stores.tenants.create_app("Other", f"w-{uuid.uuid4().hex[:12]}")
+    app = stores.tenants.create_app(new_app_settings("Other", f"w-{uuid.uuid4().hex[:12]}"))
     key, _ = stores.tenants.create_key(app.app_id)
-    stores.voice.create_channel(app.app_id, "Same id", filled.channel_id)
+    stores.voice.create_channel(app.app_id, new_channel_settings("Same id", filled.channel_id))
     response = client.get(
         f"/workspaces/{app.app_id}/channels/{filled.channel_id}/calls",
         params={"pageToken": token},

@@ -10,6 +10,7 @@ import orjson
 from starlette.testclient import TestClient
 
 from calltrail.store import Stores
+from calltrail.voice.vocabulary import new_channel_settings
 from tests.api.bird.conftest import Workspace
 from tests.voice.spec004 import events_for, example
 
@@ -17,7 +18,7 @@ EXAMPLE2_WINDOW = {"startAt": "2024-02-28T16:54:33.241Z", "endAt": "2024-03-01T1
 
 
 def with_channel(stores: Stores, workspace: Workspace, channel_id: str) -> Workspace:
-    stores.voice.create_channel(workspace.workspace_id, "Spec channel", channel_id)
+    stores.voice.create_channel(workspace.workspace_id, new_channel_settings("Spec channel", channel_id))
     return Workspace(workspace.workspace_id, workspace.key, channel_id, workspace.headers)
 
 

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from calltrail.kernel.tenancy import new_key_settings
 from calltrail.store import Stores
 from tests.conftest import Tenant
 from tests.sessions.spec_calls import DIRECT_SESSION, direct_call_events, spec_get_response, without_mid
@@ -99,7 +100,7 @@ def test_every_endpoint_needs_a_full_access_key(
     assert_error(
         client.request(method, path, json=body, headers={"apikey": "k" * 5000}), 401, "AUTH_ERR_APIKEY_NOT_FOUND"
     )
-    auth_only, _ = stores.tenants.create_key(tenant.app_id, "authOnly")
+    auth_only, _ = stores.tenants.create_key(tenant.app_id, new_key_settings("authOnly"))
     assert_error(client.request(method, path, json=body, headers={"apikey": auth_only}), 403, "AUTH_ERR_NO_ACCESS")
 
 

@@ -16,6 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from calltrail.cli import _ingest_demo
+from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.events import parse_batch
 from calltrail.store import Stores
 from tests.conftest import Tenant
@@ -330,7 +331,7 @@ def test_a_user_without_calls_sees_none(client: TestClient, history: History) ->
 
 
 def test_tokens_never_cross_apps(client: TestClient, stores: Stores, history: History) -> None:
-    other = stores.tenants.create_app("Other", f"{history.tenant.app_id}-b")
+    other = stores.tenants.create_app(new_app_settings("Other", f"{history.tenant.app_id}-b"))
     token, _ = stores.users.create_token(other.app_id, ME)
     assert _sessions(client.get("/v3.0/calls", headers={"authToken": token}).json()) == []
     assert client.get("/v3.0/calls/c01", headers={"authToken": token}).status_code == 404

@@ -8,6 +8,7 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
+from calltrail.kernel.tenancy import new_app_settings, new_key_settings
 from calltrail.store import Stores
 from tests.conftest import Tenant
 
@@ -53,7 +54,7 @@ def test_put_and_get_a_group(client: TestClient, tenant: Tenant) -> None:
 
 def test_profiles_belong_to_one_app(client: TestClient, stores: Stores, tenant: Tenant) -> None:
     client.put("/v3/users/ava", json={"name": "Ava"}, headers=tenant.headers)
-    other = stores.tenants.create_app("Other", f"{tenant.app_id}-b")
+    other = stores.tenants.create_app(new_app_settings("Other", f"{tenant.app_id}-b"))
     secret, _ = stores.tenants.create_key(other.app_id)
     _error(client.get("/v3/users/ava", headers={"apikey": secret}), 404, "ERR_UID_NOT_FOUND")
 
@@ -254,7 +255,7 @@ def test_every_endpoint_needs_a_key(client: TestClient, method: str, path: str, 
 def test_auth_only_keys_may_only_create_tokens(
     client: TestClient, stores: Stores, tenant: Tenant, method: str, path: str, body: object
 ) -> None:
-    secret, _ = stores.tenants.create_key(tenant.app_id, "authOnly")
+    secret, _ = stores.tenants.create_key(tenant.app_id, new_key_settings("authOnly"))
     response = client.request(method, path, json=body, headers={"apikey": secret})
     if (method, path) == ("POST", "/v3/users/ava/auth_tokens"):
         assert response.status_code == 200

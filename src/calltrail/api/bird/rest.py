@@ -17,30 +17,22 @@ from starlette.responses import Response
 
 from calltrail.api.auth import authenticate_key
 from calltrail.api.http import JSONBytes, json_response, read_json, run
-from calltrail.kernel.errors import InvalidRequest, MissingApiKey, NotFound
+from calltrail.kernel import cursors
+from calltrail.kernel.errors import (
+    ChannelCallNotFound,
+    ChannelNotFound,
+    InvalidRequest,
+    MissingApiKey,
+    WorkspaceNotFound,
+)
 from calltrail.store import Stores
-from calltrail.store.voice import ChannelCallPage, ChannelNotFound
-from calltrail.voice import page_token
+from calltrail.store.voice import ChannelCallPage
 from calltrail.voice.events import parse_batch
 from calltrail.voice.filters import LIST_PARAMS, WORKSPACE_PARAMS, ListRequest, parse_list_params
 from calltrail.voice.record import validate_record
-from calltrail.voice.vocabulary import UUID_RULE, canonical_uuid
+from calltrail.voice.vocabulary import UUID_RULE, canonical_uuid, is_uuid
 
 SCHEMES = ("accesskey", "bearer")
-
-
-class WorkspaceNotFound(NotFound):
-    """Raised when the workspace in the path is not the app of the presented key."""
-
-    code = "ERR_WORKSPACE_NOT_FOUND"
-    default_message = "The workspace does not exist."
-
-
-class ChannelCallNotFound(NotFound):
-    """Raised when no call with the requested id exists in the channel."""
-
-    code = "ERR_CALL_NOT_FOUND"
-    default_message = "The call does not exist."
 
 
 def presented_key(header: str | None) -> str:
@@ -98,19 +90,19 @@ class VoiceEndpoints:
             raise parsed
         if scope == "":
             raise ChannelNotFound()
-        bound_to = page_token.binding(app_id, parsed.query)
+        bound_to = cursors.binding(app_id, parsed.query.fingerprint())
         secret = self.stores.voice.page_secret()
         after = None
         if parsed.page_token is not None:
             try:
-                after = page_token.decode(parsed.page_token, secret=secret, bound_to=bound_to)
+                after = cursors.decode(parsed.page_token, secret=secret, bound_to=bound_to, valid_key=is_uuid)
             except InvalidRequest:
                 self._require_scope(app_id, scope)
                 raise
         page = self.stores.voice.find(app_id, parsed.query, after, parsed.limit)
         token = None
         if page.next_after is not None:
-            token = page_token.encode(page.next_after, secret=secret, bound_to=bound_to)
+            token = cursors.encode(page.next_after, secret=secret, bound_to=bound_to)
         return page, token
 
     def _get(self, header: str | None, workspace: str, channel: str, call_id: str | None) -> bytes:

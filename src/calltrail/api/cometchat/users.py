@@ -21,12 +21,12 @@ from starlette.routing import Route
 
 from calltrail.api.auth import authenticate_key
 from calltrail.api.http import json_response, read_json, run
-from calltrail.kernel.errors import InvalidRequest, PayloadTooLarge
+from calltrail.kernel.errors import GuidNotFound, InvalidRequest, PayloadTooLarge, UidNotFound
 from calltrail.sessions.pages import PageRequest, page_meta
 from calltrail.sessions.vocabulary import ENTITY_ID_RULE, is_entity_id
 from calltrail.store import Stores
 from calltrail.store.tenants import ApiKey
-from calltrail.store.users import GroupProfile, GuidNotFound, UidNotFound, UserProfile
+from calltrail.store.users import GroupProfile, UserProfile
 
 MAX_NAME = 100
 MAX_URL = 2048
