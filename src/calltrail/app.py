@@ -1,7 +1,7 @@
 """The ASGI application: every dialect mounted on one Starlette app over one set of stores.
 
-This is the only module that knows every dialect. Paths outside any dialect (unknown routes)
-answer in CometChat's envelope, the default dialect.
+This is the only module that reads the dialect registry (:mod:`calltrail.api.registry`). Paths
+outside any dialect (unknown routes) answer in CometChat's envelope, the default dialect.
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
-from calltrail.api import bird, cometchat
-from calltrail.api.bird import openapi as bird_openapi
-from calltrail.api.cometchat import openapi as cometchat_openapi
-from calltrail.api.cometchat import user_openapi
 from calltrail.api.cometchat.envelope import EXCEPTION_HANDLERS
 from calltrail.api.http import json_response, run
 from calltrail.api.openapi import build_document, render_docs
+from calltrail.api.registry import DIALECTS
 from calltrail.kernel.errors import CalltrailError
 from calltrail.settings import Settings
 from calltrail.store import Stores, open_stores
@@ -34,13 +31,7 @@ CORS_HEADERS = ("apikey", "authToken", "onBehalfOf", "Authorization", "Content-T
 def create_app(stores: Stores, settings: Settings | None = None) -> Starlette:
     """Build the application over open stores (the caller owns and closes them)."""
     settings = settings or Settings()
-    document = build_document(
-        [
-            (cometchat_openapi.paths, cometchat_openapi.components),
-            (bird_openapi.paths, bird_openapi.components),
-            (user_openapi.paths, user_openapi.components),
-        ]
-    )
+    document = build_document([fragment for dialect in DIALECTS.values() for fragment in dialect.openapi])
     docs_html = render_docs(document)
 
     async def health(request: Request) -> Response:
@@ -56,15 +47,14 @@ def create_app(stores: Stores, settings: Settings | None = None) -> Starlette:
     async def docs(request: Request) -> Response:
         return HTMLResponse(docs_html)
 
-    cometchat_app = cometchat.create_app(stores)
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
-        Mount("/v3", cometchat_app),
-        Mount("/v3.0", cometchat_app),
-        Mount("/workspaces", bird.create_app(stores)),
     ]
+    for dialect in DIALECTS.values():
+        dialect_app = dialect.create_app(stores)
+        routes += [Mount(prefix, dialect_app) for prefix in dialect.mounts]
     middleware = [
         Middleware(
             CORSMiddleware,

@@ -4,8 +4,8 @@ running blocking storage calls off the event loop. Nothing here knows a wire for
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeAlias, TypeVar
 
 import anyio.to_thread
 import orjson
@@ -42,8 +42,45 @@ def json_response(content: Any, status_code: int = 200, headers: dict[str, str] 
 
 
 async def run(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a blocking storage call in the worker thread pool."""
+    """Run a blocking storage call in the worker thread pool.
+
+    Each endpoint makes exactly one such trip per request: its blocking part (credentials,
+    reads, writes) is one function, and reads inside it share one snapshot
+    (:meth:`calltrail.store.database.Database.read` nests)."""
     return await anyio.to_thread.run_sync(lambda: function(*args, **kwargs))
+
+
+#: A value parsed on the event loop, or the error parsing it raised (reported later).
+Parsed: TypeAlias = T | CalltrailError
+
+
+def parse_now(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Parsed[T]:
+    """Parse what needs no database before the worker trip, keeping any error for later: a
+    request is checked in one order whatever is wrong (credentials first, then its input)."""
+    try:
+        return function(*args, **kwargs)
+    except CalltrailError as exc:
+        return exc
+
+
+async def attempt(awaitable: Awaitable[T]) -> Parsed[T]:
+    """Await a parse (of the body, say), keeping its error for later (see :func:`parse_now`)."""
+    try:
+        return await awaitable
+    except CalltrailError as exc:
+        return exc
+
+
+async def read_json_now(request: Request, limit: int = MAX_BODY_BYTES) -> Parsed[Any]:
+    """:func:`read_json`, keeping its error for later (see :func:`parse_now`)."""
+    return await attempt(read_json(request, limit))
+
+
+def unwrap(value: Parsed[T]) -> T:
+    """The parsed value, or raise the error parsing it raised."""
+    if isinstance(value, CalltrailError):
+        raise value
+    return value
 
 
 async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:

@@ -12,17 +12,16 @@ values, ``name[]=a&name[]=b`` or repeated keys.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from calltrail.kernel.errors import InvalidRequest
+from calltrail.kernel.params import UNSUPPORTED, group_keys, label, not_empty, read_whole
+from calltrail.kernel.problems import Problems
 from calltrail.sessions.pages import PageRequest
 from calltrail.sessions.query import OPERATORS, CallQuery
 from calltrail.sessions.vocabulary import CALL_MODES, CALL_STATUSES, RECEIVER_TYPES, is_entity_id
 
-_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([A-Za-z]*)\])?$")
 MAX_TIMESTAMP = 253402300799
 _TRUE = {"true": True, "1": True, "false": False, "0": False}
 
@@ -57,24 +56,14 @@ class ParsedParams:
     values: dict[str, Any]
 
 
-def _int(text: str, lower: int, upper: int) -> int:
-    if not re.fullmatch(r"-?\d{1,19}", text):
-        raise ValueError("must be an integer")
-    value = int(text)
-    if not lower <= value <= upper:
-        raise ValueError(f"must be between {lower} and {upper}")
-    return value
-
-
 def _read(spec: ParamSpec, text: str) -> Any:
     """Convert one raw value, raising ValueError with the reason."""
-    if text == "":
-        raise ValueError("must not be empty")
+    not_empty(text)
     if spec.kind == "int":
-        return _int(text, 0, 10**9)
+        return read_whole(text, 0, 10**9)
     if spec.kind == "timestamp":
         try:
-            return _int(text, 0, MAX_TIMESTAMP)
+            return read_whole(text, 0, MAX_TIMESTAMP)
         except ValueError:
             raise ValueError("must be a Unix timestamp in whole seconds, e.g. 1692368168") from None
     if spec.kind == "number":
@@ -111,32 +100,26 @@ def parse_params(
 
     Raises :class:`InvalidRequest` whose ``details`` name every bad parameter.
     """
-    errors: dict[str, list[str]] = {}
-    grouped: dict[tuple[str, str | None], list[str]] = {}
-    for key, value in items:
-        match = _KEY.match(key)
-        if not match:
-            errors.setdefault(key, []).append("is not a valid parameter name")
-            continue
-        name, op = match.group(1), match.group(2)
-        grouped.setdefault((name, op), []).append(value)
+    problems = Problems()
+    errors = problems.errors
+    grouped = group_keys(items, problems)
 
     query = CallQuery()
     values: dict[str, Any] = {}
     page, per_page = 1, per_page_default
     for (name, op), raw_values in grouped.items():
-        label = name if op is None else f"{name}[{op}]"
+        key = label(name, op)
         if name in ("page", "perPage"):
             if op is not None or len(raw_values) > 1:
-                errors.setdefault(label, []).append("must be given once, as a plain value")
+                errors.setdefault(key, []).append("must be given once, as a plain value")
                 continue
             try:
                 if name == "page":
-                    page = _int(raw_values[0], 1, 10**9)
+                    page = read_whole(raw_values[0], 1, 10**9)
                 else:
-                    per_page = _int(raw_values[0], 1, per_page_max)
+                    per_page = read_whole(raw_values[0], 1, per_page_max)
             except ValueError:
-                errors.setdefault(label, []).append(
+                errors.setdefault(key, []).append(
                     f"must be an integer between 1 and {per_page_max}"
                     if name == "perPage"
                     else "must be an integer between 1 and 1000000000"
@@ -144,17 +127,17 @@ def parse_params(
             continue
         spec = specs.get(name)
         if spec is None:
-            errors.setdefault(label, []).append("is not a supported parameter")
+            errors.setdefault(key, []).append(UNSUPPORTED)
             continue
         if spec.kind == "enum_list":
             if op not in (None, ""):
-                errors.setdefault(label, []).append(f"takes a list: {name}=a,b or {name}[]=a&{name}[]=b")
+                errors.setdefault(key, []).append(f"takes a list: {name}=a,b or {name}[]=a&{name}[]=b")
                 continue
             parts = [part.strip() for raw in raw_values for part in raw.split(",")]
             try:
                 chosen = tuple(dict.fromkeys(_read(spec, part) for part in parts))
             except ValueError as exc:
-                errors.setdefault(label, []).append(str(exc))
+                errors.setdefault(key, []).append(str(exc))
                 continue
             if spec.column:
                 query = query.where(spec.column, "in", chosen)
@@ -166,21 +149,20 @@ def parse_params(
                 if spec.operators
                 else f"takes no operator; use {name}=value"
             )
-            errors.setdefault(label, []).append(reason)
+            errors.setdefault(key, []).append(reason)
             continue
         if len(raw_values) > 1:
-            errors.setdefault(label, []).append("must be given once")
+            errors.setdefault(key, []).append("must be given once")
             continue
         try:
             value = _read(spec, raw_values[0])
         except ValueError as exc:
-            errors.setdefault(label, []).append(str(exc))
+            errors.setdefault(key, []).append(str(exc))
             continue
         if spec.column:
             query = query.where(spec.column, op or "eq", int(value) if spec.kind == "bool" else value)
-        values[label] = value
-    if errors:
-        raise InvalidRequest("Invalid query parameters.", errors)
+        values[key] = value
+    problems.raise_if_any("Invalid query parameters.")
     return ParsedParams(query, PageRequest(page, per_page), values)
 
 

@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from calltrail.kernel.errors import InvalidRequest
 from calltrail.kernel.instants import parse_rfc3339
+from calltrail.kernel.params import UNSUPPORTED, group_keys, label, not_empty
+from calltrail.kernel.problems import Problems
 from calltrail.voice.query import ChannelCallQuery
 from calltrail.voice.vocabulary import CALL_TYPES, DIRECTIONS, STATUSES, UUID_RULE, canonical_uuid
 
@@ -61,8 +62,7 @@ class ListRequest:
 
 def _read(param: Param, text: str) -> Any:
     """Convert one raw value, raising ValueError with the reason."""
-    if text == "":
-        raise ValueError("must not be empty")
+    not_empty(text)
     if param.kind == "limit":
         if not re.fullmatch(r"\d{1,4}", text) or not 1 <= int(text) <= LIMIT_MAX:
             raise ValueError(f"must be an integer between 1 and {LIMIT_MAX}")
@@ -107,17 +107,20 @@ def _values(param: Param, raw_values: list[str]) -> list[str]:
 def parse_list_params(items: Iterable[tuple[str, str]], params: dict[str, Param], scope: str | None) -> ListRequest:
     """Parse ``(key, value)`` pairs of a list request for ``scope`` (a channel id, or None for
     the workspace-wide list). Raises :class:`InvalidRequest` naming every bad parameter."""
-    errors: dict[str, list[str]] = {}
+    problems = Problems()
+    errors = problems.errors
     grouped: dict[str, list[str]] = {}
-    for key, value in items:
-        name = key[:-2] if key.endswith("[]") else key
-        grouped.setdefault(name, []).append(value)
+    for (name, op), given in group_keys(items, problems, malformed=UNSUPPORTED).items():
+        if op:  # Bird has no bracket operators; ``name[]`` means ``name``
+            problems.fail(label(name, op), UNSUPPORTED)
+        else:
+            grouped.setdefault(name, []).extend(given)
     settings: dict[str, Any] = {}
     limit, token = LIMIT_DEFAULT, None
     for name, raw_values in grouped.items():
         param = params.get(name)
         if param is None:
-            errors.setdefault(name, []).append("is not a supported parameter")
+            errors.setdefault(name, []).append(UNSUPPORTED)
             continue
         if not param.repeatable and len(raw_values) > 1:
             errors.setdefault(name, []).append("must be given once")
@@ -139,8 +142,7 @@ def parse_list_params(items: Iterable[tuple[str, str]], params: dict[str, Param]
     start, end = settings.get("start_ms"), settings.get("end_ms")
     if start is not None and end is not None and end <= start:
         errors.setdefault("endAt", []).append("must be after startAt")
-    if errors:
-        raise InvalidRequest("Invalid query parameters.", errors)
+    problems.raise_if_any("Invalid query parameters.")
     return ListRequest(replace(ChannelCallQuery(scope=scope), **settings), limit, token)
 
 

@@ -11,12 +11,15 @@ loop, then makes one trip to the worker threads for authentication and storage t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from calltrail.api.auth import authenticate_key
-from calltrail.api.http import JSONBytes, json_response, read_json, run
+from calltrail.api.http import JSONBytes, Parsed, json_response, parse_now, read_json_now, run, unwrap
 from calltrail.kernel import cursors
 from calltrail.kernel.errors import (
     ChannelCallNotFound,
@@ -26,6 +29,7 @@ from calltrail.kernel.errors import (
     WorkspaceNotFound,
 )
 from calltrail.store import Stores
+from calltrail.store.eventlog import IngestResult
 from calltrail.store.voice import ChannelCallPage
 from calltrail.voice.events import parse_batch
 from calltrail.voice.filters import LIST_PARAMS, WORKSPACE_PARAMS, ListRequest, parse_list_params
@@ -33,6 +37,8 @@ from calltrail.voice.record import validate_record
 from calltrail.voice.vocabulary import UUID_RULE, canonical_uuid, is_uuid
 
 SCHEMES = ("accesskey", "bearer")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def presented_key(header: str | None) -> str:
@@ -61,6 +67,15 @@ class VoiceEndpoints:
         self.stores = stores
 
     # -- blocking helpers (run in the worker threads) --------------------------------------
+
+    def _in_snapshot(self, function: Callable[P, T]) -> Callable[P, T]:
+        """``function`` with every read inside it in one snapshot (reads nest)."""
+
+        def reading(*args: P.args, **kwargs: P.kwargs) -> T:
+            with self.stores.db.read():
+                return function(*args, **kwargs)
+
+        return reading
 
     def _authorize(self, header: str | None, workspace: str) -> str:
         """The app id the request may act on."""
@@ -124,7 +139,11 @@ class VoiceEndpoints:
         except InvalidRequest as exc:
             parsed = exc
         page, token = await run(
-            self._find, request.headers.get("authorization"), request.path_params["workspace_id"], scope, parsed
+            self._in_snapshot(self._find),
+            request.headers.get("authorization"),
+            request.path_params["workspace_id"],
+            scope,
+            parsed,
         )
         body = b'{"results":[' + b",".join(page.items) + b"]"
         if token is not None:
@@ -143,7 +162,7 @@ class VoiceEndpoints:
         """``GET .../channels/{channelId}/calls/{callId}``: one call."""
         call_id = canonical_uuid(request.path_params["call_id"])
         body = await run(
-            self._get,
+            self._in_snapshot(self._get),
             request.headers.get("authorization"),
             request.path_params["workspace_id"],
             path_channel(request),
@@ -155,23 +174,38 @@ class VoiceEndpoints:
         """``PUT .../channels/{channelId}/calls/{callId}``: replace the stored record with a whole
         record (history migration); it is served back exactly as sent."""
         channel = path_channel(request)
-        app_id = await run(
-            self._authorize_channel, request.headers.get("authorization"), request.path_params["workspace_id"], channel
-        )
-        call_id = canonical_uuid(request.path_params["call_id"])
-        if call_id is None:
-            raise InvalidRequest(details={"callId": [UUID_RULE]})
-        record = validate_record(await read_json(request), call_id=call_id, channel_id=channel)
-        await run(self.stores.voice.put_records, app_id, channel, [record])
-        return json_response(record)
+        body = await read_json_now(request)
+        record = parse_now(_import_record, body, request.path_params["call_id"], channel)
+
+        def put() -> dict[str, Any]:
+            app_id = self._authorize_channel(
+                request.headers.get("authorization"), request.path_params["workspace_id"], channel
+            )
+            checked = unwrap(record)
+            self.stores.voice.put_records(app_id, channel, [checked])
+            return checked
+
+        return json_response(await run(put))
 
     async def post_events(self, request: Request) -> Response:
         """``POST .../channels/{channelId}/calls/events``: one status event or a list of up to
         1000, all or nothing, answered after a durable commit, idempotent by event id."""
         channel = path_channel(request)
-        app_id = await run(
-            self._authorize_channel, request.headers.get("authorization"), request.path_params["workspace_id"], channel
-        )
-        events = parse_batch(await read_json(request), channel)
-        result = await run(self.stores.voice.ingest, app_id, channel, events)
+        body = await read_json_now(request)
+        events = parse_now(lambda: parse_batch(unwrap(body), channel))
+
+        def ingest() -> IngestResult:
+            app_id = self._authorize_channel(
+                request.headers.get("authorization"), request.path_params["workspace_id"], channel
+            )
+            return self.stores.voice.ingest(app_id, channel, unwrap(events))
+
+        result = await run(ingest)
         return json_response({"accepted": result.accepted, "duplicates": result.duplicates})
+
+
+def _import_record(body: Parsed[Any], call_id: str, channel: str) -> dict[str, Any]:
+    canonical = canonical_uuid(call_id)
+    if canonical is None:
+        raise InvalidRequest(details={"callId": [UUID_RULE]})
+    return validate_record(unwrap(body), call_id=canonical, channel_id=channel)

@@ -27,7 +27,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from calltrail.api.http import JSONBytes, run
+from calltrail.api.http import JSONBytes, parse_now, run, unwrap
 from calltrail.kernel.errors import CallNotFound, MissingAuthToken, UnknownAuthToken
 from calltrail.sessions.pages import page_meta
 from calltrail.sessions.record import merge_record
@@ -119,49 +119,56 @@ def present(record: dict[str, Any], viewer: str, context: PageContext) -> dict[s
 
 
 class UserViewEndpoints:
-    """Handlers of the user view."""
+    """Handlers of the user view: one worker trip each, reading in one snapshot."""
 
     def __init__(self, stores: Stores):
         self.stores = stores
 
-    async def _viewer(self, request: Request) -> AuthToken:
+    def _viewer(self, request: Request) -> AuthToken:
         token = request.headers.get(AUTH_TOKEN_HEADER, "")
         if not token:
             raise MissingAuthToken()
-        stored = await run(self.stores.users.find_token, token)
+        stored = self.stores.users.find_token(token)
         if stored is None:
             raise UnknownAuthToken()
         return stored
 
-    async def _context(self, app_id: str, viewer: str, records: list[dict[str, Any]]) -> PageContext:
+    def _context(self, app_id: str, viewer: str, records: list[dict[str, Any]]) -> PageContext:
         uids, guids = mentioned(records)
         sessions = [record["sessionId"] for record in records]
-        return await run(self.stores.users.page_context, app_id, viewer, sessions, uids, guids)
+        return self.stores.users.page_context(app_id, viewer, sessions, uids, guids)
 
     async def list_calls(self, request: Request) -> Response:
         """``GET /calls`` with an ``authToken``: the viewer's calls, newest first."""
-        token = await self._viewer(request)
-        parsed = parse_user_params(request.query_params.multi_items())
-        query = user_query(parsed, token.uid)
-        page = await run(self.stores.sessions.find, token.app_id, query, parsed.page)
-        records = [orjson.loads(item) for item in page.items]
-        context = await self._context(token.app_id, token.uid, records)
-        body = {
-            "data": [present(record, token.uid, context) for record in records],
-            "meta": page_meta(parsed.page, page.total, len(records)),
-        }
-        return JSONBytes(orjson.dumps(body))
+        parsed = parse_now(parse_user_params, request.query_params.multi_items())
+
+        def page() -> dict[str, Any]:
+            with self.stores.db.read():
+                token = self._viewer(request)
+                params = unwrap(parsed)
+                found = self.stores.sessions.find(token.app_id, user_query(params, token.uid), params.page)
+                records = [orjson.loads(item) for item in found.items]
+                context = self._context(token.app_id, token.uid, records)
+            return {
+                "data": [present(record, token.uid, context) for record in records],
+                "meta": page_meta(params.page, found.total, len(records)),
+            }
+
+        return JSONBytes(orjson.dumps(await run(page)))
 
     async def get_call(self, request: Request) -> Response:
         """``GET /calls/{sessionId}`` with an ``authToken``: one of the viewer's calls, as a
         one-element list. Another user's call is indistinguishable from a missing one (404)."""
-        token = await self._viewer(request)
         session_id = request.path_params["session_id"]
-        if not await run(self.stores.sessions.involves, token.app_id, session_id, token.uid):
-            raise CallNotFound(f"There is no call with sessionId {session_id!r}.")
-        stored = await run(self.stores.sessions.get, token.app_id, session_id)
-        if stored is None:  # removed between the two reads
-            raise CallNotFound(f"There is no call with sessionId {session_id!r}.")
-        record = merge_record(stored.summary, stored.extra)
-        context = await self._context(token.app_id, token.uid, [record])
-        return JSONBytes(orjson.dumps({"data": [present(record, token.uid, context)]}))
+
+        def get() -> dict[str, Any]:
+            with self.stores.db.read():
+                token = self._viewer(request)
+                stored = self.stores.sessions.get(token.app_id, session_id)
+                if stored is None or not self.stores.sessions.involves(token.app_id, session_id, token.uid):
+                    raise CallNotFound(f"There is no call with sessionId {session_id!r}.")
+                record = merge_record(stored.summary, stored.extra)
+                context = self._context(token.app_id, token.uid, [record])
+            return {"data": [present(record, token.uid, context)]}
+
+        return JSONBytes(orjson.dumps(await run(get)))

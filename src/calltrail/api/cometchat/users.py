@@ -20,13 +20,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from calltrail.api.auth import authenticate_key
-from calltrail.api.http import json_response, read_json, run
+from calltrail.api.http import attempt, json_response, parse_now, read_json_now, run, unwrap
 from calltrail.kernel.errors import GuidNotFound, InvalidRequest, PayloadTooLarge, UidNotFound
 from calltrail.sessions.pages import PageRequest, page_meta
 from calltrail.sessions.vocabulary import ENTITY_ID_RULE, is_entity_id
 from calltrail.store import Stores
 from calltrail.store.tenants import ApiKey
-from calltrail.store.users import GroupProfile, UserProfile
+from calltrail.store.users import AuthToken, GroupProfile, UserProfile
 
 MAX_NAME = 100
 MAX_URL = 2048
@@ -161,42 +161,60 @@ class UsersEndpoints:
             Route("/users/{uid}/auth_tokens/{token}", self.revoke_token, methods=["DELETE"]),
         ]
 
-    async def _key(self, request: Request, *, full_access: bool = True) -> ApiKey:
-        return await run(authenticate_key, self.stores, request.headers.get("apikey"), full_access=full_access)
+    def _key(self, request: Request, *, full_access: bool = True) -> ApiKey:
+        return authenticate_key(self.stores, request.headers.get("apikey"), full_access=full_access)
 
     async def put_user(self, request: Request) -> Response:
         """``PUT /users/{uid}``: create or replace a user's display profile."""
-        key = await self._key(request)
-        uid = _path_id(request, "uid")
-        name, avatar = parse_profile(await read_json(request, MAX_BODY), "uid", uid, "avatar")
-        profile = await run(self.stores.users.put_user, key.app_id, uid, name, avatar)
-        return json_response({"data": user_json(profile)})
+        uid = parse_now(_path_id, request, "uid")
+        body = await read_json_now(request, MAX_BODY)
+
+        def put() -> UserProfile:
+            key = self._key(request)
+            name, avatar = parse_profile(unwrap(body), "uid", unwrap(uid), "avatar")
+            return self.stores.users.put_user(key.app_id, unwrap(uid), name, avatar)
+
+        return json_response({"data": user_json(await run(put))})
 
     async def get_user(self, request: Request) -> Response:
         """``GET /users/{uid}``: a user's display profile."""
-        key = await self._key(request)
-        uid = _path_id(request, "uid")
-        profile = await run(self.stores.users.get_user, key.app_id, uid)
-        if profile is None:
-            raise UidNotFound(f"The user {uid!r} has no profile.")
-        return json_response({"data": user_json(profile)})
+        uid = parse_now(_path_id, request, "uid")
+
+        def get() -> UserProfile:
+            with self.stores.db.read():
+                key = self._key(request)
+                profile = self.stores.users.get_user(key.app_id, unwrap(uid))
+            if profile is None:
+                raise UidNotFound(f"The user {unwrap(uid)!r} has no profile.")
+            return profile
+
+        return json_response({"data": user_json(await run(get))})
 
     async def put_group(self, request: Request) -> Response:
         """``PUT /groups/{guid}``: create or replace a group's display profile."""
-        key = await self._key(request)
-        guid = _path_id(request, "guid")
-        name, icon = parse_profile(await read_json(request, MAX_BODY), "guid", guid, "icon")
-        profile = await run(self.stores.users.put_group, key.app_id, guid, name, icon)
-        return json_response({"data": group_json(profile)})
+        guid = parse_now(_path_id, request, "guid")
+        body = await read_json_now(request, MAX_BODY)
+
+        def put() -> GroupProfile:
+            key = self._key(request)
+            name, icon = parse_profile(unwrap(body), "guid", unwrap(guid), "icon")
+            return self.stores.users.put_group(key.app_id, unwrap(guid), name, icon)
+
+        return json_response({"data": group_json(await run(put))})
 
     async def get_group(self, request: Request) -> Response:
         """``GET /groups/{guid}``: a group's display profile."""
-        key = await self._key(request)
-        guid = _path_id(request, "guid")
-        profile = await run(self.stores.users.get_group, key.app_id, guid)
-        if profile is None:
-            raise GuidNotFound(f"The group {guid!r} has no profile.")
-        return json_response({"data": group_json(profile)})
+        guid = parse_now(_path_id, request, "guid")
+
+        def get() -> GroupProfile:
+            with self.stores.db.read():
+                key = self._key(request)
+                profile = self.stores.users.get_group(key.app_id, unwrap(guid))
+            if profile is None:
+                raise GuidNotFound(f"The group {unwrap(guid)!r} has no profile.")
+            return profile
+
+        return json_response({"data": group_json(await run(get))})
 
     async def create_token(self, request: Request) -> Response:
         """``POST /users/{uid}/auth_tokens``: a new token, shown this once.
@@ -204,14 +222,19 @@ class UsersEndpoints:
         ``force`` is accepted for compatibility and changes nothing: a stored token is only a
         hash, so an existing token can never be handed out again; every call makes a new one.
         """
-        key = await self._key(request, full_access=False)
-        uid = _path_id(request, "uid")
-        parse_token_body(await _optional_json(request))
-        token, stored = await run(self.stores.users.create_token, key.app_id, uid)
+        uid = parse_now(_path_id, request, "uid")
+        body = await attempt(_optional_json(request))
+
+        def create() -> tuple[str, AuthToken]:
+            key = self._key(request, full_access=False)
+            parse_token_body(unwrap(body))
+            return self.stores.users.create_token(key.app_id, unwrap(uid))
+
+        token, stored = await run(create)
         return json_response(
             {
                 "data": {
-                    "uid": uid,
+                    "uid": unwrap(uid),
                     "authToken": token,
                     "tokenId": stored.token_id,
                     "createdAt": stored.created_at_ms // 1000,
@@ -221,25 +244,45 @@ class UsersEndpoints:
 
     async def list_tokens(self, request: Request) -> Response:
         """``GET /users/{uid}/auth_tokens``: the user's valid tokens, newest first, without secrets."""
-        key = await self._key(request)
-        uid = _path_id(request, "uid")
-        page = _token_page(request)
-        total, tokens = await run(self.stores.users.list_tokens, key.app_id, uid, page.offset, page.per_page)
-        items = [{"uid": uid, "tokenId": t.token_id, "createdAt": t.created_at_ms // 1000} for t in tokens]
-        return json_response({"data": items, "meta": page_meta(page, total, len(items))})
+        uid = parse_now(_path_id, request, "uid")
+        page = parse_now(_token_page, request)
+
+        def tokens() -> tuple[int, list[AuthToken]]:
+            with self.stores.db.read():
+                key = self._key(request)
+                wanted = unwrap(page)
+                return self.stores.users.list_tokens(key.app_id, unwrap(uid), wanted.offset, wanted.per_page)
+
+        total, found = await run(tokens)
+        items = [{"uid": unwrap(uid), "tokenId": t.token_id, "createdAt": t.created_at_ms // 1000} for t in found]
+        return json_response({"data": items, "meta": page_meta(unwrap(page), total, len(items))})
 
     async def revoke_token(self, request: Request) -> Response:
         """``DELETE /users/{uid}/auth_tokens/{authToken}``: revoke one token (or its ``tokenId``)."""
-        key = await self._key(request)
-        uid = _path_id(request, "uid")
-        await run(self.stores.users.revoke_token, key.app_id, uid, request.path_params["token"])
-        return json_response({"data": {"success": True, "message": f"The auth token of {uid} was revoked."}})
+        uid = parse_now(_path_id, request, "uid")
+
+        def revoke() -> None:
+            key = self._key(request)
+            self.stores.users.revoke_token(key.app_id, unwrap(uid), request.path_params["token"])
+
+        await run(revoke)
+        return json_response({"data": {"success": True, "message": f"The auth token of {unwrap(uid)} was revoked."}})
 
     async def revoke_tokens(self, request: Request) -> Response:
         """``DELETE /users/{uid}/auth_tokens``: revoke every token of the user."""
-        key = await self._key(request)
-        uid = _path_id(request, "uid")
-        revoked = await run(self.stores.users.revoke_tokens, key.app_id, uid)
+        uid = parse_now(_path_id, request, "uid")
+
+        def revoke() -> int:
+            key = self._key(request)
+            return self.stores.users.revoke_tokens(key.app_id, unwrap(uid))
+
+        revoked = await run(revoke)
         return json_response(
-            {"data": {"success": True, "revoked": revoked, "message": f"{revoked} auth token(s) of {uid} revoked."}}
+            {
+                "data": {
+                    "success": True,
+                    "revoked": revoked,
+                    "message": f"{revoked} auth token(s) of {unwrap(uid)} revoked.",
+                }
+            }
         )

@@ -1,0 +1,39 @@
+"""Every wire dialect the server speaks: adding one is a package under ``api/`` plus one line here.
+
+A dialect is mounted at its path prefixes, renders every error under them in its own envelope,
+and contributes its fragments to the OpenAPI document. Dialects never import each other; only
+:mod:`calltrail.app` reads this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp
+
+from calltrail.api import bird, cometchat
+from calltrail.api.bird import openapi as bird_openapi
+from calltrail.api.cometchat import openapi as cometchat_openapi
+from calltrail.api.cometchat import user_openapi
+from calltrail.api.openapi import Fragment
+from calltrail.store import Stores
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """One wire dialect: where it is mounted, how it is built, how it is documented."""
+
+    mounts: tuple[str, ...]
+    create_app: Callable[[Stores], ASGIApp]
+    openapi: tuple[Fragment, ...]
+
+
+DIALECTS: dict[str, Dialect] = {
+    "cometchat": Dialect(
+        ("/v3", "/v3.0"),
+        cometchat.create_app,
+        ((cometchat_openapi.paths, cometchat_openapi.components), (user_openapi.paths, user_openapi.components)),
+    ),
+    "bird": Dialect(("/workspaces",), bird.create_app, ((bird_openapi.paths, bird_openapi.components),)),
+}

@@ -1,0 +1,20 @@
+"""NDJSON: one record per line, exactly the object the list endpoint returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+
+class NDJSON:
+    """Newline-delimited JSON (every field, nested ones included)."""
+
+    extension = "ndjson"
+    media_type = "application/x-ndjson"
+
+    def encode(self, records: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[bytes]:
+        """One ``orjson`` line per record; ``columns`` are ignored (NDJSON keeps every field)."""
+        for record in records:
+            yield orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)

@@ -1,0 +1,90 @@
+"""Every endpoint makes exactly one trip to the worker threads per request: credentials,
+reads and writes are one blocking function, and reads inside it share one snapshot."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anyio.to_thread
+import pytest
+from starlette.testclient import TestClient
+
+from calltrail.store import Stores
+from calltrail.voice.vocabulary import new_channel_settings
+from tests.conftest import Tenant
+
+EVENT = {
+    "id": "trip-1",
+    "type": "call.initiated",
+    "sessionId": "trip-call",
+    "at": 1777000000,
+    "initiator": "ann",
+    "receiver": "ben",
+    "receiverType": "user",
+    "callType": "audio",
+}
+PHONE_RECORD = {
+    "from": "+31000000001",
+    "to": "+31000000002",
+    "originator": {"number": {"type": "pstn", "number": "+31000000001"}},
+    "direction": "incoming",
+    "status": "completed",
+    "type": "pstn",
+    "createdAt": "2026-01-01T00:00:00.000Z",
+    "updatedAt": "2026-01-01T00:00:05.000Z",
+}
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    counted = [0]
+    real = anyio.to_thread.run_sync
+
+    async def counting(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        counted[0] += 1
+        return await real(function, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    yield counted
+
+
+def test_each_endpoint_makes_one_worker_trip(
+    client: TestClient, stores: Stores, tenant: Tenant, trips: list[int]
+) -> None:
+    channel = stores.voice.create_channel(tenant.app_id, new_channel_settings("Trips")).channel_id
+    token = client.post("/v3/users/ann/auth_tokens", headers=tenant.headers).json()["data"]["authToken"]
+    bird = {"Authorization": f"AccessKey {tenant.key}"}
+    calls = f"/workspaces/{tenant.app_id}/channels/{channel}/calls"
+    call_id = str(uuid.uuid4())
+    requests: list[tuple[str, str, dict[str, str], Any, int]] = [
+        ("POST", "/v3/calls/events", tenant.headers, EVENT, 200),
+        ("GET", "/v3/calls?perPage=5", tenant.headers, None, 200),
+        ("GET", "/v3/calls", {**tenant.headers, "onBehalfOf": "ann"}, None, 200),
+        ("GET", "/v3/calls/trip-call", {**tenant.headers, "onBehalfOf": "ann"}, None, 200),
+        ("GET", "/v3/calls/trip-call", {**tenant.headers, "onBehalfOf": "zed"}, None, 403),
+        ("PUT", "/v3/calls/trip-import", tenant.headers, {**EVENT, "type": "audio", "status": "ended"}, 400),
+        ("GET", "/v3.0/calls", {"authToken": token}, None, 200),
+        ("GET", "/v3.0/calls/trip-call", {"authToken": token}, None, 200),
+        ("PUT", "/v3/users/ann", tenant.headers, {"name": "Ann"}, 200),
+        ("GET", "/v3/users/ann", tenant.headers, None, 200),
+        ("PUT", "/v3/groups/team", tenant.headers, {"name": "Team"}, 200),
+        ("GET", "/v3/groups/team", tenant.headers, None, 200),
+        ("GET", "/v3/users/ann/auth_tokens", tenant.headers, None, 200),
+        ("POST", "/v3/users/ann/auth_tokens", tenant.headers, None, 200),
+        ("DELETE", "/v3/users/ann/auth_tokens", tenant.headers, None, 200),
+        ("GET", "/v3/calls", {"apikey": "wrong"}, None, 401),
+        ("PUT", f"{calls}/{call_id}", bird, PHONE_RECORD, 200),
+        ("GET", f"{calls}/{call_id}", bird, None, 200),
+        ("GET", f"{calls}?limit=5", bird, None, 200),
+        ("GET", f"/workspaces/{tenant.app_id}/channels/calls", bird, None, 200),
+        ("POST", f"{calls}/events", bird, {"id": "e", "callId": call_id, "status": "ringing", "at": 1}, 200),
+        ("GET", f"{calls}?limit=0", bird, None, 422),
+        ("GET", "/healthz", {}, None, 200),
+    ]
+    for method, path, headers, body, status in requests:
+        trips[0] = 0
+        response = client.request(method, path, headers=headers, json=body)
+        assert response.status_code == status, (method, path, response.text)
+        assert trips[0] == 1, (method, path, trips[0])
