@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from calltrail.adapters import cometchat, freeswitch, livekit, twilio
 from calltrail.adapters.base import Adapter
 
-ADAPTERS: dict[str, Adapter] = {}
+ADAPTERS: dict[str, Adapter] = {
+    livekit.ADAPTER.provider: livekit.ADAPTER,
+    cometchat.ADAPTER.provider: cometchat.ADAPTER,
+    twilio.ADAPTER.provider: twilio.ADAPTER,
+    freeswitch.ADAPTER.provider: freeswitch.ADAPTER,
+}
