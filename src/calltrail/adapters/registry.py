@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calltrail.adapters import cometchat, freeswitch, livekit, twilio
+from calltrail.adapters import cometchat, freeswitch, janus, kamailio, livekit, twilio
 from calltrail.adapters.base import Adapter
 
 ADAPTERS: dict[str, Adapter] = {
@@ -10,4 +10,7 @@ ADAPTERS: dict[str, Adapter] = {
     cometchat.ADAPTER.provider: cometchat.ADAPTER,
     twilio.ADAPTER.provider: twilio.ADAPTER,
     freeswitch.ADAPTER.provider: freeswitch.ADAPTER,
+    kamailio.ADAPTER.provider: kamailio.ADAPTER,
+    # Janus translates to room facts, folded per room by the room log (store/rooms.py).
+    janus.ADAPTER.provider: janus.ADAPTER,
 }
