@@ -272,19 +272,24 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_janus(workdir: Path, *, session_timeout: int = 60) -> Iterator[Janus]:
+def running_janus(
+    workdir: Path, *, session_timeout: int = 60, backend: tuple[str, str, str] | None = None
+) -> Iterator[Janus]:
     """Start Janus with a generated config folder under ``workdir``; stop it on exit.
 
-    A port taken between choosing it and Janus binding it is retried with another port.
+    Its event handler posts to a local :class:`EventReceiver`, or to ``backend`` (URL, user,
+    password: a Calltrail hook) when given. A port taken between choosing it and Janus binding
+    it is retried with another port.
     """
     binary = require_janus()
     user, password = "janus", secrets.token_urlsafe(16)
     with EventReceiver(user, password) as receiver:
+        url, user, password = backend or (receiver.url, user, password)
         for attempt in range(3):
             port = free_port()
             configs = workdir / f"janus-{attempt}"
             write_configs(
-                configs, port=port, backend=receiver.url, user=user, password=password, session_timeout=session_timeout
+                configs, port=port, backend=url, user=user, password=password, session_timeout=session_timeout
             )
             log_path = workdir / f"janus-{attempt}.log"
             with log_path.open("wb") as log:

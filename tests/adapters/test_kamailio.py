@@ -14,6 +14,7 @@ Two parts:
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import random
@@ -450,19 +451,20 @@ class Proxy:
     log: Path
 
 
-@pytest.fixture
-def kamailio(receiver: Receiver, tmp_path: Path) -> Iterator[Proxy]:
+@contextlib.contextmanager
+def running_kamailio(workdir: Path, hook_url: str, hook_auth: str) -> Iterator[Proxy]:
+    """Kamailio with the shipped configuration, reporting to ``hook_url`` with Basic ``user:password``."""
     _require_tools()
     port = _free_port(socket.SOCK_DGRAM)
     env = {
         "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
         "KAMAILIO_LISTEN": f"udp:127.0.0.1:{port}",
-        "CALLTRAIL_HOOK_URL": receiver.url,
-        "CALLTRAIL_HOOK_AUTH": f"{HOOK_USER}:{HOOK_PASSWORD}",
+        "CALLTRAIL_HOOK_URL": hook_url,
+        "CALLTRAIL_HOOK_AUTH": hook_auth,
     }
-    rundir = tmp_path / "kamailio"
+    rundir = workdir / "kamailio"
     rundir.mkdir()
-    log = tmp_path / "kamailio.log"
+    log = workdir / "kamailio.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [KAMAILIO, "-DD", "-E", "-f", str(CONFIG), "-Y", str(rundir), "-w", str(rundir)],
@@ -479,6 +481,12 @@ def kamailio(receiver: Receiver, tmp_path: Path) -> Iterator[Proxy]:
         yield Proxy(port=port, log=log)
     finally:
         _stop(process)
+
+
+@pytest.fixture
+def kamailio(receiver: Receiver, tmp_path: Path) -> Iterator[Proxy]:
+    with running_kamailio(tmp_path, receiver.url, f"{HOOK_USER}:{HOOK_PASSWORD}") as proxy:
+        yield proxy
 
 
 @dataclass(frozen=True)

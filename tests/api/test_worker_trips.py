@@ -3,6 +3,7 @@ reads and writes are one blocking function, and reads inside it share one snapsh
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,6 +12,7 @@ import anyio.to_thread
 import pytest
 from starlette.testclient import TestClient
 
+from calltrail.adapters.integrations import new_integration
 from calltrail.store import Stores
 from calltrail.voice.vocabulary import new_channel_settings
 from tests.conftest import Tenant
@@ -54,6 +56,9 @@ def test_each_endpoint_makes_one_worker_trip(
     client: TestClient, stores: Stores, tenant: Tenant, trips: list[int]
 ) -> None:
     channel = stores.voice.create_channel(tenant.app_id, new_channel_settings("Trips")).channel_id
+    janus, password = new_integration(tenant.app_id, "janus")
+    stores.integrations.create(janus)
+    basic = {"Authorization": "Basic " + base64.b64encode(f"{janus.username}:{password}".encode()).decode()}
     token = client.post("/v3/users/ann/auth_tokens", headers=tenant.headers).json()["data"]["authToken"]
     bird = {"Authorization": f"AccessKey {tenant.key}"}
     calls = f"/workspaces/{tenant.app_id}/channels/{channel}/calls"
@@ -81,6 +86,8 @@ def test_each_endpoint_makes_one_worker_trip(
         ("GET", f"/workspaces/{tenant.app_id}/channels/calls", bird, None, 200),
         ("POST", f"{calls}/events", bird, {"id": "e", "callId": call_id, "status": "ringing", "at": 1}, 200),
         ("GET", f"{calls}?limit=0", bird, None, 422),
+        ("POST", janus.path, basic, [{"type": 1, "timestamp": 1, "session_id": 1, "event": {}}], 200),
+        ("POST", janus.path, {}, {}, 401),
         ("GET", "/healthz", {}, None, 200),
     ]
     for method, path, headers, body, status in requests:

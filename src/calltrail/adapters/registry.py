@@ -11,6 +11,8 @@ ADAPTERS: dict[str, Adapter] = {
     twilio.ADAPTER.provider: twilio.ADAPTER,
     freeswitch.ADAPTER.provider: freeswitch.ADAPTER,
     kamailio.ADAPTER.provider: kamailio.ADAPTER,
-    # Janus translates to room facts, folded per room by the room log (store/rooms.py).
     janus.ADAPTER.provider: janus.ADAPTER,
 }
+#: Providers whose translations are room facts, folded per room (``store/rooms.py``), not
+#: native events: one of their payloads cannot tell which call it belongs to.
+ROOM_FOLDED = frozenset((janus.ADAPTER.provider,))

@@ -83,8 +83,8 @@ def unwrap(value: Parsed[T]) -> T:
     return value
 
 
-async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
-    """The request body decoded as JSON; 413 past ``limit``, 400 for anything not JSON."""
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw request body; 413 past ``limit`` (checked as it arrives, never buffered past it)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
@@ -95,7 +95,12 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
         if size > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         chunks.append(chunk)
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
+    """The request body decoded as JSON; 413 past ``limit``, 400 for anything not JSON."""
+    body = await read_body(request, limit)
     if not body.strip():
         raise InvalidRequest(details={"body": ["is required: a JSON document"]})
     try:

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp
 
-from calltrail.api import bird, cometchat
+from calltrail.api import bird, cometchat, hooks
 from calltrail.api.bird import openapi as bird_openapi
 from calltrail.api.cometchat import openapi as cometchat_openapi
 from calltrail.api.cometchat import user_openapi
+from calltrail.api.hooks import openapi as hooks_openapi
 from calltrail.api.openapi import Fragment
 from calltrail.store import Stores
 
@@ -36,4 +37,5 @@ DIALECTS: dict[str, Dialect] = {
         ((cometchat_openapi.paths, cometchat_openapi.components), (user_openapi.paths, user_openapi.components)),
     ),
     "bird": Dialect(("/workspaces",), bird.create_app, ((bird_openapi.paths, bird_openapi.components),)),
+    "hooks": Dialect(("/hooks",), hooks.create_app, ((hooks_openapi.paths, hooks_openapi.components),)),
 }

@@ -7,46 +7,16 @@ errors go to stderr. Every error is one line (``Error: ...``) and a non-zero exi
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
-import orjson
 
 from calltrail import __version__
+from calltrail.cli.common import DEMO_AVATARS, _echo_json, _stores, db_option
 from calltrail.kernel.errors import CalltrailError
 from calltrail.kernel.tenancy import REGIONS, SCOPES, new_app_settings, new_key_settings
-from calltrail.settings import DEFAULT_DB
-from calltrail.store import Stores, open_stores
+from calltrail.store import Stores
 from calltrail.voice.vocabulary import new_channel_settings
-
-DB_HELP = (
-    "Database URL: sqlite:///relative/path, sqlite:////absolute/path or postgresql://user@host:port/db. "
-    "Defaults to $CALLTRAIL_DB, else sqlite:///./calltrail.db."
-)
-DEMO_AVATARS = "https://avatars.example.com/demo"
-db_option = click.option("--db", "db_url", envvar="CALLTRAIL_DB", default=DEFAULT_DB, metavar="URL", help=DB_HELP)
-
-
-def _echo_json(value: dict[str, Any]) -> None:
-    click.echo(orjson.dumps(value).decode())
-
-
-@contextmanager
-def _stores(db_url: str) -> Iterator[Stores]:
-    """Open the database (migrating it); domain errors become one-line CLI errors."""
-    try:
-        stores = open_stores(db_url)
-    except (CalltrailError, ValueError) as exc:
-        raise click.ClickException(getattr(exc, "message", str(exc))) from None
-    try:
-        yield stores
-    except CalltrailError as exc:
-        details = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.details.items())
-        raise click.ClickException(f"{exc.message} {details}".strip()) from None
-    finally:
-        stores.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -325,3 +295,9 @@ def demo(app_id: str, count: int, seed: int, channel_id: str | None, db_url: str
             calls, events = _ingest_demo(stores, app_id, count, seed)
         elapsed = time.perf_counter() - started
     click.echo(f"generated {calls} calls ({events} events) in {elapsed:.1f}s", err=True)
+
+
+# Command groups in their own modules (imported last: they use the helpers above).
+from calltrail.cli.integrations import integrations  # noqa: E402
+
+main.add_command(integrations)

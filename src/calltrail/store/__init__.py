@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from calltrail.store.database import Database, open_database
+from calltrail.store.integrations import IntegrationStore
 from calltrail.store.migrations import migrate
+from calltrail.store.rooms import RoomStore
 from calltrail.store.sessions import SessionStore
 from calltrail.store.tenants import TenantStore
 from calltrail.store.users import UserStore
@@ -19,6 +21,9 @@ class Stores:
         self.sessions = SessionStore(db)
         self.voice = VoiceStore(db)
         self.users = UserStore(db)
+        self.integrations = IntegrationStore(db)
+        # A room's calls are sessions: written (and replaced) by the sessions' own row writer.
+        self.rooms = RoomStore(db, self.sessions._write_rows, self.sessions._delete_rows)
 
     def prepare_to_serve(self) -> None:
         """Make sure the planner has statistics before serving reads (sampled: milliseconds)."""

@@ -197,14 +197,25 @@ class SessionStore:
             ),
         )
 
+    def _delete_rows(self, conn: Connection, app_id: str, session_ids: Sequence[str]) -> None:
+        """Remove calls with their member rows, keeping the count tables exact."""
+        if not session_ids:
+            return
+        self._update_counts(conn, app_id, [], removed=session_ids)
+        for part in chunks(session_ids):
+            among, values = conn.any_of("session_id", part)
+            conn.execute(f"DELETE FROM call_members WHERE app_id = ? AND {among}", (app_id, *values))
+            conn.execute(f"DELETE FROM calls WHERE app_id = ? AND {among}", (app_id, *values))
+
     @staticmethod
-    def _update_counts(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> None:
+    def _update_counts(conn: Connection, app_id: str, rows: Sequence[CallRow], removed: Sequence[str] = ()) -> None:
         """Move each written call, and each of its members, between count buckets (``call_counts``
-        and ``member_counts``, see :mod:`call_sql`). Runs before the rows are overwritten."""
+        and ``member_counts``, see :mod:`calltrail.store.sessions_sql`); take ``removed`` calls
+        out of theirs. Runs before the rows are overwritten or deleted."""
         columns = ", ".join(COUNTED_COLUMNS)
         previous: dict[str, tuple[Any, ...]] = {}
         previous_members: dict[str, list[tuple[str, int, int]]] = {}
-        for part in chunks([row.session_id for row in rows]):
+        for part in chunks([*(row.session_id for row in rows), *removed]):
             marks = placeholders(len(part))
             for session_id, *stored in conn.fetchall(
                 f"SELECT session_id, {columns} FROM calls WHERE app_id = ? AND session_id IN ({marks})",
@@ -219,13 +230,19 @@ class SessionStore:
                 previous_members.setdefault(session_id, []).append((uid, int(is_initiator), int(missed)))
         calls: Counter[tuple[Any, ...]] = Counter()
         members: Counter[tuple[Any, ...]] = Counter()
-        for row in rows:
-            bucket = (row.status, row.type, row.mode, row.receiver_type, int(row.has_recording))
-            before = previous.get(row.session_id)
+
+        def take_out(session_id: str) -> None:
+            before = previous.get(session_id)
             if before is not None:
                 calls[before] -= 1
-                for uid, is_initiator, missed in previous_members.get(row.session_id, ()):
+                for uid, is_initiator, missed in previous_members.get(session_id, ()):
                     members[(uid, *before, is_initiator, missed)] -= 1
+
+        for session_id in removed:
+            take_out(session_id)
+        for row in rows:
+            take_out(row.session_id)
+            bucket = (row.status, row.type, row.mode, row.receiver_type, int(row.has_recording))
             calls[bucket] += 1
             for m in row.members:
                 members[(m.uid, *bucket, int(m.is_initiator), int(m.missed))] += 1
