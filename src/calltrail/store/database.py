@@ -19,6 +19,7 @@ acknowledged after a write survives ``kill -9`` of the server (and, storage perm
 from __future__ import annotations
 
 import functools
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -316,11 +317,18 @@ def sqlite_path(url: str) -> str:
 
 
 class SQLiteDatabase(Database):
-    """The embedded database: one writer connection behind a lock, one reader per thread."""
+    """The embedded database: one writer connection behind a lock, and a bounded pool of reader
+    connections shared by every thread.
+
+    Readers are borrowed for one transaction and given back, so the number of open connections
+    is bounded by :attr:`MAX_READERS` whatever the threads (a worker pool retires idle threads and
+    starts new ones: one connection per thread would grow without bound)."""
 
     dialect = "sqlite"
     #: SQLite has no autovacuum: refresh planner statistics after this many new events.
     ANALYZE_EVERY = 200_000
+    #: Reader connections at most; more concurrent reads wait for one to be given back.
+    MAX_READERS = 16
 
     def __init__(self, url: str):
         super().__init__()
@@ -330,6 +338,8 @@ class SQLiteDatabase(Database):
         if not parent.exists():
             raise Unavailable(f"directory {parent} does not exist (database {self.path})")
         self._readers: list[sqlite3.Connection] = []
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._reader_slots = threading.BoundedSemaphore(self.MAX_READERS)
         self._lock = threading.Lock()
         # The writer gets a larger page cache (an upper bound, grown only as used): index inserts
         # at scattered keys are its main cost once the indexes outgrow the cache.
@@ -349,22 +359,35 @@ class SQLiteDatabase(Database):
             raise Unavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         return raw
 
-    def _reader(self) -> sqlite3.Connection:
-        raw: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if raw is None:
-            raw = self._local.conn = self._connect()
-            with self._lock:
-                self._readers.append(raw)
-        return raw
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a reader (the most recently used, its cache warm), opening one while fewer
+        than :attr:`MAX_READERS` exist."""
+        with self._reader_slots:
+            try:
+                raw = self._idle.get_nowait()
+            except queue.Empty:
+                raw = self._connect()
+                with self._lock:
+                    self._readers.append(raw)
+            try:
+                yield raw
+            finally:
+                self._idle.put(raw)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        raw = self._reader()
-        raw.execute("BEGIN")
-        try:
-            yield SQLiteConnection(raw)
-        finally:
-            raw.execute("COMMIT")
+        with self._reader() as raw:
+            raw.execute("BEGIN")
+            try:
+                yield SQLiteConnection(raw)
+            finally:
+                raw.execute("COMMIT")
+
+    def reader_count(self) -> int:
+        """How many reader connections are open (bounded by :attr:`MAX_READERS`)."""
+        with self._lock:
+            return len(self._readers)
 
     @contextmanager
     def _driver_errors(self) -> Iterator[None]:

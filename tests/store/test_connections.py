@@ -1,0 +1,71 @@
+"""The database keeps a bounded set of connections whatever the traffic: threads come and go
+(a worker pool retires idle threads), yet connections are reused, never one per thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from calltrail.store.database import PostgresDatabase, SQLiteDatabase, open_database
+
+
+def _waves(read: Callable[[], object], waves: int = 10, threads: int = 24) -> None:
+    """Bursts of reads, each on brand-new threads (as after the pool's idle threads retire)."""
+    for _ in range(waves):
+        barrier = threading.Barrier(threads)
+
+        def work(barrier: threading.Barrier = barrier) -> None:
+            barrier.wait(10)
+            for _ in range(5):
+                read()
+
+        started = [threading.Thread(target=work) for _ in range(threads)]
+        for thread in started:
+            thread.start()
+        for thread in started:
+            thread.join(30)
+
+
+def test_sqlite_readers_are_pooled_and_bounded(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'pool.db'}")
+    assert isinstance(db, SQLiteDatabase)
+    try:
+
+        def read() -> object:
+            with db.read() as conn:
+                return conn.fetchone("SELECT 1")
+
+        _waves(read)
+        # 240 threads made 1,200 reads; at most MAX_READERS connections ever opened.
+        assert 1 <= db.reader_count() <= SQLiteDatabase.MAX_READERS
+        opened = db.reader_count()
+        _waves(read, waves=3)
+        assert db.reader_count() == opened  # reused, not reopened
+    finally:
+        db.close()
+
+
+def test_nested_reads_share_one_connection_and_snapshot(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'nest.db'}")
+    try:
+        with db.read() as outer, db.read() as inner:
+            assert inner is outer
+        assert db.reader_count() == 1
+    finally:
+        db.close()
+
+
+def test_postgresql_connections_are_bounded_by_the_pool(pg_database: Callable[[], str]) -> None:
+    db = open_database(pg_database())
+    assert isinstance(db, PostgresDatabase)
+    try:
+
+        def read() -> object:
+            with db.read() as conn:
+                return conn.fetchone("SELECT 1")
+
+        _waves(read, waves=3)
+        assert db._pool.get_stats()["pool_size"] <= 16
+    finally:
+        db.close()
