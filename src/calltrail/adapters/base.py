@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from calltrail.kernel.errors import HookUnauthorized
+
 Domain = Literal["sessions", "voice"]
 AuthKind = Literal["basic", "signature"]
 
@@ -80,3 +82,15 @@ class Adapter(Protocol):
         """The native events the payload means; raise
         :class:`~calltrail.kernel.errors.InvalidRequest` for a malformed payload."""
         ...
+
+
+class BasicAuthAdapter:
+    """Base of the providers that send the generated HTTP Basic credentials, which the endpoint
+    checks against the stored hash before anything else. They sign nothing, so :meth:`verify`
+    refuses: a caller that confuses the two kinds of authentication fails closed."""
+
+    auth: AuthKind = "basic"
+
+    def verify(self, request: HookRequest, credentials: Credentials) -> None:
+        """Always :class:`HookUnauthorized` (Basic credentials are not a signature)."""
+        raise HookUnauthorized()

@@ -20,9 +20,8 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from calltrail.adapters.base import AuthKind, Credentials, Domain, HookRequest, Translation
+from calltrail.adapters.base import BasicAuthAdapter, Domain, HookRequest, Translation
 from calltrail.adapters.common import Payload, at_seconds, decode_body, event_id
-from calltrail.kernel.errors import HookUnauthorized
 from calltrail.sessions.vocabulary import RECEIVER_TYPES, is_entity_id, normalize_type
 
 #: The outcome of a ringing call that never started, by trigger.
@@ -217,17 +216,11 @@ HANDLERS: dict[str, Callable[[str, Payload], Translation]] = {
 }
 
 
-class CometChatAdapter:
+class CometChatAdapter(BasicAuthAdapter):
     """CometChat's call and meeting webhooks, authenticated with HTTP Basic by the endpoint."""
 
     provider: str = "cometchat"
     domain: Domain = "sessions"
-    auth: AuthKind = "basic"
-
-    def verify(self, request: HookRequest, credentials: Credentials) -> None:
-        """CometChat signs nothing: its webhooks carry the generated Basic credentials, which the
-        endpoint checks. Refuse, so a caller that confuses the two kinds fails closed."""
-        raise HookUnauthorized()
 
     def translate(self, request: HookRequest) -> Translation:
         """The native events one CometChat webhook means."""

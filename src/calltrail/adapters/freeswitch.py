@@ -28,7 +28,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from calltrail.adapters.base import AuthKind, Credentials, Domain, HookRequest, Translation
+from calltrail.adapters.base import BasicAuthAdapter, Domain, HookRequest, Translation
 from calltrail.adapters.telephony_common import check_instant, decode_text, fail, is_digits, status_event
 from calltrail.voice.vocabulary import CALL_TYPES, UUID_RULE, canonical_uuid
 
@@ -350,15 +350,11 @@ def translate_cdr(cdr: dict[str, Any]) -> Translation:
     return Translation(events=events)
 
 
-class FreeSwitchAdapter:
+class FreeSwitchAdapter(BasicAuthAdapter):
     """``mod_json_cdr`` CDRs, authenticated by the endpoint with HTTP Basic (``cred``)."""
 
     provider: str = "freeswitch"
     domain: Domain = "voice"
-    auth: AuthKind = "basic"
-
-    def verify(self, request: HookRequest, credentials: Credentials) -> None:
-        """Nothing to check here: ``auth == "basic"``, so the endpoint checks the password."""
 
     def translate(self, request: HookRequest) -> Translation:
         """The status events of the leg the CDR describes."""

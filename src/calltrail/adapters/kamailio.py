@@ -36,7 +36,7 @@ from typing import Any, Final
 
 import orjson
 
-from calltrail.adapters.base import AuthKind, Credentials, Domain, HookRequest, Translation
+from calltrail.adapters.base import BasicAuthAdapter, Domain, HookRequest, Translation
 from calltrail.kernel.errors import InvalidRequest
 from calltrail.kernel.instants import format_rfc3339, parse_instant
 from calltrail.kernel.problems import Problems
@@ -272,15 +272,11 @@ def to_status_event(report: Report) -> dict[str, Any]:
     }
 
 
-class KamailioAdapter:
+class KamailioAdapter(BasicAuthAdapter):
     """The ``kamailio`` provider: Basic-authenticated dialog reports feeding voice calls."""
 
     provider: str = "kamailio"
     domain: Domain = "voice"
-    auth: AuthKind = "basic"
-
-    def verify(self, request: HookRequest, credentials: Credentials) -> None:
-        """Nothing to check: Basic credentials are checked by the endpoint before translation."""
 
     def translate(self, request: HookRequest) -> Translation:
         """One report -> one status event; an unknown event name is counted as ignored."""
