@@ -51,7 +51,15 @@ from calltrail_sdk._models import (
     UserProfile,
 )
 from calltrail_sdk._settings import CallAppSettings
+from calltrail_sdk._usage import UsageSeries
 from calltrail_sdk._version import __version__
+from calltrail_sdk._webhooks import (
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryPage,
+    WebhookVerificationError,
+    verify_webhook,
+)
 
 __all__ = [
     "APIError",
@@ -91,8 +99,14 @@ __all__ = [
     "RequestTimeoutError",
     "ServerError",
     "TransportError",
+    "UsageSeries",
     "UserProfile",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookDeliveryPage",
+    "WebhookVerificationError",
     "__version__",
     "get_call_details",
     "get_call_details_async",
+    "verify_webhook",
 ]

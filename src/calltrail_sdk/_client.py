@@ -10,10 +10,13 @@ from typing import Any, Self
 
 import httpx
 
+from calltrail_sdk._exceptions import error_from_response
 from calltrail_sdk._filters import CallFilter
-from calltrail_sdk._http import run, run_async
+from calltrail_sdk._http import run, run_async, send, send_async
 from calltrail_sdk._models import AuthToken, CallLog, CallPage, GroupProfile, IngestResult, UserProfile
 from calltrail_sdk._rest import MAX_EVENTS, MAX_PER_PAGE, RestApi
+from calltrail_sdk._usage import Filters, Instant, NativeApi, UsageSeries
+from calltrail_sdk._webhooks import AsyncWebhookMethods, WebhookApi, WebhookMethods
 
 
 def _batches(events: Sequence[Mapping[str, Any]]) -> list[Sequence[Mapping[str, Any]]]:
@@ -44,7 +47,7 @@ class _Walk:
         return fresh
 
 
-class CalltrailClient:
+class CalltrailClient(WebhookMethods):
     """The REST API with an API key (``fullAccess``; ``authOnly`` may only create tokens).
 
     **Parameters:**
@@ -72,6 +75,8 @@ class CalltrailClient:
         http_client: httpx.Client | None = None,
     ) -> None:
         self._api = RestApi(base_url, api_key, on_behalf_of)
+        self._native = NativeApi(self._api.root_url, api_key)
+        self._webhooks = WebhookApi(self._api.root_url, api_key)
         self._owns_client = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout)
 
@@ -159,8 +164,72 @@ class CalltrailClient:
         """Revoke every token of a user; returns how many there were."""
         return run(self._http, self._api.revoke_auth_tokens(uid))
 
+    # -- Calltrail's own API: usage and exports ----------------------------------------------
 
-class AsyncCalltrailClient:
+    def usage_calls(
+        self,
+        *,
+        from_: Instant | None = None,
+        to: Instant | None = None,
+        interval: str | None = None,
+        tz: str | None = None,
+        group_by: str | None = None,
+        limit: int | None = None,
+        where: CallFilter | None = None,
+        filters: Filters | None = None,
+    ) -> UsageSeries:
+        """``GET /api/usage/calls``: minutes, outcomes and peak concurrency per bucket."""
+        operation = self._native.usage("calls", from_=from_, to=to, interval=interval, tz=tz, group_by=group_by,
+                                       limit=limit, where=where, filters=filters)  # fmt: skip
+        return run(self._http, operation)
+
+    def usage_voice(
+        self,
+        *,
+        from_: Instant | None = None,
+        to: Instant | None = None,
+        interval: str | None = None,
+        tz: str | None = None,
+        group_by: str | None = None,
+        filters: Filters | None = None,
+    ) -> UsageSeries:
+        """``GET /api/usage/voice``: phone calls' ASR, ACD, billable minutes... per bucket."""
+        operation = self._native.usage("voice", from_=from_, to=to, interval=interval, tz=tz, group_by=group_by,
+                                       limit=None, where=None, filters=filters)  # fmt: skip
+        return run(self._http, operation)
+
+    def _export(self, kind: str, format: str, where: CallFilter | None, filters: Filters | None) -> Iterator[bytes]:
+        # Built now, so bad arguments fail at the call; sent when the iteration starts.
+        return self._stream(self._native.export(kind, format, where, filters))
+
+    def _stream(self, request: httpx.Request) -> Iterator[bytes]:
+        response = send(self._http, request, stream=True)
+        try:
+            if response.is_error:
+                response.read()
+                raise error_from_response(response)
+            yield from response.iter_bytes()
+        finally:
+            response.close()
+
+    def export_calls(
+        self, format: str = "ndjson", where: CallFilter | None = None, filters: Filters | None = None
+    ) -> Iterator[bytes]:
+        """The bytes of ``GET /api/exports/calls``, streamed (write them to a file as they come)."""
+        return self._export("calls", format, where, filters)
+
+    def export_participants(
+        self, format: str = "ndjson", where: CallFilter | None = None, filters: Filters | None = None
+    ) -> Iterator[bytes]:
+        """The bytes of ``GET /api/exports/participants``, streamed."""
+        return self._export("participants", format, where, filters)
+
+    def export_voice(self, format: str = "ndjson", filters: Filters | None = None) -> Iterator[bytes]:
+        """The bytes of ``GET /api/exports/voice``, streamed."""
+        return self._export("voice", format, None, filters)
+
+
+class AsyncCalltrailClient(AsyncWebhookMethods):
     """The async twin of :class:`CalltrailClient` (same parameters and methods, awaited)."""
 
     def __init__(
@@ -173,6 +242,8 @@ class AsyncCalltrailClient:
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         self._api = RestApi(base_url, api_key, on_behalf_of)
+        self._native = NativeApi(self._api.root_url, api_key)
+        self._webhooks = WebhookApi(self._api.root_url, api_key)
         self._owns_client = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout)
 
@@ -259,3 +330,70 @@ class AsyncCalltrailClient:
     async def revoke_auth_tokens(self, uid: str) -> int:
         """Revoke every token of a user; returns how many there were."""
         return await run_async(self._http, self._api.revoke_auth_tokens(uid))
+
+    # -- Calltrail's own API: usage and exports ----------------------------------------------
+
+    async def usage_calls(
+        self,
+        *,
+        from_: Instant | None = None,
+        to: Instant | None = None,
+        interval: str | None = None,
+        tz: str | None = None,
+        group_by: str | None = None,
+        limit: int | None = None,
+        where: CallFilter | None = None,
+        filters: Filters | None = None,
+    ) -> UsageSeries:
+        """``GET /api/usage/calls``: minutes, outcomes and peak concurrency per bucket."""
+        operation = self._native.usage("calls", from_=from_, to=to, interval=interval, tz=tz, group_by=group_by,
+                                       limit=limit, where=where, filters=filters)  # fmt: skip
+        return await run_async(self._http, operation)
+
+    async def usage_voice(
+        self,
+        *,
+        from_: Instant | None = None,
+        to: Instant | None = None,
+        interval: str | None = None,
+        tz: str | None = None,
+        group_by: str | None = None,
+        filters: Filters | None = None,
+    ) -> UsageSeries:
+        """``GET /api/usage/voice``: phone calls' ASR, ACD, billable minutes... per bucket."""
+        operation = self._native.usage("voice", from_=from_, to=to, interval=interval, tz=tz, group_by=group_by,
+                                       limit=None, where=None, filters=filters)  # fmt: skip
+        return await run_async(self._http, operation)
+
+    def _export(
+        self, kind: str, format: str, where: CallFilter | None, filters: Filters | None
+    ) -> AsyncIterator[bytes]:
+        # Built now, so bad arguments fail at the call; sent when the iteration starts.
+        return self._stream(self._native.export(kind, format, where, filters))
+
+    async def _stream(self, request: httpx.Request) -> AsyncIterator[bytes]:
+        response = await send_async(self._http, request, stream=True)
+        try:
+            if response.is_error:
+                await response.aread()
+                raise error_from_response(response)
+            async for chunk in response.aiter_bytes():
+                yield chunk
+        finally:
+            await response.aclose()
+
+    def export_calls(
+        self, format: str = "ndjson", where: CallFilter | None = None, filters: Filters | None = None
+    ) -> AsyncIterator[bytes]:
+        """The bytes of ``GET /api/exports/calls``, streamed (write them to a file as they come)."""
+        return self._export("calls", format, where, filters)
+
+    def export_participants(
+        self, format: str = "ndjson", where: CallFilter | None = None, filters: Filters | None = None
+    ) -> AsyncIterator[bytes]:
+        """The bytes of ``GET /api/exports/participants``, streamed."""
+        return self._export("participants", format, where, filters)
+
+    def export_voice(self, format: str = "ndjson", filters: Filters | None = None) -> AsyncIterator[bytes]:
+        """The bytes of ``GET /api/exports/voice``, streamed."""
+        return self._export("voice", format, None, filters)

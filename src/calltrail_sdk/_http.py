@@ -34,18 +34,19 @@ def _transport_error(exc: httpx.TransportError, request: httpx.Request) -> Trans
     return TransportError(f"{where}: {type(exc).__name__}: {exc}")
 
 
-def send(client: httpx.Client, request: httpx.Request) -> httpx.Response:
-    """Send with a sync client; transport failures become :class:`TransportError`."""
+def send(client: httpx.Client, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+    """Send with a sync client; transport failures become :class:`TransportError`. With
+    ``stream``, the body is read as it arrives (close the response)."""
     try:
-        return client.send(request)
+        return client.send(request, stream=stream)
     except httpx.TransportError as exc:
         raise _transport_error(exc, request) from exc
 
 
-async def send_async(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+async def send_async(client: httpx.AsyncClient, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
     """Send with an async client; transport failures become :class:`TransportError`."""
     try:
-        return await client.send(request)
+        return await client.send(request, stream=stream)
     except httpx.TransportError as exc:
         raise _transport_error(exc, request) from exc
 

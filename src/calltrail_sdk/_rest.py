@@ -80,6 +80,8 @@ class RestApi:
         if not isinstance(api_key, str) or not api_key or not api_key.isascii() or not api_key.isprintable():
             raise ValueError("api_key must be a non-empty string of printable ASCII characters")
         self.base_url = api_base(base_url, REST_PATH, "base_url")
+        #: The server root (where ``/api`` lives): the base URL without its ``/v3`` or ``/v3.0``.
+        self.root_url = self.base_url.removesuffix("/v3.0").removesuffix("/v3")
         self.api_key = api_key
         self.on_behalf_of = None if on_behalf_of is None else check_entity_id("on_behalf_of", on_behalf_of)
 

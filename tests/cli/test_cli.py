@@ -52,7 +52,8 @@ def test_apps_and_keys(runner: CliRunner, stores: Stores) -> None:
     assert set(app) == {"appId", "name", "region", "createdAt"}
     assert (app["appId"], app["name"], app["region"]) == (app_id, "CLI app", "eu")
     key = json.loads(runner.invoke(main, ["keys", "create", "--app", app_id, "--db", stores.db.url]).stdout)
-    assert set(key) == {"apiKey", "name", "scope", "createdAt"} and key["scope"] == "fullAccess"
+    assert set(key) == {"apiKey", "keyId", "prefix", "name", "scope", "createdAt", "expiresAt", "expired"}
+    assert key["scope"] == "fullAccess" and key["prefix"] == key["apiKey"][:8]
     assert stores.tenants.find_key(key["apiKey"]) is not None
     auth = json.loads(
         runner.invoke(

@@ -37,7 +37,10 @@ def test_serve_demo_prints_a_working_curl_example(
     output = server.output()
     key = re.search(r"API key\s*:\s*([0-9a-f]{40})", output)
     assert key, output
-    assert "curl -s 'http://localhost:" in output and "/v3/calls?" in output
+    base = re.search(r"base URL\s*:\s*(\S+)", output)
+    assert base and base.group(1) == server.base_url.replace("127.0.0.1", "localhost")  # no /v3: $BASE
+    assert f"export BASE={base.group(1)} KEY={key.group(1)}" in output
+    assert 'curl -s "$BASE/v3/calls?' in output and "calltrail --help" in output
     with server.client(headers={"apikey": key.group(1)}) as client:
         body = client.get("/v3/calls", params={"perPage": 2, "status": "ended"}).json()
         assert len(body["data"]) == 2 and body["meta"]["pagination"]["total"] > 100
@@ -54,13 +57,13 @@ def test_serve_demo_prints_a_working_curl_example(
             entities["receiver"]["entity"].get("uid"),
             *(p["uid"] for p in mine["data"][0]["participants"]),
         )
-    # a second start on the same database keeps the data and prints a fresh key
+    # a second start on the same database keeps the data and reuses the key (from its 0600 file)
     server.process.terminate()
     server.process.wait(10)
     again = server_factory(server.db_url, "--demo")
     second_key = re.search(r"API key\s*:\s*([0-9a-f]{40})", again.output())
-    assert second_key and second_key.group(1) != key.group(1)
-    assert "existing data" in again.output()
+    assert second_key and second_key.group(1) == key.group(1)
+    assert "existing data" in again.output() and "reused" in again.output()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

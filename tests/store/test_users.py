@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from calltrail.kernel.errors import AuthTokenNotFound
+from calltrail.kernel.errors import AuthTokenLimit, AuthTokenNotFound
 from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.events import parse_batch
 from calltrail.store import Stores
@@ -92,12 +92,16 @@ def test_a_token_of_one_app_is_unknown_to_another(stores: Stores, tenant: Tenant
     assert stores.users.find_token(forged) is None
 
 
-def test_only_the_newest_tokens_stay_valid(stores: Stores, tenant: Tenant) -> None:
-    made = [stores.users.create_token(tenant.app_id, "ava") for _ in range(MAX_TOKENS_PER_USER + 3)]
+def test_a_token_past_the_limit_is_refused_and_none_is_revoked(stores: Stores, tenant: Tenant) -> None:
+    made = [stores.users.create_token(tenant.app_id, "ava") for _ in range(MAX_TOKENS_PER_USER)]
+    with pytest.raises(AuthTokenLimit):
+        stores.users.create_token(tenant.app_id, "ava")
     other, _ = stores.users.create_token(tenant.app_id, "ben")
-    assert [stores.users.find_token(t) is not None for t, _ in made[:4]] == [False, False, False, True]
-    assert all(stores.users.find_token(t) is not None for t, _ in made[3:])
+    assert all(stores.users.find_token(t) is not None for t, _ in made)  # nobody was signed out
     assert stores.users.find_token(other) is not None
+    stores.users.revoke_token(tenant.app_id, "ava", made[0][1].token_id)
+    made.append(stores.users.create_token(tenant.app_id, "ava"))  # room again after a revocation
+    made.pop(0)
     total, page = stores.users.list_tokens(tenant.app_id, "ava", 0, 10)
     assert total == MAX_TOKENS_PER_USER
     assert [t.token_id for t in page] == [s.token_id for _, s in reversed(made[-10:])]
@@ -109,11 +113,15 @@ def test_concurrent_creation_keeps_at_most_the_limit(stores: Stores, tenant: Ten
     for _ in range(MAX_TOKENS_PER_USER - 5):
         stores.users.create_token(tenant.app_id, "ava")
     errors: list[BaseException] = []
+    refused: list[AuthTokenLimit] = []
 
     def make() -> None:
         try:
             for _ in range(5):
-                stores.users.create_token(tenant.app_id, "ava")
+                try:
+                    stores.users.create_token(tenant.app_id, "ava")
+                except AuthTokenLimit as exc:
+                    refused.append(exc)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -123,6 +131,7 @@ def test_concurrent_creation_keeps_at_most_the_limit(stores: Stores, tenant: Ten
     for thread in threads:
         thread.join()
     assert errors == []
+    assert len(refused) == 15  # 20 attempts, 5 places left
     assert stores.users.list_tokens(tenant.app_id, "ava", 0, 200)[0] == MAX_TOKENS_PER_USER
 
 

@@ -422,8 +422,9 @@ def as_entity_id(text: str) -> str:
 
 
 def _fit(text: str, session: str) -> str:
-    """Keep an id within 255 characters (long string ids): hash it when it would not fit."""
-    if len(text) <= _ID_LIMIT:
+    """Keep an id within 255 characters (long string ids) and free of control characters (which
+    event ids may not contain): hash it when it would not fit or is not clean."""
+    if len(text) <= _ID_LIMIT and not _CONTROL.search(text):
         return text
     return f"{session}:{hashlib.sha256(text.encode()).hexdigest()[:40]}"
 

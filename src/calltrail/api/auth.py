@@ -6,6 +6,7 @@ and call these; errors are the classes of :mod:`calltrail.kernel.errors`, render
 
 from __future__ import annotations
 
+from calltrail.api.context import note_app
 from calltrail.kernel.errors import InvalidRequest, MissingApiKey, NoAccess, UnknownApiKey
 from calltrail.sessions.vocabulary import ENTITY_ID_RULE, is_entity_id
 from calltrail.store import Stores
@@ -21,6 +22,7 @@ def authenticate_key(stores: Stores, secret: str | None, *, full_access: bool = 
     key = stores.tenants.find_key(secret) if len(secret) <= MAX_KEY_LENGTH else None
     if key is None:
         raise UnknownApiKey()
+    note_app(key.app_id)
     if full_access and key.scope != "fullAccess":
         raise NoAccess()
     return key

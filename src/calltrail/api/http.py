@@ -10,11 +10,12 @@ from typing import Any, ParamSpec, TypeAlias, TypeVar
 import anyio.to_thread
 import orjson
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from calltrail.kernel.errors import (
     CalltrailError,
+    ClientClosedRequest,
     InvalidRequest,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -25,6 +26,9 @@ log = logging.getLogger("calltrail.api")
 
 #: Largest request body accepted: 1000 events or a record with its participants fit easily.
 MAX_BODY_BYTES = 8 * 1024 * 1024
+#: Deepest JSON nesting accepted. Real bodies nest a handful of levels; deeper documents are
+#: refused before validation, so nothing downstream (the encoder, say) meets one.
+MAX_JSON_DEPTH = 64
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -90,11 +94,14 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientClosedRequest() from None
     return b"".join(chunks)
 
 
@@ -103,10 +110,36 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
     body = await read_body(request, limit)
     if not body.strip():
         raise InvalidRequest(details={"body": ["is required: a JSON document"]})
+    return decode_json(body)
+
+
+def decode_json(body: bytes) -> Any:
+    """A body decoded as JSON; 400 for anything not JSON or nested over :data:`MAX_JSON_DEPTH`."""
     try:
-        return orjson.loads(body)
+        document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(details={"body": [f"is not valid JSON: {exc}"]}) from None
+    if json_depth(document) > MAX_JSON_DEPTH:
+        raise InvalidRequest(details={"body": [f"nests deeper than {MAX_JSON_DEPTH} levels"]})
+    return document
+
+
+def json_depth(document: Any) -> int:
+    """How deeply arrays and objects nest in a decoded document (a scalar is depth 0).
+
+    Iterative, so no document can exhaust the stack; only containers are followed."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            break  # already too deep: no need to look further
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def as_calltrail_error(exc: Exception, request: Request | None = None) -> CalltrailError:
@@ -118,6 +151,8 @@ def as_calltrail_error(exc: Exception, request: Request | None = None) -> Calltr
     """
     if isinstance(exc, CalltrailError):
         return exc
+    if isinstance(exc, ClientDisconnect):
+        return ClientClosedRequest()
     method, path = (request.method, request.url.path) if request is not None else ("?", "?")
     if isinstance(exc, HTTPException):
         if exc.status_code == 405:
@@ -139,7 +174,19 @@ def exception_handlers(render: Callable[[CalltrailError], Response]) -> dict[Any
     """
 
     async def handle(request: Request, exc: Exception) -> Response:
+        # A client that left mid-upload gets a 499 nobody reads: the access log's line is all.
         return render(as_calltrail_error(exc, request))
 
     named: list[type[Exception]] = [HTTPException, CalltrailError, Exception]
     return dict.fromkeys(named, handle)
+
+
+def error_envelope(exc: CalltrailError) -> dict[str, Any]:
+    """The default error body, ``{"error": {"code", "message", "details"}}`` (CometChat's shape,
+    shared by Calltrail's own ``/api``): each dialect package renders it or its own."""
+    return {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+
+
+def render_error_envelope(exc: CalltrailError) -> Response:
+    """The response for an error in :func:`error_envelope`'s shape."""
+    return json_response(error_envelope(exc), exc.status, exc.headers)

@@ -13,6 +13,7 @@ import click
 
 from calltrail import __version__
 from calltrail.cli.common import DEMO_AVATARS, _echo_json, _stores, db_option
+from calltrail.cli.credentials import DURATION, key_json
 from calltrail.kernel.errors import CalltrailError
 from calltrail.kernel.tenancy import REGIONS, SCOPES, new_app_settings, new_key_settings
 from calltrail.store import Stores
@@ -53,23 +54,59 @@ def main() -> None:
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-    help="Server log level.",
+    help="Server log level (info includes one access-log line per request).",
 )
-def serve(db_url: str, host: str, port: int, demo: bool, demo_calls: int, log_level: str) -> None:
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    help="json: one JSON object per line (request id, route, status, duration, app id).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    envvar="CALLTRAIL_FORWARDED_ALLOW_IPS",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="IPS",
+    help="Comma-separated proxy addresses (or *) whose X-Forwarded-For/-Proto are trusted for the "
+    "client's address and scheme. Defaults to $CALLTRAIL_FORWARDED_ALLOW_IPS, else 127.0.0.1.",
+)
+def serve(
+    db_url: str,
+    host: str,
+    port: int,
+    demo: bool,
+    demo_calls: int,
+    log_level: str,
+    log_format: str,
+    forwarded_allow_ips: str,
+) -> None:
     """Run the HTTP API server. The schema is created or migrated on start."""
-    import uvicorn
-
-    from calltrail.app import create_app
+    from calltrail.api import server
+    from calltrail.app import create_app, deliver_webhooks
+    from calltrail.cli.first_run import prepare_demo
     from calltrail.settings import Settings
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     _check_port_free(host, port)
     with _stores(db_url) as stores:
         if demo:
-            _prepare_demo(stores, host, port, demo_calls)
+            prepare_demo(stores, db_url, host, port, demo_calls, _ingest_demo)
         stores.prepare_to_serve()
-        app = create_app(stores, settings)
-        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+        app = deliver_webhooks(create_app(stores, settings), stores, settings)
+        server.run(
+            app,
+            app.state.gate,
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_format=log_format,
+            forwarded_allow_ips=forwarded_allow_ips,
+        )
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -81,34 +118,6 @@ def _check_port_free(host: str, port: int) -> None:
             pass
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-
-
-def _prepare_demo(stores: Stores, host: str, port: int, calls: int) -> None:
-    fresh = stores.tenants.count_apps() == 0
-    if fresh:
-        stores.tenants.create_app(new_app_settings("Demo", "demo"))
-        click.echo(f"Generating {calls} demo calls...", err=True)
-        _ingest_demo(stores, "demo", calls, seed=1)
-    elif stores.tenants.get_app("demo") is None:
-        raise click.ClickException("--demo needs an empty database or one with an app 'demo'.")
-    from calltrail.sessions.demo import build_world
-
-    secret, _ = stores.tenants.create_key("demo", new_key_settings("fullAccess", "Demo key"))
-    user = build_world(1).people[0].uid
-    token, _ = stores.users.create_token("demo", user)
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-    base = f"http://{shown}:{port}"
-    click.echo(
-        f"\nCalltrail demo {'ready' if fresh else '(existing data)'}\n"
-        f"  base URL  : {base}/v3\n"
-        f"  app       : demo\n"
-        f"  API key   : {secret}\n"
-        f"  authToken : {token}   (user {user})\n"
-        f"  API docs  : {base}/docs\n\n"
-        f"Try:\n  curl -s '{base}/v3/calls?perPage=2&status=ended' -H 'apikey: {secret}'\n"
-        f"  curl -s '{base}/v3.0/calls?perPage=5&status=missed' -H 'authToken: {token}'\n",
-        err=True,
-    )
 
 
 def _progress(total: int, label: str) -> Any:
@@ -207,12 +216,17 @@ def keys() -> None:
     help="fullAccess: every REST call; authOnly: only creating users and auth tokens.",
 )
 @click.option("--name", help="A label for the key.")
+@click.option("--expires-in", type=DURATION, help="Refuse the key (401) after this long: 90d, 12h, 30m, 3600.")
 @db_option
-def keys_create(app_id: str, scope: str, name: str | None, db_url: str) -> None:
-    """Create an API key; prints {"apiKey", "name", "scope", "createdAt"}. The key is shown only once."""
+def keys_create(app_id: str, scope: str, name: str | None, expires_in: int | None, db_url: str) -> None:
+    """Create an API key; prints {"apiKey", "keyId", "prefix", "name", "scope", "createdAt", "expiresAt"}.
+    The key is shown only once."""
+    from calltrail.kernel.instants import now_ms
+
+    expires_at = None if expires_in is None else now_ms() + expires_in * 1000
     with _stores(db_url) as stores:
-        secret, key = stores.tenants.create_key(app_id, new_key_settings(scope, name))
-    _echo_json({"apiKey": secret, "name": key.name, "scope": key.scope, "createdAt": key.created_at_ms // 1000})
+        secret, key = stores.tenants.create_key(app_id, new_key_settings(scope, name), expires_at)
+    _echo_json({"apiKey": secret, **key_json(key)})
 
 
 @main.group()
@@ -301,3 +315,20 @@ def demo(app_id: str, count: int, seed: int, channel_id: str | None, db_url: str
 from calltrail.cli.integrations import integrations  # noqa: E402
 
 main.add_command(integrations)
+
+from calltrail.cli.backup import backup  # noqa: E402
+from calltrail.cli.credentials import apps_list, channels_list, keys_list, keys_revoke  # noqa: E402
+
+keys.add_command(keys_list)
+keys.add_command(keys_revoke)
+apps.add_command(apps_list)
+channels.add_command(channels_list)
+main.add_command(backup)
+
+from calltrail.cli.export import export  # noqa: E402
+
+main.add_command(export)
+
+from calltrail.cli.webhooks import webhooks  # noqa: E402
+
+main.add_command(webhooks)

@@ -17,3 +17,11 @@ class ExportFormat(Protocol):
     def encode(self, records: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[bytes]:
         """The file's bytes; ``columns`` are the scalar fields a tabular format keeps, in order."""
         ...
+
+    def header(self, columns: Sequence[str]) -> bytes:
+        """What the file starts with before any record (empty for formats without a header)."""
+        ...
+
+    def page(self, records: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> bytes:
+        """The bytes of some records, without the header: a file is ``header`` then pages."""
+        ...

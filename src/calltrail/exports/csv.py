@@ -38,3 +38,14 @@ class CSV:
                 buffer.seek(0)
                 buffer.truncate()
         yield buffer.getvalue().encode()
+
+    def header(self, columns: Sequence[str]) -> bytes:
+        """The header row: the column names."""
+        return self.page([{column: column for column in columns}], columns)
+
+    def page(self, records: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> bytes:
+        """Some records' rows, without the header."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerows([cell(record.get(column)) for column in columns] for record in records)
+        return buffer.getvalue().encode()

@@ -8,6 +8,11 @@ from typing import Any
 import orjson
 
 
+def lines(documents: Iterable[bytes]) -> bytes:
+    """Already-encoded JSON objects (as stored and served by a list endpoint), one per line."""
+    return b"".join(document + b"\n" for document in documents)
+
+
 class NDJSON:
     """Newline-delimited JSON (every field, nested ones included)."""
 
@@ -18,3 +23,11 @@ class NDJSON:
         """One ``orjson`` line per record; ``columns`` are ignored (NDJSON keeps every field)."""
         for record in records:
             yield orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+
+    def header(self, columns: Sequence[str]) -> bytes:
+        """NDJSON has no header."""
+        return b""
+
+    def page(self, records: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> bytes:
+        """Some records, one line each."""
+        return b"".join(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE) for record in records)

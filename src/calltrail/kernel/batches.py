@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from calltrail.kernel.errors import InvalidRequest
 from calltrail.kernel.instants import parse_instant
-from calltrail.kernel.problems import Problems
+from calltrail.kernel.problems import CONTROL_RULE, Problems, has_control
 
 MAX_BATCH = 1000
 MAX_EVENT_ID = 255
@@ -53,6 +53,9 @@ def event_id(raw: Mapping[str, Any], problems: Problems) -> str:
     value = raw.get("id")
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_EVENT_ID:
         problems.fail("id", f"is required: a string of 1-{MAX_EVENT_ID} characters, unique per event")
+        return ""
+    if has_control(value):
+        problems.fail("id", CONTROL_RULE)
         return ""
     return value
 

@@ -30,7 +30,7 @@ import orjson
 from calltrail.kernel.errors import InvalidRequest
 
 VERSION = 1
-_B64 = re.compile(r"^[A-Za-z0-9_-]+$")
+_B64 = re.compile(r"^[A-Za-z0-9_-]+\Z")
 INVALID = "is not a valid page token: pass the nextPageToken of the previous page unchanged"
 FOREIGN = "was issued for a different query: repeat the filters (and channel) that produced it"
 

@@ -10,6 +10,9 @@ The hierarchy:
 * CalltrailError (500, ERR_EXCEPTION)
   * InvalidRequest (400, ERR_BAD_REQUEST): bad query, header or body; ``details`` names each field
   * PayloadTooLarge (413, ERR_PAYLOAD_TOO_LARGE)
+  * HeadersTooLarge (431, ERR_HEADERS_TOO_LARGE): a header line over 16 KiB or all over 64 KiB
+  * TooManyRequests (429, ERR_TOO_MANY_REQUESTS): a credential's rate limit; ``Retry-After`` set
+  * ClientClosedRequest (499, ERR_CLIENT_CLOSED_REQUEST): the client left mid-request (logged only)
   * AuthError
     * MissingApiKey (401, AUTH_ERR_EMPTY_APIKEY)
     * UnknownApiKey (401, AUTH_ERR_APIKEY_NOT_FOUND)
@@ -22,10 +25,13 @@ The hierarchy:
     * AppNotFound, UidNotFound, GuidNotFound, AuthTokenNotFound (404, ERR_<THING>_NOT_FOUND)
     * WorkspaceNotFound, ChannelNotFound, ChannelCallNotFound (404; Bird's envelope says NotFound)
     * RouteNotFound (404, ERR_API_NOT_FOUND)
+    * WebhookNotFound, DeliveryNotFound (404, ERR_WEBHOOK_NOT_FOUND, ERR_DELIVERY_NOT_FOUND)
   * NotAPart (403, ERR_CALL_NOT_A_PART)
   * MethodNotAllowed (405, ERR_API_NOT_FOUND)
   * Conflict (409, ERR_CONFLICT)
+    * AuthTokenLimit (409, ERR_AUTH_TOKEN_LIMIT): a user already has the most tokens allowed
   * Unavailable (503, ERR_SERVICE_UNAVAILABLE)
+    * Overloaded (503, ERR_SERVER_OVERLOADED): too much work in flight; ``Retry-After`` set
 """
 
 from __future__ import annotations
@@ -64,6 +70,34 @@ class PayloadTooLarge(CalltrailError):
     status = 413
     code = "ERR_PAYLOAD_TOO_LARGE"
     default_message = "The request body is too large."
+
+
+class HeadersTooLarge(CalltrailError):
+    """Raised when one header line is over 16 KiB or all headers together over 64 KiB."""
+
+    status = 431
+    code = "ERR_HEADERS_TOO_LARGE"
+    default_message = "The request headers are too large."
+
+
+class TooManyRequests(CalltrailError):
+    """Raised when a credential has used up its rate limit; says when to retry."""
+
+    status = 429
+    code = "ERR_TOO_MANY_REQUESTS"
+    default_message = "Too many requests for this credential."
+
+    def __init__(self, retry_after: int, headers: Mapping[str, str] | None = None):
+        super().__init__(f"Too many requests for this credential; retry after {retry_after} second(s).")
+        self.headers = {**(headers or {}), "Retry-After": str(retry_after)}
+
+
+class ClientClosedRequest(CalltrailError):
+    """Raised when the client disconnects before its request was read; nobody sees the answer."""
+
+    status = 499
+    code = "ERR_CLIENT_CLOSED_REQUEST"
+    default_message = "The client closed the connection before the request was read."
 
 
 class AuthError(CalltrailError):
@@ -187,6 +221,20 @@ class RouteNotFound(NotFound):
     default_message = "The requested endpoint does not exist."
 
 
+class WebhookNotFound(NotFound):
+    """Raised when an app has no webhook subscription with the given id."""
+
+    code = "ERR_WEBHOOK_NOT_FOUND"
+    default_message = "The webhook does not exist."
+
+
+class DeliveryNotFound(NotFound):
+    """Raised when a webhook has no delivery with the given id."""
+
+    code = "ERR_DELIVERY_NOT_FOUND"
+    default_message = "The delivery does not exist."
+
+
 class NotAPart(CalltrailError):
     """Raised when ``onBehalfOf`` names a user who is not part of the requested call."""
 
@@ -211,9 +259,28 @@ class Conflict(CalltrailError):
     default_message = "The request conflicts with the stored state."
 
 
+class AuthTokenLimit(Conflict):
+    """Raised when creating a token for a user who already has the most allowed: refused, so
+    that minting tokens never silently signs the user out of another device."""
+
+    code = "ERR_AUTH_TOKEN_LIMIT"
+    default_message = "The user has the most auth tokens allowed; revoke one first."
+
+
 class Unavailable(CalltrailError):
     """Raised when the database cannot be reached."""
 
     status = 503
     code = "ERR_SERVICE_UNAVAILABLE"
     default_message = "The database is unavailable."
+
+
+class Overloaded(Unavailable):
+    """Raised when the process has as much work in flight as it may: shed at once, not queued."""
+
+    code = "ERR_SERVER_OVERLOADED"
+    default_message = "The server is at capacity."
+
+    def __init__(self, retry_after: int = 1):
+        super().__init__(f"The server is at capacity; retry after {retry_after} second(s).")
+        self.headers = {"Retry-After": str(retry_after)}

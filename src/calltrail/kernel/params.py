@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from calltrail.kernel.problems import Problems
 
-KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([A-Za-z]*)\])?$")
+KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([A-Za-z]*)\])?\Z")
 UNSUPPORTED = "is not a supported parameter"
 #: ``(name, operator)``: the operator is None for ``name=``, "" for ``name[]=``.
 GroupKey = tuple[str, str | None]

@@ -9,6 +9,7 @@ the constructors below (:func:`text`, :func:`choice`, :func:`obj`, :func:`array`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -45,6 +46,16 @@ class Problems:
 
 Validator = Callable[[Any, Problems, str], None]
 
+#: C0 control characters and DEL: never part of an id, a name, a number or a filter (PostgreSQL
+#: cannot even store U+0000 in a text column, so SQLite and PostgreSQL would disagree).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_RULE = "must not contain control characters (U+0000-U+001F, U+007F)"
+
+
+def has_control(value: str) -> bool:
+    """True when ``value`` contains a C0 control character or DEL."""
+    return _CONTROL.search(value) is not None
+
 
 def is_whole(value: object, upper: int) -> bool:
     """A JSON whole number (not a boolean) between 0 and ``upper``."""
@@ -52,11 +63,13 @@ def is_whole(value: object, upper: int) -> bool:
 
 
 def text(max_length: int, min_length: int = 0) -> Validator:
-    """A string of ``min_length``..``max_length`` characters."""
+    """A string of ``min_length``..``max_length`` characters, without control characters."""
 
     def check(value: Any, problems: Problems, path: str) -> None:
         if not isinstance(value, str) or not min_length <= len(value) <= max_length:
             problems.fail(path, f"must be a string of {min_length}-{max_length} characters")
+        elif has_control(value):
+            problems.fail(path, CONTROL_RULE)
 
     return check
 

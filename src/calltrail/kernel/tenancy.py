@@ -15,7 +15,7 @@ REGIONS = ("us", "eu", "in")
 SCOPES = ("fullAccess", "authOnly")
 MAX_NAME = 100
 #: App ids: 1-100 characters of letters, digits, dot, underscore and hyphen.
-APP_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+APP_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,100}\Z")
 APP_ID_RULE = "must be 1-100 characters of letters, digits, '.', '_' and '-'"
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from calltrail.kernel import batches
 from calltrail.kernel.batches import MAX_BATCH, event_at, event_id
 from calltrail.kernel.instants import parse_instant
-from calltrail.kernel.problems import Problems
+from calltrail.kernel.problems import CONTROL_RULE, Problems, has_control
 from calltrail.sessions.vocabulary import (
     CALL_MODES,
     ENTITY_ID_RULE,
@@ -75,6 +75,9 @@ class _Fields:
             return
         if not isinstance(value, str) or not 1 <= len(value) <= max_length:
             self.fail(field, f"must be a string of 1-{max_length} characters")
+            return
+        if has_control(value):
+            self.fail(field, CONTROL_RULE)
             return
         self.data[field] = value
 

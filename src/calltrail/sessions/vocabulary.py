@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from calltrail.kernel.errors import InvalidRequest
+
 CALL_TYPES = ("audio", "video")
 CALL_MODES = ("call", "meet", "presenter")
 RECEIVER_TYPES = ("user", "group")
@@ -23,9 +25,9 @@ _STATUS_ALIASES = {status: status for status in CALL_STATUSES} | {"canceled": "c
 
 #: User and group ids. CometChat allows alpha-dash; migrated data is often looser, so any
 #: printable character except whitespace, ``/``, ``?``, ``#`` and ``%`` is accepted.
-ENTITY_ID_PATTERN = re.compile(r"^[^\s/?#%\x00-\x1f\x7f]{1,100}$")
+ENTITY_ID_PATTERN = re.compile(r"^[^\s/?#%\x00-\x1f\x7f]{1,100}\Z")
 #: Session ids appear in URL paths, so they are limited to URL-safe characters.
-SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._~:@+=-]{1,255}$")
+SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._~:@+=-]{1,255}\Z")
 
 ENTITY_ID_RULE = "must be 1-100 characters without spaces, '/', '?', '#' or '%'"
 SESSION_ID_RULE = "must be 1-255 characters of letters, digits and . _ ~ : @ + = -"
@@ -49,6 +51,14 @@ def is_entity_id(value: object) -> bool:
 def is_session_id(value: object) -> bool:
     """True for a valid call session id."""
     return isinstance(value, str) and SESSION_ID_PATTERN.match(value) is not None
+
+
+def path_session_id(value: str) -> str:
+    """A session id taken from a URL path; 400 naming ``sessionId`` when it cannot be one (a
+    NUL or a newline in it, say), rather than a lookup no engine can answer alike."""
+    if not is_session_id(value):
+        raise InvalidRequest(details={"sessionId": [SESSION_ID_RULE]})
+    return value
 
 
 @dataclass(frozen=True, slots=True)

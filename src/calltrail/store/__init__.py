@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from calltrail.store.database import Database, open_database
+from calltrail.store.exports import ExportReader
 from calltrail.store.integrations import IntegrationStore
 from calltrail.store.migrations import migrate
+from calltrail.store.outbox import OutboxStore
 from calltrail.store.rooms import RoomStore
 from calltrail.store.sessions import SessionStore
 from calltrail.store.tenants import TenantStore
+from calltrail.store.usage import backfill as backfill_usage
+from calltrail.store.usage_read import UsageReader
 from calltrail.store.users import UserStore
 from calltrail.store.voice import VoiceStore
 
@@ -22,8 +26,11 @@ class Stores:
         self.voice = VoiceStore(db)
         self.users = UserStore(db)
         self.integrations = IntegrationStore(db)
+        self.outbox = OutboxStore(db)
         # A room's calls are sessions: written (and replaced) by the sessions' own row writer.
         self.rooms = RoomStore(db, self.sessions._write_rows, self.sessions._delete_rows)
+        self.usage = UsageReader(db)
+        self.exports = ExportReader(db)
 
     def prepare_to_serve(self) -> None:
         """Make sure the planner has statistics before serving reads (sampled: milliseconds)."""
@@ -44,6 +51,7 @@ def open_stores(url: str, *, run_migrations: bool = True) -> Stores:
     try:
         if run_migrations:
             migrate(db)
+            backfill_usage(db)  # once, for apps that had calls before the usage tables existed
     except BaseException:
         db.close()
         raise

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from calltrail.kernel.errors import Unavailable
+from calltrail.store.stats import DATABASE_ERRORS, StoreStats
 
 Row = tuple[Any, ...]
 #: SQLite's default cap is 32766 bound variables; IN lists are chunked well below it.
@@ -132,6 +133,16 @@ class Connection:
         """``column`` among ``values``, as SQL and its parameters."""
         return f"{column} IN ({placeholders(len(values))})", list(values)
 
+    def next_serials(self, table: str, column: str, count: int) -> list[int]:
+        """``count`` new, increasing values for the serial ``column`` of ``table`` (an ordering
+        key: values taken later in a transaction that holds a lock are larger)."""
+        raise NotImplementedError
+
+    def skip_locked(self, table: str) -> str:
+        """A clause ending a ``SELECT`` that locks its rows of ``table`` for an update of non-key
+        columns, skipping rows another transaction holds ("" where one writer excludes all)."""
+        return ""
+
 
 class SQLiteConnection(Connection):
     dialect = "sqlite"
@@ -159,6 +170,11 @@ class SQLiteConnection(Connection):
 
     def lock_keys(self, keys: Iterable[str]) -> None:
         return None  # BEGIN IMMEDIATE already serialises every writer of the file.
+
+    def next_serials(self, table: str, column: str, count: int) -> list[int]:
+        # The one writer (BEGIN IMMEDIATE) makes "after the largest" race-free; ``column`` is indexed.
+        last = int((self.fetchone(f"SELECT COALESCE(MAX({column}), 0) FROM {table}") or (0,))[0])
+        return list(range(last + 1, last + 1 + count))
 
     needs_plan_hints = True
 
@@ -233,6 +249,17 @@ class PostgresConnection(Connection):
             (ordered,),
         )
 
+    def next_serials(self, table: str, column: str, count: int) -> list[int]:
+        # The column's own sequence: never blocks a concurrent writer.
+        rows = self.raw.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", (table, column, count)
+        ).fetchall()
+        return sorted(int(row[0]) for row in rows)
+
+    def skip_locked(self, table: str) -> str:
+        # NO KEY UPDATE: does not wait for (nor block) inserts that reference the rows.
+        return f" FOR NO KEY UPDATE OF {table} SKIP LOCKED"
+
     def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         # One array parameter: a cached generic plan of a long ``IN (?, ?, ...)`` list filters
         # row by row when the planner has no statistics yet (a freshly loaded table), while the
@@ -251,6 +278,8 @@ class Database:
     def __init__(self) -> None:
         self._local = threading.local()
         self._written_since_analyze = 0
+        #: Counters for monitoring (database errors here, events in the event log).
+        self.stats = StoreStats()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -260,7 +289,7 @@ class Database:
         if current is not None:
             yield current
             return
-        with self._driver_errors(), self._read() as conn:
+        with self._counting_errors(), self._driver_errors(), self._read() as conn:
             self._local.reading = conn
             try:
                 yield conn
@@ -270,8 +299,28 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction, committed (durably) when the block exits without error."""
-        with self._driver_errors(), self._write() as conn:
+        with self._counting_errors(), self._driver_errors(), self._write() as conn:
             yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read-only transaction on a connection of its own, which any thread may use (one at
+        a time): one consistent snapshot for a read spanning several worker trips (an export
+        streamed page by page). Close it promptly; it never joins or is joined by :meth:`read`."""
+        with self._counting_errors(), self._driver_errors(), self._snapshot() as conn:
+            yield conn
+
+    def _snapshot(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    @contextmanager
+    def _counting_errors(self) -> Iterator[None]:
+        """Count the transactions that failed because the database was unavailable."""
+        try:
+            yield
+        except Unavailable:
+            self.stats.add(DATABASE_ERRORS)
+            raise
 
     def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
@@ -390,6 +439,19 @@ class SQLiteDatabase(Database):
             return len(self._readers)
 
     @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        # No memory map and a small page cache: an export reads the whole table once, and mapped
+        # pages would count against the server's memory while gaining nothing on a single pass.
+        raw = self._connect(cache_kib=16384)
+        try:
+            raw.execute("PRAGMA mmap_size=0")
+            raw.execute("BEGIN")
+            raw.execute("SELECT count(*) FROM sqlite_master")  # the first read fixes the snapshot
+            yield SQLiteConnection(raw)
+        finally:
+            raw.close()  # ends the read transaction
+
+    @contextmanager
     def _driver_errors(self) -> Iterator[None]:
         try:
             yield
@@ -471,6 +533,9 @@ class PostgresDatabase(Database):
 
     def _write(self) -> AbstractContextManager[Connection]:
         return self._transaction(read_only=False)
+
+    def _snapshot(self) -> AbstractContextManager[Connection]:
+        return self._transaction(read_only=True)  # REPEATABLE READ: one snapshot
 
     @contextmanager
     def _driver_errors(self) -> Iterator[None]:

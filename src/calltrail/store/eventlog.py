@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from calltrail.kernel.errors import Conflict
 from calltrail.store.database import Connection, Database, Row, chunks
+from calltrail.store.stats import events_accepted, events_duplicate
 
 E = TypeVar("E")
 R = TypeVar("R")
@@ -110,6 +111,8 @@ class EventLog(Generic[E, R]):
                     fresh.setdefault(key, []).append(event)
             self._refold(conn, app_id, scope, fresh, known)
         self.db.note_written(len(new))
+        self.db.stats.add(events_accepted(spec.name), len(new))
+        self.db.stats.add(events_duplicate(spec.name), len(events) - len(new))
         return IngestResult(accepted=len(new), duplicates=len(events) - len(new))
 
     def replace(self, app_id: str, rows: Sequence[R], scope: str | None = None, check: Check = None) -> None:

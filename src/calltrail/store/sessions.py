@@ -23,7 +23,9 @@ from calltrail.sessions.record import row_from_record
 from calltrail.sessions.vocabulary import CallRow
 from calltrail.store.database import Connection, Database, Row, chunks, placeholders
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
+from calltrail.store.outbox import raise_session_events
 from calltrail.store.sessions_sql import COUNTED_COLUMNS, app_total_sql, compile_query, prefer_sort
+from calltrail.store.usage import account_calls, unaccount_calls
 
 EVENT_COLUMNS = ("app_id", "event_id", "session_id", "type", "at_ms", "body")
 CALL_COLUMNS = (
@@ -172,7 +174,9 @@ class SessionStore:
         if not rows:
             return
         sessions = [row.session_id for row in rows]
+        raise_session_events(conn, app_id, rows)  # webhooks: compares with the stored calls, so first
         self._update_counts(conn, app_id, rows)
+        account_calls(conn, app_id, rows)  # usage figures, in the same transaction
         conn.executemany(_UPSERT_CALL, (_call_values(app_id, row) for row in rows))
         for part in chunks(sessions):
             conn.execute(
@@ -202,6 +206,7 @@ class SessionStore:
         if not session_ids:
             return
         self._update_counts(conn, app_id, [], removed=session_ids)
+        unaccount_calls(conn, app_id, session_ids)  # usage figures, in the same transaction
         for part in chunks(session_ids):
             among, values = conn.any_of("session_id", part)
             conn.execute(f"DELETE FROM call_members WHERE app_id = ? AND {among}", (app_id, *values))

@@ -2,6 +2,9 @@
 
 Keys are 40 random hex characters, shown once at creation and stored only as a SHA-256 hash:
 they are high-entropy secrets, so a fast hash is enough and keeps every request's lookup cheap.
+A key is named, without revealing it, by its *prefix* (its first :data:`PREFIX_LENGTH`
+characters, stored since migration 0008) or its *key id* (the first 16 hex digits of its hash).
+A key may expire; an expired key is refused like an unknown one. Revoking a key deletes it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from calltrail.kernel.errors import AppNotFound, Conflict
+from calltrail.kernel.errors import AppNotFound, Conflict, InvalidRequest, NotFound
 from calltrail.kernel.instants import now_ms
 from calltrail.kernel.tenancy import new_key_settings
 from calltrail.store.database import Database
@@ -26,6 +29,12 @@ class App:
     created_at_ms: int
 
 
+#: Characters of a key shown to tell keys apart (32 of its 160 bits).
+PREFIX_LENGTH = 8
+KEY_ID_LENGTH = 16
+_KEY_COLUMNS = "app_id, name, scope, created_at, key_hash, prefix, expires_at"
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKey:
     """A stored API key (its secret is not kept)."""
@@ -34,6 +43,24 @@ class ApiKey:
     name: str
     scope: str
     created_at_ms: int
+    #: The first 16 hex digits of the key's hash: names any key, old or new.
+    key_id: str = ""
+    #: The key's first characters (None for keys made before migration 0008).
+    prefix: str | None = None
+    expires_at_ms: int | None = None
+
+
+def _key(row: tuple[object, ...]) -> ApiKey:
+    app_id, name, scope, created, key_hash, prefix, expires = row
+    return ApiKey(
+        str(app_id),
+        str(name),
+        str(scope),
+        int(str(created)),
+        str(key_hash)[:KEY_ID_LENGTH],
+        None if prefix is None else str(prefix),
+        None if expires is None else int(str(expires)),
+    )
 
 
 def hash_secret(secret: str) -> str:
@@ -74,32 +101,81 @@ class TenantStore:
             raise AppNotFound(f"There is no app with id {app_id!r}.")
         return app
 
+    def list_apps(self) -> list[App]:
+        """Every app, oldest first."""
+        with self.db.read() as conn:
+            rows = conn.fetchall("SELECT app_id, name, region, created_at FROM apps ORDER BY created_at, app_id")
+        return [App(*row) for row in rows]
+
     def count_apps(self) -> int:
         """How many apps exist (0 on a fresh database)."""
         with self.db.read() as conn:
             row = conn.fetchone("SELECT count(*) FROM apps")
         return int(row[0]) if row else 0
 
-    def create_key(self, app_id: str, settings: tuple[str, str] | None = None) -> tuple[str, ApiKey]:
+    def create_key(
+        self, app_id: str, settings: tuple[str, str] | None = None, expires_at_ms: int | None = None
+    ) -> tuple[str, ApiKey]:
         """Create a key for an app from checked ``(scope, name)``
-        (:func:`calltrail.kernel.tenancy.new_key_settings`); returns ``(secret, key)``. The
-        secret is never stored."""
+        (:func:`calltrail.kernel.tenancy.new_key_settings`), valid until ``expires_at_ms`` (None:
+        forever); returns ``(secret, key)``. The secret is never stored, only its hash and prefix."""
         scope, name = settings or new_key_settings()
         secret = secrets.token_hex(20)
-        key = ApiKey(app_id, name, scope, now_ms())
+        key_hash = hash_secret(secret)
+        key = ApiKey(app_id, name, scope, now_ms(), key_hash[:KEY_ID_LENGTH], secret[:PREFIX_LENGTH], expires_at_ms)
         with self.db.write() as conn:
             if not conn.fetchone("SELECT 1 FROM apps WHERE app_id = ?", (app_id,)):
                 raise AppNotFound(f"There is no app with id {app_id!r}.")
             conn.execute(
-                "INSERT INTO api_keys (app_id, key_hash, name, scope, created_at) VALUES (?, ?, ?, ?, ?)",
-                (app_id, hash_secret(secret), name, scope, key.created_at_ms),
+                "INSERT INTO api_keys (app_id, key_hash, name, scope, created_at, prefix, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (app_id, key_hash, name, scope, key.created_at_ms, key.prefix, expires_at_ms),
             )
         return secret, key
 
+    def list_keys(self, app_id: str) -> list[ApiKey]:
+        """Every key of an app (expired ones included), oldest first."""
+        with self.db.read() as conn:
+            rows = conn.fetchall(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE app_id = ? ORDER BY created_at, key_hash", (app_id,)
+            )
+        return [_key(row) for row in rows]
+
+    def revoke_key(self, app_id: str, prefix_or_id: str) -> ApiKey:
+        """Delete the one key of ``app_id`` whose prefix or key id starts with ``prefix_or_id``
+        (at least 6 characters); returns it. Raises :class:`NotFound` when no key matches and
+        :class:`InvalidRequest` when several do."""
+        wanted = prefix_or_id.lower()
+        if len(wanted) < 6 or any(c not in "0123456789abcdef" for c in wanted):
+            raise InvalidRequest(details={"key": ["must be at least 6 hex digits of a key's prefix or key id"]})
+        with self.db.write() as conn:
+            rows = conn.fetchall(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE app_id = ?", (app_id,))
+            matches = [
+                key
+                for key in map(_key, rows)
+                if wanted in (key.key_id[: len(wanted)], (key.prefix or "")[: len(wanted)])
+            ]
+            if not matches:
+                raise NotFound(f"App {app_id!r} has no key with prefix or key id {prefix_or_id!r}.")
+            if len(matches) > 1:
+                ids = ", ".join(key.key_id for key in matches)
+                raise InvalidRequest(details={"key": [f"matches {len(matches)} keys ({ids}): give more characters"]})
+            conn.execute(
+                "DELETE FROM api_keys WHERE app_id = ? AND substr(key_hash, 1, ?) = ?",
+                (app_id, KEY_ID_LENGTH, matches[0].key_id),
+            )
+        return matches[0]
+
     def find_key(self, secret: str) -> ApiKey | None:
         """The key a request presents, or None if no app has it."""
+        return self.find_key_hash(hash_secret(secret))
+
+    def find_key_hash(self, key_hash: str) -> ApiKey | None:
+        """The key whose stored hash (:func:`hash_secret`) this is, or None: what a dashboard
+        session, which keeps the hash and never the key, re-checks on every request."""
         with self.db.read() as conn:
             row = conn.fetchone(
-                "SELECT app_id, name, scope, created_at FROM api_keys WHERE key_hash = ?", (hash_secret(secret),)
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (key_hash, now_ms()),
             )
-        return ApiKey(*row) if row else None
+        return _key(row) if row else None

@@ -7,8 +7,9 @@ Token format: ``<appId>_<40 hex digits>``. The app id is part of the token so th
 up by the table's primary key ``(app_id, token_hash)``: no query ever crosses tenants. Only
 the SHA-256 hash of the whole token is stored (tokens are high-entropy secrets, so a fast hash
 is enough), which is why a token is shown once, at creation, and can never be shown again.
-A user keeps at most :data:`MAX_TOKENS_PER_USER` valid tokens; creating one more revokes the
-oldest, as CometChat's rolling retention does.
+A user keeps at most :data:`MAX_TOKENS_PER_USER` valid tokens; creating one more is refused
+(:class:`~calltrail.kernel.errors.AuthTokenLimit`) until one is revoked, rather than revoking the
+oldest, which would silently sign the user out wherever that token is used.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from calltrail.kernel.errors import AuthTokenNotFound
+from calltrail.kernel.errors import AuthTokenLimit, AuthTokenNotFound
 from calltrail.kernel.instants import now_ms
 from calltrail.kernel.tenancy import is_app_id
 from calltrail.store.database import CHUNK, Connection, Database, chunks, placeholders
@@ -218,28 +219,27 @@ class UserStore:
 
     def create_token(self, app_id: str, uid: str) -> tuple[str, AuthToken]:
         """Create a token for a user; returns ``(token, stored token)``. The token is never
-        stored; past :data:`MAX_TOKENS_PER_USER` the user's oldest tokens are revoked."""
+        stored. Raises :class:`AuthTokenLimit` when the user has :data:`MAX_TOKENS_PER_USER`."""
         token = f"{app_id}_{secrets.token_hex(20)}"
         token_hash = hash_secret(token)
         with self.db.write() as conn:
-            # One writer per user at a time, so the pruning below sees every token of the user.
+            # One writer per user at a time, so the count below sees every token of the user.
             conn.lock_keys([f"{app_id}/auth_tokens/{uid}"])
             row = conn.fetchone(
-                "SELECT max(created_at) FROM auth_tokens WHERE app_id = ? AND uid = ?",
+                "SELECT max(created_at), count(*) FROM auth_tokens WHERE app_id = ? AND uid = ?",
                 (app_id, uid),
             )
+            if row and int(row[1]) >= MAX_TOKENS_PER_USER:
+                raise AuthTokenLimit(
+                    f"The user {uid!r} has {MAX_TOKENS_PER_USER} auth tokens, the most allowed: revoke one "
+                    "(DELETE /v3/users/{uid}/auth_tokens/{tokenId}) before creating another."
+                )
             latest = int(row[0]) if row and row[0] is not None else 0
             created = max(now_ms(), latest + 1)
             stored = AuthToken(app_id, uid, token_hash[:TOKEN_ID_LENGTH], created)
             conn.execute(
                 "INSERT INTO auth_tokens (app_id, token_hash, token_id, uid, created_at) VALUES (?, ?, ?, ?, ?)",
                 (app_id, token_hash, stored.token_id, uid, created),
-            )
-            conn.execute(
-                "DELETE FROM auth_tokens WHERE app_id = ? AND uid = ? AND created_at < ("
-                "SELECT min(created_at) FROM (SELECT created_at FROM auth_tokens WHERE app_id = ? AND uid = ? "
-                "ORDER BY created_at DESC LIMIT ?) AS newest)",
-                (app_id, uid, app_id, uid, MAX_TOKENS_PER_USER),
             )
         return token, stored
 

@@ -23,6 +23,8 @@ from calltrail.kernel.errors import ChannelNotFound, Conflict, NotFound
 from calltrail.kernel.instants import now_ms
 from calltrail.store.database import Connection, Database, Row, chunks
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
+from calltrail.store.outbox import raise_voice_events
+from calltrail.store.usage import account_voice
 from calltrail.store.voice_sql import compile_page
 from calltrail.voice.events import StatusEvent
 from calltrail.voice.fold import fold
@@ -163,6 +165,16 @@ class VoiceStore:
             )
         return Channel(*row) if row else None
 
+    def list_channels(self, app_id: str, limit: int = 1000) -> list[Channel]:
+        """The app's channels, oldest first (at most ``limit``)."""
+        with self.db.read() as conn:
+            rows = conn.fetchall(
+                "SELECT app_id, channel_id, name, created_at FROM channels WHERE app_id = ? "
+                "ORDER BY created_at, channel_id LIMIT ?",
+                (app_id, limit),
+            )
+        return [Channel(*row) for row in rows]
+
     @staticmethod
     def _require_channel(conn: Connection, app_id: str, channel_id: str) -> None:
         if not conn.fetchone("SELECT 1 FROM channels WHERE app_id = ? AND channel_id = ?", (app_id, channel_id)):
@@ -213,7 +225,9 @@ class VoiceStore:
     def _write_rows(conn: Connection, app_id: str, rows: Sequence[ChannelCallRow]) -> None:
         if not rows:
             return
+        raise_voice_events(conn, app_id, rows)  # webhooks: compares with the stored calls, so first
         conn.insert_rows("channel_calls", CALL_COLUMNS, [_call_values(app_id, row) for row in rows], _UPSERT_CALL)
+        account_voice(conn, app_id, rows)  # usage figures, in the same transaction
         for part in chunks([row.call_id for row in rows]):
             among, ids = conn.any_of("call_id", part)
             conn.execute(f"DELETE FROM channel_call_tags WHERE app_id = ? AND {among}", (app_id, *ids))

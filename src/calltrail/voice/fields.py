@@ -14,7 +14,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from calltrail.kernel.problems import Problems, Validator, array, boolean, choice, integer, obj, rfc3339, text
+from calltrail.kernel.problems import (
+    CONTROL_RULE,
+    Problems,
+    Validator,
+    array,
+    boolean,
+    choice,
+    has_control,
+    integer,
+    obj,
+    rfc3339,
+    text,
+)
 from calltrail.voice.vocabulary import (
     CALL_TYPES,
     DIRECTIONS,
@@ -64,6 +76,8 @@ def tags(value: Any, problems: Problems, path: str) -> None:
         or not all(isinstance(tag, str) and 1 <= len(tag) <= MAX_TAG_LENGTH for tag in value)
     ):
         problems.fail(path, f"must be a list of at most {MAX_TAGS} strings of 1-{MAX_TAG_LENGTH} characters")
+    elif any(has_control(tag) for tag in value):
+        problems.fail(path, CONTROL_RULE)
 
 
 _TEXT = text(MAX_TEXT)

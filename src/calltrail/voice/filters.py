@@ -18,7 +18,7 @@ from typing import Any
 
 from calltrail.kernel.instants import parse_rfc3339
 from calltrail.kernel.params import UNSUPPORTED, group_keys, label, not_empty
-from calltrail.kernel.problems import Problems
+from calltrail.kernel.problems import CONTROL_RULE, Problems, has_control
 from calltrail.voice.query import ChannelCallQuery
 from calltrail.voice.vocabulary import CALL_TYPES, DIRECTIONS, STATUSES, UUID_RULE, canonical_uuid
 
@@ -80,6 +80,8 @@ def _read(param: Param, text: str) -> Any:
     if param.kind == "text":
         if len(text) > MAX_PARTY:
             raise ValueError(f"must be 1-{MAX_PARTY} characters")
+        if has_control(text):
+            raise ValueError(CONTROL_RULE)
         return text
     if param.kind == "int":
         if not re.fullmatch(r"\d{1,10}", text) or int(text) > MAX_DURATION:
@@ -93,6 +95,8 @@ def _read(param: Param, text: str) -> Any:
     if param.kind == "tag":
         if len(text) > MAX_TAG_LENGTH:
             raise ValueError(f"must be 1-{MAX_TAG_LENGTH} characters")
+        if has_control(text):
+            raise ValueError(CONTROL_RULE)
         return text.lower()
     raise AssertionError(f"unknown parameter kind {param.kind}")
 

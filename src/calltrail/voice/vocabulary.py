@@ -41,7 +41,7 @@ DIRECTIONS = ("incoming", "outgoing")
 HANGUP_SOURCES = ("callee", "caller", "api", "timeout", "media-timeout", "none")
 SIP_TYPES = ("elastic", "byoc", "forward")
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 UUID_RULE = "must be a UUID, e.g. 4fc2edf7-68f5-437a-89eb-3ce0095409d6"
 
 

@@ -236,7 +236,7 @@ def test_put_rejects_bad_records(client: TestClient, tenant: Tenant) -> None:
 # -- routing ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/v3", "/v3/users/x/calls", "/v4/calls", "/v3/calls/a/b"])
+@pytest.mark.parametrize("path", ["/v3", "/v3/users/x/calls", "/v4/calls", "/v3/calls/a/b"])  # "/" is the dashboard
 def test_unknown_routes(client: TestClient, tenant: Tenant, path: str) -> None:
     assert_error(client.get(path, headers=tenant.headers), 404, "ERR_API_NOT_FOUND")
 

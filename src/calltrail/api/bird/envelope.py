@@ -24,6 +24,9 @@ STATUS_CODES: dict[int, tuple[int, str]] = {
     405: (405, "MethodNotAllowed"),
     409: (409, "Conflict"),
     413: (413, "PayloadTooLarge"),
+    429: (429, "TooManyRequests"),
+    431: (431, "RequestHeaderFieldsTooLarge"),
+    499: (499, "ClientClosedRequest"),
     503: (503, "ServiceUnavailable"),
 }
 INTERNAL = (500, "InternalError")

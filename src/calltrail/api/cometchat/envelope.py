@@ -10,18 +10,18 @@ from typing import Any
 
 from starlette.responses import Response
 
-from calltrail.api.http import exception_handlers, json_response
+from calltrail.api.http import error_envelope, exception_handlers, render_error_envelope
 from calltrail.kernel.errors import CalltrailError
 
 
 def error_body(exc: CalltrailError) -> dict[str, Any]:
-    """The JSON body for an error."""
-    return {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+    """The JSON body for an error (the shared shape of :func:`calltrail.api.http.error_envelope`)."""
+    return error_envelope(exc)
 
 
 def render(exc: CalltrailError) -> Response:
     """The response for an error."""
-    return json_response(error_body(exc), exc.status, exc.headers)
+    return render_error_envelope(exc)
 
 
 EXCEPTION_HANDLERS = exception_handlers(render)

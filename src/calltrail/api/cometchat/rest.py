@@ -19,7 +19,7 @@ from calltrail.sessions.events import parse_batch
 from calltrail.sessions.filters import LIST_CALLS_PARAMS, ParsedParams, parse_params
 from calltrail.sessions.pages import page_meta
 from calltrail.sessions.record import merge_record, validate_record
-from calltrail.sessions.vocabulary import SESSION_ID_RULE, is_session_id
+from calltrail.sessions.vocabulary import SESSION_ID_RULE, is_session_id, path_session_id
 from calltrail.store import Stores
 from calltrail.store.eventlog import IngestResult
 from calltrail.store.sessions import CallPage, StoredCall
@@ -69,11 +69,12 @@ class CallsEndpoints:
     async def get_call(self, request: Request) -> Response:
         """``GET /calls/{sessionId}``: the full record."""
         on_behalf_of = parse_now(acting_user, request.headers.get("onBehalfOf"))
-        session_id = request.path_params["session_id"]
+        path_id = parse_now(path_session_id, request.path_params["session_id"])
 
         def get() -> StoredCall:
             with self.stores.db.read():
                 key = self._key(request)
+                session_id = unwrap(path_id)
                 user = unwrap(on_behalf_of)
                 stored = self.stores.sessions.get(key.app_id, session_id)
                 if stored is None:

@@ -228,7 +228,8 @@ def paths() -> dict[str, Any]:
                 "summary": "Create an auth token",
                 "description": "For any valid uid (a profile is not required). fullAccess or authOnly key. The "
                 "token is shown only here: it is stored hashed. `force` is accepted and changes nothing (every "
-                "call creates a new token). A user keeps the newest 100 tokens; older ones are revoked.",
+                "call creates a new token). A user has at most 100 tokens: the 101st is refused (409) until one is "
+                "revoked.",
                 "security": key_security,
                 "parameters": [_UID],
                 "requestBody": {
@@ -247,6 +248,9 @@ def paths() -> dict[str, Any]:
                     "200": _ok("The new token.", _data(_ref("AuthToken"))),
                     "400": BAD_REQUEST,
                     **AUTH_ERRORS,
+                    "409": error_response(
+                        "The user already has 100 tokens: revoke one first.", ["ERR_AUTH_TOKEN_LIMIT"]
+                    ),
                 },
             },
             "get": {

@@ -27,11 +27,13 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from calltrail.api.context import note_app
 from calltrail.api.http import JSONBytes, parse_now, run, unwrap
 from calltrail.kernel.errors import CallNotFound, MissingAuthToken, UnknownAuthToken
 from calltrail.sessions.pages import page_meta
 from calltrail.sessions.record import merge_record
 from calltrail.sessions.viewer import parse_user_params, user_query
+from calltrail.sessions.vocabulary import path_session_id
 from calltrail.store import Stores
 from calltrail.store.users import AuthToken, PageContext
 
@@ -131,6 +133,7 @@ class UserViewEndpoints:
         stored = self.stores.users.find_token(token)
         if stored is None:
             raise UnknownAuthToken()
+        note_app(stored.app_id)
         return stored
 
     def _context(self, app_id: str, viewer: str, records: list[dict[str, Any]]) -> PageContext:
@@ -159,11 +162,12 @@ class UserViewEndpoints:
     async def get_call(self, request: Request) -> Response:
         """``GET /calls/{sessionId}`` with an ``authToken``: one of the viewer's calls, as a
         one-element list. Another user's call is indistinguishable from a missing one (404)."""
-        session_id = request.path_params["session_id"]
+        path_id = parse_now(path_session_id, request.path_params["session_id"])
 
         def get() -> dict[str, Any]:
             with self.stores.db.read():
                 token = self._viewer(request)
+                session_id = unwrap(path_id)
                 stored = self.stores.sessions.get(token.app_id, session_id)
                 if stored is None or not self.stores.sessions.involves(token.app_id, session_id, token.uid):
                     raise CallNotFound(f"There is no call with sessionId {session_id!r}.")

@@ -14,14 +14,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from calltrail.api.auth import authenticate_key
-from calltrail.api.http import attempt, json_response, parse_now, read_json_now, run, unwrap
-from calltrail.kernel.errors import GuidNotFound, InvalidRequest, PayloadTooLarge, UidNotFound
+from calltrail.api.http import attempt, decode_json, json_response, parse_now, read_body, read_json_now, run, unwrap
+from calltrail.kernel.errors import GuidNotFound, InvalidRequest, UidNotFound
+from calltrail.kernel.problems import CONTROL_RULE, has_control
 from calltrail.sessions.pages import PageRequest, page_meta
 from calltrail.sessions.vocabulary import ENTITY_ID_RULE, is_entity_id
 from calltrail.store import Stores
@@ -67,7 +67,12 @@ def _path_id(request: Request, name: str) -> str:
 def _is_url(value: str) -> bool:
     # Only http(s): these URLs end up in <img src> and links of client apps.
     parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(c.isspace() for c in value)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.netloc)
+        and not any(c.isspace() for c in value)
+        and not has_control(value)
+    )
 
 
 def parse_profile(body: object, id_field: str, id_value: str, image_field: str) -> tuple[str, str | None]:
@@ -83,6 +88,8 @@ def parse_profile(body: object, id_field: str, id_value: str, image_field: str) 
     name = body.get("name")
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME or not name.strip():
         errors["name"] = [f"is required: a string of 1-{MAX_NAME} characters, not blank"]
+    elif has_control(name):
+        errors["name"] = [CONTROL_RULE]
     image = body.get(image_field)
     if image is not None and (not isinstance(image, str) or len(image) > MAX_URL or not _is_url(image)):
         errors[image_field] = [f"must be an http or https URL of at most {MAX_URL} characters"]
@@ -98,17 +105,10 @@ def parse_profile(body: object, id_field: str, id_value: str, image_field: str) 
 
 async def _optional_json(request: Request) -> Any:
     """The JSON body, or None when there is none (bodies are optional on token creation)."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise PayloadTooLarge(f"The request body is larger than {MAX_BODY} bytes.")
+    body = await read_body(request, MAX_BODY)
     if not body.strip():
         return None
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(details={"body": [f"is not valid JSON: {exc}"]}) from None
+    return decode_json(body)
 
 
 def parse_token_body(body: object) -> bool:

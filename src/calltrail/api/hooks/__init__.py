@@ -8,7 +8,8 @@ malformed one is 400 naming what is wrong. Event types Calltrail does not use ar
 ``POST /v3/calls/events``: the answer comes only after a durable commit; redelivery changes
 nothing; the record is a function of the set of payloads received.
 
-Errors use the ``{"error": {"code", "message", "details"}}`` envelope.
+Errors use the ``{"error": {"code", "message", "details"}}`` envelope
+(:func:`calltrail.api.http.render_error_envelope`), before routing too.
 """
 
 from __future__ import annotations
@@ -24,25 +25,23 @@ from calltrail.adapters.base import Adapter, HookRequest, Translation
 from calltrail.adapters.integrations import Integration, check_basic, credentials, hook_url
 from calltrail.adapters.janus import JanusFact
 from calltrail.adapters.registry import ADAPTERS, ROOM_FOLDED
-from calltrail.api.http import attempt, exception_handlers, json_response, read_body, run, unwrap
+from calltrail.api.http import (
+    attempt,
+    exception_handlers,
+    json_response,
+    read_body,
+    render_error_envelope,
+    run,
+    unwrap,
+)
 from calltrail.kernel.batches import MAX_BATCH
-from calltrail.kernel.errors import CalltrailError, HookUnauthorized
+from calltrail.kernel.errors import HookUnauthorized
 from calltrail.sessions.events import parse_batch as parse_session_events
 from calltrail.store import Stores
 from calltrail.store.eventlog import IngestResult
 from calltrail.voice.events import parse_batch as parse_status_events
 
-
-def error_body(exc: CalltrailError) -> dict[str, Any]:
-    """The JSON body for an error."""
-    return {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
-
-
-def _render(exc: CalltrailError) -> Response:
-    return json_response(error_body(exc), exc.status, exc.headers)
-
-
-EXCEPTION_HANDLERS = exception_handlers(_render)
+EXCEPTION_HANDLERS = exception_handlers(render_error_envelope)
 
 
 def _chunks(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -1,0 +1,248 @@
+"""Usage and export benchmark: ``/api/usage/*`` against DuckDB, exports against the sqlite3 CLI.
+
+Measured side by side in one run, printed as ratios (never asserted):
+
+* a 365-day daily series (no groupBy), the same in ``tz=Asia/Kolkata``, and a 12-month series
+  grouped by ``type``: p50 over HTTP and in process, against DuckDB computing the same figures
+  (counts per status, minute sums, average, and peak concurrency by a window over start/end
+  events) over the same calls held in DuckDB's own columnar table;
+* ``groupBy=uid`` over 30 days: p50;
+* ``/api/exports/calls`` as NDJSON and CSV: calls/s and the server's extra memory, against the
+  ``sqlite3`` command-line tool writing the same rows as CSV (SQLite only).
+
+    calltrail apps create --name Bench --id bench --db sqlite:////tmp/bench.db
+    calltrail demo --app bench --calls 1000000 --db sqlite:////tmp/bench.db
+    python bench/usage.py --db sqlite:////tmp/bench.db --app bench
+
+Needs ``duckdb`` (in the dev extras) and, for the CSV anchor, the ``sqlite3`` tool
+(``apt-get install -y sqlite3``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+import httpx
+
+from calltrail.kernel.instants import now_ms
+from calltrail.kernel.tenancy import new_key_settings
+from calltrail.store import Stores, open_stores
+from calltrail.store.database import sqlite_path
+from calltrail.usage.params import parse_call_usage
+
+DAY = 86400
+
+
+def p50(function: Callable[[], Any], runs: int) -> float:
+    """The median wall time of ``function`` in milliseconds (after one warm-up run)."""
+    function()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+@contextmanager
+def server(db_url: str) -> Iterator[tuple[str, int]]:
+    """A ``calltrail serve`` process: its URL and pid (for its memory)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "calltrail", "serve", "--db", db_url, "--port", str(port), "--log-level", "warning"]
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def load_duckdb(stores: Stores, app_id: str) -> duckdb.DuckDBPyConnection:
+    """The app's calls in a DuckDB table (its own columnar storage), loaded through a CSV file."""
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "initiated_at",
+                "started_at",
+                "ended_at",
+                "status",
+                "type",
+                "duration_ms",
+                "audio_ms",
+                "video_ms",
+                "participant_ms",
+            ]
+        )
+        with stores.db.read() as conn:
+            for row in conn.execute(
+                "SELECT initiated_at, started_at, ended_at, status, type, duration_ms, audio_ms, video_ms, "
+                "participant_ms FROM usage_calls WHERE app_id = ?",
+                (app_id,),
+            ):
+                writer.writerow(row)
+        path = handle.name
+    duck = duckdb.connect()
+    duck.execute(f"CREATE TABLE calls AS SELECT * FROM read_csv('{path}', header = true)")
+    os.unlink(path)
+    return duck
+
+
+def duck_series(duck: duckdb.DuckDBPyConnection, lo: int, hi: int, bucket: str, group: bool, offset: int) -> Any:
+    """The same figures as /api/usage/calls: per bucket (and type), status counts, sums, average
+    and peak concurrency (a running sum over start/end events per bucket)."""
+    g = ", type" if group else ""
+    return duck.execute(
+        f"""
+        WITH b AS (
+            SELECT date_trunc('{bucket}', make_timestamp((initiated_at + {offset}) * 1000000)) AS k{g}, *
+            FROM calls WHERE initiated_at >= {lo} AND initiated_at < {hi}),
+        sums AS (
+            SELECT k{g}, count(*) AS calls, count_if(status = 'ended') AS ended, count_if(status = 'busy') AS busy,
+                   count_if(status = 'unanswered') AS unanswered, count_if(status = 'rejected') AS rejected,
+                   count_if(status = 'cancelled') AS cancelled, count_if(status = 'ongoing') AS ongoing,
+                   count_if(status = 'initiated') AS initiated, sum(duration_ms), sum(audio_ms), sum(video_ms),
+                   sum(participant_ms), avg(duration_ms) FILTER (WHERE started_at IS NOT NULL)
+            FROM b GROUP BY ALL),
+        ev AS (
+            SELECT k{g}, started_at AS t, 1 AS d FROM b WHERE started_at IS NOT NULL AND ended_at IS NOT NULL
+            UNION ALL
+            SELECT k{g}, ended_at AS t, -1 AS d FROM b WHERE started_at IS NOT NULL AND ended_at IS NOT NULL),
+        run AS (SELECT k{g}, sum(d) OVER (PARTITION BY k{g} ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS c FROM ev),
+        pk AS (SELECT k{g}, max(c) AS peak FROM run GROUP BY ALL)
+        SELECT * FROM sums LEFT JOIN pk USING (k{g}) ORDER BY ALL
+        """
+    ).fetchall()
+
+
+def measure_series(args: argparse.Namespace, stores: Stores, url: str, key: str) -> None:
+    with stores.db.read() as conn:
+        newest = int(
+            (conn.fetchone("SELECT max(initiated_at) FROM usage_calls WHERE app_id = ?", (args.app,)) or (0,))[0]
+        )
+    end = (newest // DAY + 1) * DAY
+    year = (end - 365 * DAY, end)
+    duck = load_duckdb(stores, args.app)
+    cases = [
+        ("365 days, interval=day", {"interval": "day"}, year, "day", False, 0),
+        (
+            "365 days, interval=day, tz=Asia/Kolkata",
+            {"interval": "day", "tz": "Asia/Kolkata"},
+            year,
+            "day",
+            False,
+            19800,
+        ),
+        ("12 months, interval=month, groupBy=type", {"interval": "month", "groupBy": "type"}, year, "month", True, 0),
+    ]
+    print(f"{'series':44} {'HTTP p50':>9} {'in-proc':>9} {'DuckDB':>9} {'HTTP/Duck':>9}")
+    with httpx.Client(base_url=url, headers={"apikey": key}, timeout=120) as client:
+        for label, params, (lo, hi), bucket, group, offset in cases:
+            query = {"from": str(lo), "to": str(hi), **params}
+            http = p50(lambda q=query: client.get("/api/usage/calls", params=q).raise_for_status(), args.runs)
+            request = parse_call_usage(list(query.items()), now_ms())
+            inproc = p50(lambda r=request: stores.usage.calls(args.app, r, now_ms()), args.runs)
+            anchor = p50(
+                lambda lo=lo, hi=hi, b=bucket, g=group, o=offset: duck_series(duck, lo, hi, b, g, o), args.runs
+            )
+            print(f"{label:44} {http:8.1f}ms {inproc:8.1f}ms {anchor:8.1f}ms {http / anchor:9.2f}")
+        uid = {"from": str(end - 30 * DAY), "to": str(end), "groupBy": "uid"}
+        http = p50(lambda: client.get("/api/usage/calls", params=uid).raise_for_status(), args.runs)
+        print(f"{'30 days, groupBy=uid (limit 100)':44} {http:8.1f}ms")
+
+
+def measure_exports(args: argparse.Namespace, stores: Stores, url: str, pid: int, key: str) -> None:
+    with stores.db.read() as conn:
+        total = int((conn.fetchone("SELECT count(*) FROM calls WHERE app_id = ?", (args.app,)) or (0,))[0])
+    with httpx.Client(base_url=url, headers={"apikey": key}, timeout=600) as client:
+        for chosen in ("ndjson", "csv"):
+            base = rss_mb(pid)
+            peak = [base]
+            done = threading.Event()
+
+            def sample(done: threading.Event = done, peak: list[float] = peak) -> None:
+                while not done.wait(0.05):
+                    peak[0] = max(peak[0], rss_mb(pid))
+
+            watcher = threading.Thread(target=sample)
+            watcher.start()
+            started = time.perf_counter()
+            lines = 0
+            with client.stream("GET", "/api/exports/calls", params={"format": chosen}) as response:
+                for chunk in response.iter_bytes():
+                    lines += chunk.count(b"\n")
+            elapsed = time.perf_counter() - started
+            done.set()
+            watcher.join()
+            rate = total / elapsed
+            print(
+                f"export {chosen:6} {total} calls in {elapsed:5.2f}s = {rate:9.0f} calls/s, server memory "
+                f"+{peak[0] - base:5.1f} MB (lines {lines})"
+            )
+            if chosen == "ndjson":
+                ndjson_rate = rate
+    if stores.db.dialect != "sqlite" or shutil.which("sqlite3") is None:
+        print("sqlite3 CSV anchor: skipped (needs SQLite and the sqlite3 tool)")
+        return
+    columns = (
+        "session_id, status, type, mode, initiator, receiver, receiver_type, initiated_at, started_at, "
+        "ended_at, duration, audio_minutes, video_minutes, total_participants, has_recording"
+    )
+    sql = f"SELECT {columns} FROM calls WHERE app_id = '{args.app}' ORDER BY initiated_at DESC, session_id DESC;"
+    started = time.perf_counter()
+    subprocess.run(["sqlite3", "-csv", "-header", sqlite_path(args.db), sql], check=True, stdout=subprocess.DEVNULL)
+    anchor = total / (time.perf_counter() - started)
+    print(f"sqlite3 CLI CSV: {anchor:9.0f} calls/s; NDJSON export / sqlite3 = {ndjson_rate / anchor:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", required=True, help="Database URL with demo calls")
+    parser.add_argument("--app", default="bench")
+    parser.add_argument("--runs", type=int, default=15, help="Timed runs per figure (median reported)")
+    args = parser.parse_args()
+    stores = open_stores(args.db)
+    key, _ = stores.tenants.create_key(args.app, new_key_settings("fullAccess", "usage bench"))
+    stores.prepare_to_serve()
+    with server(args.db) as (url, pid):
+        print(f"{stores.db.dialect}, app {args.app}")
+        measure_series(args, stores, url, key)
+        measure_exports(args, stores, url, pid, key)
+    stores.close()
+
+
+if __name__ == "__main__":
+    main()

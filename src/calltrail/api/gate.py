@@ -1,0 +1,72 @@
+"""The decisions taken before a request runs: refuse it (431, 503, 429) or let it in.
+
+One :class:`Gate` per app, used twice: by the HTTP protocol of ``calltrail serve``
+(:mod:`calltrail.api.server`), which answers a refusal straight from the parser at a few
+microseconds each (no task, no middleware), and by the :mod:`calltrail.api.guard` middleware for
+requests that reach the app any other way (in-process tests, other ASGI servers). A request the
+protocol let in carries its decision in the scope, so it is never counted twice.
+
+* **Load shedding.** At most ``max_in_flight`` requests are worked on at once; one more is
+  refused at once with 503 and ``Retry-After: 1`` instead of joining an unbounded queue.
+* **Rate limits.** Each presented credential has a token bucket (:mod:`calltrail.api.ratelimit`).
+
+``/healthz`` and ``/metrics`` are never refused: monitoring must see a saturated server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.responses import Response
+
+from calltrail.api.metrics import Metrics
+from calltrail.api.ratelimit import Decision, RateLimiter
+from calltrail.kernel.errors import CalltrailError, Overloaded, TooManyRequests
+
+#: Paths that are never shed nor rate limited.
+EXEMPT = frozenset(("/healthz", "/metrics"))
+#: The scope extension under which the protocol hands its decision to the middleware.
+ADMITTED = "calltrail.admitted"
+ErrorRenderer = Callable[[str, CalltrailError], Response]
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The limits of one process (see :class:`calltrail.settings.Settings`)."""
+
+    max_in_flight: int = 32
+    rate_limit: float = 200.0
+    rate_burst: int = 400
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A request let in, with its credential's rate-limit state (None: no credential)."""
+
+    decision: Decision | None
+
+
+class Gate:
+    """Refuses what a process cannot or may not take; see the module docstring."""
+
+    def __init__(self, settings: GateSettings, metrics: Metrics, render: ErrorRenderer):
+        self.max_in_flight = settings.max_in_flight
+        self.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
+        self.metrics = metrics
+        self.render = render
+
+    def check(self, path: str, credential: str | None, in_flight: int) -> CalltrailError | Admission:
+        """Refuse (the error to answer) or admit a request, given how many are in flight."""
+        if path in EXEMPT:
+            return Admission(None)
+        if in_flight >= self.max_in_flight:
+            self.metrics.shed += 1
+            return Overloaded(retry_after=1)
+        if credential is None or not self.limiter.enabled:
+            return Admission(None)
+        decision = self.limiter.take(credential)
+        if not decision.allowed:
+            self.metrics.rate_limited += 1
+            return TooManyRequests(decision.retry_after, decision.headers())
+        return Admission(decision)

@@ -1,0 +1,103 @@
+"""``GET /api/exports/calls|participants|voice?format=ndjson|csv``: every matching call, newest
+first, streamed in constant memory from one snapshot (:mod:`calltrail.store.exports`).
+
+Worker trips: the first trip authenticates, opens the snapshot and reads the first page; each
+further page of 1000 calls is one trip; the last closes the snapshot. The response starts only
+after the first trip, so bad credentials or parameters are a plain error answer (401, 400).
+If the client goes away, the snapshot is closed all the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from calltrail.api.http import parse_now, run
+from calltrail.api.native.keys import authenticate
+from calltrail.exports.records import KINDS, encode_page, file_name
+from calltrail.exports.registry import FORMATS
+from calltrail.kernel.errors import CalltrailError
+from calltrail.kernel.instants import format_rfc3339, now_ms
+from calltrail.store import Stores
+from calltrail.store.exports import ExportCursor
+from calltrail.usage.params import CallExportRequest, VoiceExportRequest, parse_call_export, parse_voice_export
+
+
+def _file_name(kind: str, app_id: str, extension: str) -> str:
+    return file_name(kind, app_id, extension, format_rfc3339(now_ms())[:10])
+
+
+class ExportEndpoints:
+    """The request handlers of ``/api/exports/*``."""
+
+    def __init__(self, stores: Stores):
+        self.stores = stores
+
+    async def calls(self, request: Request) -> Response:
+        """Whole call records (CSV: their scalar fields)."""
+        return await self._export(request, "calls")
+
+    async def participants(self, request: Request) -> Response:
+        """One row per participant entry, with its call's ``sessionId``."""
+        return await self._export(request, "participants")
+
+    async def voice(self, request: Request) -> Response:
+        """Whole phone-call records (CSV: their scalar fields, ``mos``/``pdd`` included)."""
+        return await self._export(request, "voice")
+
+    async def _export(self, request: Request, kind: str) -> Response:
+        items = request.query_params.multi_items()
+        parsed: CallExportRequest | VoiceExportRequest | CalltrailError = (
+            parse_now(parse_voice_export, items) if kind == "voice" else parse_now(parse_call_export, items)
+        )
+
+        def open_cursor() -> tuple[str, str, ExportCursor]:
+            with self.stores.db.read():
+                key = authenticate(self.stores, request)
+            if isinstance(parsed, CalltrailError):
+                raise parsed  # reported after the credentials were checked
+            checked = parsed
+            if isinstance(checked, VoiceExportRequest):
+                cursor = self.stores.exports.voice(key.app_id, checked.query)
+            else:
+                cursor = self.stores.exports.calls(key.app_id, checked.query)
+            return key.app_id, checked.format, cursor
+
+        app_id, chosen, cursor = await run(open_cursor)
+        return await _stream(kind, app_id, chosen, cursor)
+
+
+async def _stream(kind: str, app_id: str, chosen: str, cursor: ExportCursor) -> StreamingResponse:
+    export_format = FORMATS[chosen]
+    columns = KINDS[kind][0]
+
+    def next_chunk(first: bool) -> bytes:
+        """One page read and encoded in one worker trip (the event loop never encodes)."""
+        try:
+            page = encode_page(chosen, kind, cursor.next_page())
+        except BaseException:
+            cursor.close()
+            raise
+        return export_format.header(columns) + page if first else page
+
+    # The first page before the response starts: a failure is still a plain error answer.
+    head = await run(next_chunk, True)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            yield head
+            while not cursor.done:
+                chunk = await run(next_chunk, False)
+                if chunk:
+                    yield chunk
+        finally:
+            # Shielded: a client that went away cancels the stream, never the snapshot's end.
+            with anyio.CancelScope(shield=True):
+                await run(cursor.close)
+
+    name = _file_name(kind, app_id, export_format.extension)
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return StreamingResponse(chunks(), media_type=export_format.media_type, headers=headers)

@@ -1,0 +1,275 @@
+"""How ``calltrail serve`` runs the app under uvicorn: bounded request heads, logging, proxies.
+
+* **Header limits.** uvicorn's fast parser (httptools) reads a request head of any size: 64 MB
+  of headers were read whole. :class:`LimitedHttpToolsProtocol` feeds the parser at most
+  :data:`MAX_HEAD_BYTES` of a head and refuses a header line over :data:`MAX_HEADER_LINE`, with
+  a 431 in the envelope of the dialect owning the path, then closes the connection. Memory per
+  connection is bounded by the limit, not by what a client sends.
+* **Refusals at parser speed.** When the :class:`~calltrail.api.gate.Gate` refuses a request
+  (503: too much in flight; 429: rate limit), the answer is written straight from the parser
+  callback: no task, no middleware, a few microseconds. That is what keeps refusals within
+  milliseconds and ``/healthz`` responsive with a thousand connections hammering one process.
+* **Logs.** ``text`` (one line per record) or ``json`` (one JSON object per line). The access log is
+  Calltrail's own (:mod:`calltrail.api.guard`: request id, route, status, duration, app id,
+  secrets in paths redacted); uvicorn's, which would print paths as sent, is off.
+* **Client addresses behind a proxy.** uvicorn reads ``X-Forwarded-For``/``-Proto`` from the
+  addresses in ``forwarded_allow_ips`` only (see docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from calltrail.api.gate import ADMITTED, Admission, Gate
+from calltrail.api.guard import request_id
+from calltrail.api.metrics import REFUSED
+from calltrail.api.ratelimit import presented_credential
+from calltrail.kernel.errors import CalltrailError, HeadersTooLarge
+
+#: The longest header line (name, colon, value) accepted.
+MAX_HEADER_LINE = 16 * 1024
+#: The most bytes of a request head (request line and every header) accepted.
+MAX_HEAD_BYTES = 64 * 1024
+log = logging.getLogger("calltrail.server")
+
+
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with bounded request heads and refusals answered by the
+    parser (see the module docstring). ``gate`` is set by :func:`protocol_class`."""
+
+    gate: Gate
+    _refused = False
+    _skip_message = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_head()
+
+    def _start_head(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        self._line_too_long = False
+
+    # Parser callbacks: once a request is refused, whatever follows on the connection is ignored.
+
+    def on_message_begin(self) -> None:
+        if not self._refused:
+            super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        if not self._refused:
+            super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._refused:
+            return
+        if len(name) + 2 + len(value) > MAX_HEADER_LINE:
+            self._line_too_long = True
+            return  # not kept: the request is refused when its head is complete
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if self._refused:
+            return
+        self._in_head = False
+        if self._line_too_long:
+            self._refuse(f"A header line is longer than {MAX_HEADER_LINE} bytes.")
+            return
+        if self._gate_refused():
+            return
+        super().on_headers_complete()
+
+    def _gate_refused(self) -> bool:
+        """Ask the gate; answer a refusal here and now. Only when no earlier response on this
+        connection is pending, so pipelined responses stay in order (else the middleware asks)."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            return False
+        started = time.perf_counter()
+        path = unquote(self.url.split(b"?", 1)[0].decode("latin-1"))
+        verdict = self.gate.check(path, _credential(self.headers), len(self.server_state.tasks))
+        if isinstance(verdict, Admission):
+            extensions: dict[str, object] = {ADMITTED: verdict}
+            self.scope["extensions"] = extensions  # type: ignore[typeddict-item]
+            return False
+        method = self.parser.get_method().decode("ascii", "replace")
+        sent_id = next((value.decode("latin-1") for name, value in self.headers if name == b"x-request-id"), None)
+        status, head, body = _rendered(self.gate, path, verdict)
+        keep_alive = self.parser.should_keep_alive() and not self._has_body()
+        ending = b"\r\n" if keep_alive else b"connection: close\r\n\r\n"
+        self.transport.write(head + b"x-request-id: " + request_id(sent_id).encode() + b"\r\n" + ending + body)
+        self.gate.metrics.observe(REFUSED, method, status, time.perf_counter() - started)
+        if keep_alive:
+            self._skip_message = True  # its (empty) body and end are still parsed: ignore them
+        else:
+            self._refused = True  # a body may follow: close rather than read it
+            self.transport.close()
+        return True
+
+    def _has_body(self) -> bool:
+        return any(
+            (name == b"content-length" and value.strip() not in (b"", b"0")) or name == b"transfer-encoding"
+            for name, value in self.headers
+        )
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refused and not self._skip_message:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._skip_message:
+            self._skip_message = False
+            self._start_head()
+            return
+        if not self._refused:
+            super().on_message_complete()
+            # The next bytes start the next request's head. (Counting restarts here, not when the
+            # next message begins: that happens inside a feed whose bytes were counted already.)
+            self._start_head()
+
+    def data_received(self, data: bytes) -> None:
+        # While a head is being read, feed the parser no more than the head may hold.
+        while data and self._in_head and not self._refused:
+            room = MAX_HEAD_BYTES - self._head_bytes
+            piece, data = data[:room], data[room:]
+            self._head_bytes += len(piece)
+            super().data_received(piece)
+            if self._in_head and self._head_bytes >= MAX_HEAD_BYTES and not self._refused:
+                self._refuse(f"The request head is larger than {MAX_HEAD_BYTES} bytes.")
+        if data and not self._refused:
+            super().data_received(data)
+
+    def _refuse(self, message: str) -> None:
+        """Answer 431 in the dialect's envelope and close the connection."""
+        path = unquote(self.url.split(b"?", 1)[0].decode("latin-1")) if getattr(self, "url", b"") else "/"
+        response = self.gate.render(path, HeadersTooLarge(message))
+        head = [f"HTTP/1.1 {response.status_code} Request Header Fields Too Large\r\n".encode()]
+        head += [name + b": " + value + b"\r\n" for name, value in response.raw_headers]
+        head.append(b"connection: close\r\n\r\n")
+        self._refused = True
+        self._in_head = False
+        self.transport.write(b"".join(head) + response.body)
+        self.transport.close()
+        log.warning("refused a request from %s: %s", self.client[0] if self.client else "-", message)
+
+
+#: Refusals rendered so far: a flood repeats a handful of them (same dialect, same numbers).
+_RENDERED: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], tuple[int, bytes, bytes]] = {}
+
+
+def _rendered(gate: Gate, path: str, error: CalltrailError) -> tuple[int, bytes, bytes]:
+    """``(status, head without its end, body)`` of a refusal, rendered once per distinct answer."""
+    dialect = path.split("/", 2)[1] if path.count("/") >= 1 else ""
+    key = (dialect, error.code, error.message, tuple(sorted(error.headers.items())))
+    cached = _RENDERED.get(key)
+    if cached is None:
+        response = gate.render(path, error)
+        head = [f"HTTP/1.1 {response.status_code} {_reason(response.status_code)}\r\n".encode()]
+        head += [name + b": " + value + b"\r\n" for name, value in response.raw_headers]
+        if len(_RENDERED) > 1024:
+            _RENDERED.clear()
+        cached = _RENDERED[key] = (response.status_code, b"".join(head), bytes(response.body))
+    return cached
+
+
+def _credential(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """:func:`calltrail.api.ratelimit.presented_credential` over raw header pairs."""
+    return presented_credential({name.decode("latin-1"): value.decode("latin-1") for name, value in headers})
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def protocol_class(gate: Gate) -> type[LimitedHttpToolsProtocol]:
+    """The protocol class for one app, asking its gate and rendering with its renderer."""
+    return type("CalltrailHttpProtocol", (LimitedHttpToolsProtocol,), {"gate": gate})
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's request fields."""
+
+    FIELDS = ("request_id", "client", "method", "path", "route", "status", "duration_ms", "app_id")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in self.FIELDS:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+def logging_config(log_format: str, level: str) -> dict[str, Any]:
+    """A ``logging.config`` dictionary: access lines to stdout, everything else to stderr."""
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter} if log_format == "json" else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    )
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"main": formatter},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr"},
+            "stdout": {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stdout"},
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "calltrail": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "calltrail.access": {"handlers": ["stdout"], "level": level, "propagate": False},
+        },
+    }
+
+
+def run(
+    app: ASGIApp,
+    gate: Gate,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    log_format: str,
+    forwarded_allow_ips: str,
+) -> None:
+    """Serve ``app`` until interrupted."""
+    import gc
+
+    import uvicorn
+
+    # Everything built so far (routes, the OpenAPI document, the stores) lives as long as the
+    # process: keep it out of the cyclic collector's full passes, which otherwise stall the event
+    # loop for milliseconds at a time under load.
+    gc.collect()
+    gc.freeze()
+
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        http=protocol_class(gate),
+        log_config=logging_config(log_format, log_level),
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )

@@ -1,0 +1,289 @@
+"""Usage figures kept exact at every commit: each call's contribution, written by the row writers.
+
+``SessionStore._write_rows`` calls :func:`account_calls` and ``VoiceStore._write_rows`` calls
+:func:`account_voice`, in the same transaction as the call rows, before overwriting them. Each
+takes the previous contribution of the written calls away (:func:`unaccount_calls`,
+:func:`unaccount_voice`) and adds the new one, so the figures stay exact through re-folds and
+imports. A feature that deletes calls calls the ``unaccount_*`` function with their ids in its
+transaction: a deletion is the same subtraction.
+
+Tables (migration ``m0007_usage``):
+
+* ``usage_calls``: one row per call, clustered by ``initiated_at``: its minutes in ms, start and
+  end (for ``peakConcurrent``) and the low-cardinality columns.
+* ``usage_call_slots``: those rows summed per app x 15-minute UTC slot x (status, type, mode,
+  receiver type, recording). A series without other filters reads these sums.
+* ``usage_members``: each user's own minutes and missed flag per call (``groupBy=uid``).
+* ``usage_voice_calls``: one row per phone call, with what Bird's record carries only in its
+  JSON (answer and end times, hang-up cause, PDD, MOS).
+
+Reads are in :mod:`calltrail.store.usage_read`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
+from typing import Any
+
+import orjson
+
+from calltrail.kernel.instants import parse_rfc3339
+from calltrail.sessions.vocabulary import CallRow
+from calltrail.store.database import Connection, Database, chunks, placeholders
+from calltrail.usage.figures import billable_minutes, entry_ms, quality, to_ms, user_ms
+from calltrail.usage.periods import SLOT_SECONDS
+from calltrail.voice.record import ChannelCallRow
+
+SLOT_DIMS = ("status", "type", "mode", "receiver_type", "has_recording")
+SLOT_SUMS = ("calls", "started", "duration_ms", "started_duration_ms", "audio_ms", "video_ms", "participant_ms")
+CALL_COLUMNS = (
+    "app_id",
+    "initiated_at",
+    "session_id",
+    "started_at",
+    "ended_at",
+    *SLOT_DIMS,
+    "initiator",
+    "duration_ms",
+    "audio_ms",
+    "video_ms",
+    "participant_ms",
+)
+MEMBER_COLUMNS = ("app_id", "session_id", "uid", "initiated_at", "minutes_ms", "missed")
+VOICE_COLUMNS = (
+    "app_id",
+    "call_id",
+    "channel_id",
+    "created_at",
+    "status",
+    "direction",
+    "type",
+    "hangup_cause",
+    "duration",
+    "answered",
+    "answered_at",
+    "ended_at",
+    "billable",
+    "pdd_ms",
+    "mos_milli",
+)
+_UPSERT_SLOT = (
+    f"INSERT INTO usage_call_slots (app_id, slot, {', '.join(SLOT_DIMS)}, {', '.join(SLOT_SUMS)}) "
+    f"VALUES ({placeholders(2 + len(SLOT_DIMS) + len(SLOT_SUMS))}) "
+    f"ON CONFLICT (app_id, slot, {', '.join(SLOT_DIMS)}) DO UPDATE SET "
+    + ", ".join(f"{name} = usage_call_slots.{name} + excluded.{name}" for name in SLOT_SUMS)
+)
+_UPSERT_VOICE = "ON CONFLICT (app_id, call_id) DO UPDATE SET " + ", ".join(
+    f"{column} = excluded.{column}" for column in VOICE_COLUMNS[2:]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallUsage:
+    """What one call contributes (see :mod:`calltrail.usage.figures`)."""
+
+    initiated_at: int
+    session_id: str
+    started_at: int | None
+    ended_at: int | None
+    status: str
+    type: str
+    mode: str
+    receiver_type: str
+    has_recording: int
+    initiator: str
+    duration_ms: int
+    audio_ms: int
+    video_ms: int
+    participant_ms: int
+
+    def slot_key(self) -> tuple[Any, ...]:
+        return (self.initiated_at // SLOT_SECONDS, self.status, self.type, self.mode, self.receiver_type,
+                self.has_recording)  # fmt: skip
+
+    def slot_sums(self) -> tuple[int, ...]:
+        started = int(self.started_at is not None)
+        return (1, started, self.duration_ms, self.duration_ms * started, self.audio_ms, self.video_ms,
+                self.participant_ms)  # fmt: skip
+
+
+def call_usage(row: CallRow) -> tuple[CallUsage, list[tuple[str, int, int]]]:
+    """A call row's contribution and its members' ``(uid, minutes in ms, missed)``."""
+    record = orjson.loads(row.summary)
+    own = user_ms(record)
+    participant_ms = sum(entry_ms(entry) for entry in record.get("participants") or () if isinstance(entry, dict))
+    usage = CallUsage(
+        row.initiated_at,
+        row.session_id,
+        row.started_at,
+        row.ended_at,
+        row.status,
+        row.type,
+        row.mode,
+        row.receiver_type,
+        int(row.has_recording),
+        row.initiator,
+        to_ms(row.duration),
+        to_ms(row.audio_minutes),
+        to_ms(row.video_minutes),
+        participant_ms,
+    )
+    return usage, [(m.uid, own.get(m.uid, 0), int(m.missed)) for m in row.members]
+
+
+def _apply_slot_deltas(conn: Connection, app_id: str, deltas: dict[tuple[Any, ...], list[int]]) -> None:
+    changed = sorted((key, sums) for key, sums in deltas.items() if any(sums))
+    # Sorted, so concurrent PostgreSQL writers lock slot rows in one order (no deadlock).
+    conn.executemany(_UPSERT_SLOT, [(app_id, *key, *sums) for key, sums in changed])
+    emptied = sorted({key[0] for key, sums in changed if sums[0] < 0})
+    for part in chunks(emptied):
+        conn.execute(
+            f"DELETE FROM usage_call_slots WHERE app_id = ? AND calls = 0 AND slot IN ({placeholders(len(part))})",
+            (app_id, *part),
+        )
+
+
+def _add(deltas: dict[tuple[Any, ...], list[int]], usage: CallUsage, sign: int) -> None:
+    total = deltas.setdefault(usage.slot_key(), [0] * len(SLOT_SUMS))
+    for index, value in enumerate(usage.slot_sums()):
+        total[index] += sign * value
+
+
+def _stored_calls(conn: Connection, app_id: str, session_ids: Sequence[str]) -> list[CallUsage]:
+    found = []
+    for part in chunks(list(session_ids)):
+        among, ids = conn.any_of("session_id", part)
+        rows = conn.fetchall(f"SELECT {', '.join(CALL_COLUMNS[1:])} FROM usage_calls WHERE app_id = ? AND {among}",
+                             (app_id, *ids))  # fmt: skip
+        found += [CallUsage(*row) for row in rows]
+    return found
+
+
+def _delete_calls(conn: Connection, app_id: str, session_ids: Sequence[str]) -> None:
+    for part in chunks(list(session_ids)):
+        among, ids = conn.any_of("session_id", part)
+        conn.execute(f"DELETE FROM usage_calls WHERE app_id = ? AND {among}", (app_id, *ids))
+        conn.execute(f"DELETE FROM usage_members WHERE app_id = ? AND {among}", (app_id, *ids))
+
+
+def unaccount_calls(conn: Connection, app_id: str, session_ids: Sequence[str]) -> None:
+    """Take the stored contribution of these calls away (before they are rewritten or deleted)."""
+    deltas: dict[tuple[Any, ...], list[int]] = {}
+    for usage in _stored_calls(conn, app_id, session_ids):
+        _add(deltas, usage, -1)
+    _delete_calls(conn, app_id, session_ids)
+    _apply_slot_deltas(conn, app_id, deltas)
+
+
+def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> None:
+    """Replace the contribution of the written calls by their new one, in the writer's transaction."""
+    if not rows:
+        return
+    deltas: dict[tuple[Any, ...], list[int]] = {}
+    for usage in _stored_calls(conn, app_id, [row.session_id for row in rows]):
+        _add(deltas, usage, -1)
+    _delete_calls(conn, app_id, [row.session_id for row in rows])
+    calls, members = [], []
+    for row in rows:
+        usage, own = call_usage(row)
+        _add(deltas, usage, 1)
+        calls.append((app_id, *astuple(usage)))
+        members += [(app_id, row.session_id, uid, row.initiated_at, ms, missed) for uid, ms, missed in own]
+    conn.insert_rows("usage_calls", CALL_COLUMNS, calls)
+    conn.insert_rows("usage_members", MEMBER_COLUMNS, members)
+    _apply_slot_deltas(conn, app_id, deltas)
+
+
+def _instant(record: dict[str, Any], key: str) -> int | None:
+    value = record.get(key)
+    return parse_rfc3339(value) if isinstance(value, str) else None
+
+
+def voice_usage(app_id: str, row: ChannelCallRow) -> tuple[Any, ...]:
+    """A phone call's ``usage_voice_calls`` row."""
+    record = orjson.loads(row.body)
+    answered_at = _instant(record, "answeredAt")
+    cause = record.get("hangupCauseCode")
+    pdd, mos = quality(record)
+    answered = answered_at is not None
+    return (
+        app_id,
+        row.call_id,
+        row.channel_id,
+        row.created_at,
+        row.status,
+        row.direction,
+        row.type,
+        cause if isinstance(cause, int) and not isinstance(cause, bool) else None,
+        row.duration,
+        int(answered),
+        answered_at,
+        _instant(record, "endedAt"),
+        billable_minutes(row.duration) if answered else 0,
+        pdd,
+        mos,
+    )
+
+
+def account_voice(conn: Connection, app_id: str, rows: Sequence[ChannelCallRow]) -> None:
+    """Replace the stored figures of the written phone calls, in the writer's transaction."""
+    if rows:
+        conn.insert_rows("usage_voice_calls", VOICE_COLUMNS, [voice_usage(app_id, row) for row in rows], _UPSERT_VOICE)
+
+
+def unaccount_voice(conn: Connection, app_id: str, call_ids: Sequence[str]) -> None:
+    """Take these phone calls out of the figures (before they are deleted)."""
+    for part in chunks(list(call_ids)):
+        among, ids = conn.any_of("call_id", part)
+        conn.execute(f"DELETE FROM usage_voice_calls WHERE app_id = ? AND {among}", (app_id, *ids))
+
+
+# -- the one-time backfill of apps that had calls before the usage tables existed ---------------
+
+BACKFILL_PAGE = 2000
+
+
+def backfill(db: Database) -> list[str]:
+    """Compute the figures of every app listed in ``usage_backfill``; returns their ids.
+
+    One transaction per app, holding the exclusive bulk lock on PostgreSQL (the SQLite writer is
+    exclusive already), so no writer can interleave and count a call twice.
+    """
+    from calltrail.sessions.record import merge_record, row_from_record
+    from calltrail.voice.record import row_from_record as voice_row
+
+    with db.read() as conn:
+        pending = [app_id for (app_id,) in conn.fetchall("SELECT app_id FROM usage_backfill ORDER BY app_id")]
+    for app_id in pending:
+        with db.write() as conn:
+            conn.lock_keys([f"usage-backfill-{n}" for n in range(64)])  # > 32 keys: the exclusive bulk lock
+            for table in ("usage_calls", "usage_members", "usage_call_slots", "usage_voice_calls"):
+                conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (app_id,))
+            after = ""
+            while True:
+                rows = conn.fetchall(
+                    "SELECT session_id, source, summary, extra FROM calls WHERE app_id = ? AND session_id > ? "
+                    "ORDER BY session_id LIMIT ?",
+                    (app_id, after, BACKFILL_PAGE),
+                )
+                if not rows:
+                    break
+                account_calls(conn, app_id, [
+                    row_from_record(merge_record(bytes(summary), bytes(extra) if extra else None), source)
+                    for _, source, summary, extra in rows
+                ])  # fmt: skip
+                after = rows[-1][0]
+            after = ""
+            while True:
+                rows = conn.fetchall(
+                    "SELECT call_id, source, body FROM channel_calls WHERE app_id = ? AND call_id > ? "
+                    "ORDER BY call_id LIMIT ?",
+                    (app_id, after, BACKFILL_PAGE),
+                )
+                if not rows:
+                    break
+                account_voice(conn, app_id, [voice_row(orjson.loads(bytes(body)), source) for _, source, body in rows])
+                after = rows[-1][0]
+            conn.execute("DELETE FROM usage_backfill WHERE app_id = ?", (app_id,))
+    return pending
