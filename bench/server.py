@@ -16,6 +16,13 @@ import httpx
 @contextmanager
 def running_server(db_url: str) -> Iterator[str]:
     """A server on a free port over ``db_url``; yields its base URL once /healthz answers."""
+    with running_process(db_url) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def running_process(db_url: str) -> Iterator[tuple[str, int]]:
+    """:func:`running_server`, yielding the process id too (to read its memory)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -33,7 +40,7 @@ def running_server(db_url: str) -> Iterator[str]:
                 time.sleep(0.1)
         else:
             raise RuntimeError("the server did not start")
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(10)

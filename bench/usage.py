@@ -26,16 +26,15 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
 import httpx
+from server import running_process  # bench/server.py: a script's folder is on sys.path
 
 from calltrail.kernel.instants import now_ms
 from calltrail.kernel.tenancy import new_key_settings
@@ -55,31 +54,6 @@ def p50(function: Callable[[], Any], runs: int) -> float:
         function()
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
-
-
-@contextmanager
-def server(db_url: str) -> Iterator[tuple[str, int]]:
-    """A ``calltrail serve`` process: its URL and pid (for its memory)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    process = subprocess.Popen(
-        [sys.executable, "-m", "calltrail", "serve", "--db", db_url, "--port", str(port), "--log-level", "warning"]
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def rss_mb(pid: int) -> float:
@@ -237,7 +211,7 @@ def main() -> None:
     stores = open_stores(args.db)
     key, _ = stores.tenants.create_key(args.app, new_key_settings("fullAccess", "usage bench"))
     stores.prepare_to_serve()
-    with server(args.db) as (url, pid):
+    with running_process(args.db) as (url, pid):
         print(f"{stores.db.dialect}, app {args.app}")
         measure_series(args, stores, url, key)
         measure_exports(args, stores, url, pid, key)
