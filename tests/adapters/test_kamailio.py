@@ -467,7 +467,9 @@ def running_kamailio(workdir: Path, hook_url: str, hook_auth: str) -> Iterator[P
     log = workdir / "kamailio.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [KAMAILIO, "-DD", "-E", "-f", str(CONFIG), "-Y", str(rundir), "-w", str(rundir)],
+            # One UDP worker (-n 1): with several, Kamailio may relay a 180 after the 200 of the same
+            # call, which real phones ignore but SIPp's strict scenarios treat as a failed call.
+            [KAMAILIO, "-DD", "-E", "-n", "1", "-f", str(CONFIG), "-Y", str(rundir), "-w", str(rundir)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
