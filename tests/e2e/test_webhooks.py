@@ -88,8 +88,14 @@ def test_kill_9_at_any_instant_loses_no_delivery(
                         except httpx.TransportError:
                             return
 
+            before = len(acknowledged)
             sender = threading.Thread(target=send)
             sender.start()
+            # Kill at a random instant while batches stream in: first let one batch through, so a
+            # slow start on a loaded machine cannot make every cycle end before any acknowledgement.
+            started = time.monotonic()
+            while len(acknowledged) == before and sender.is_alive() and time.monotonic() - started < 30:
+                time.sleep(0.01)
             time.sleep(rng.uniform(0.05, 0.6))
             os.kill(server.process.pid, signal.SIGKILL)
             server.process.wait()
