@@ -123,6 +123,10 @@ def test_each_endpoint_makes_one_worker_trip(
         ("GET", "/api/usage/calls?groupBy=uid&tz=Asia/Kolkata", tenant.headers, None, 200),
         ("GET", "/api/usage/voice?interval=hour", tenant.headers, None, 200),
         ("GET", "/api/usage/calls?tz=nowhere", tenant.headers, None, 400),
+        ("DELETE", "/v3/users/ann?erase=true", tenant.headers, None, 200),
+        ("DELETE", "/v3/users/ann", tenant.headers, None, 404),
+        ("DELETE", "/v3/calls/trip-call", tenant.headers, None, 200),
+        ("DELETE", f"{calls}/{call_id}", bird, None, 204),
         # /api/exports/* stream page by page: one trip per page of 1000 calls plus opening and
         # closing the snapshot, counted in tests/api/native/test_export_trips.py.
     ]

@@ -332,3 +332,9 @@ main.add_command(export)
 from calltrail.cli.webhooks import webhooks  # noqa: E402
 
 main.add_command(webhooks)
+
+from calltrail.cli.lifecycle import apps_update, purge, users  # noqa: E402
+
+apps.add_command(apps_update)
+main.add_command(purge)
+main.add_command(users)

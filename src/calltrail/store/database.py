@@ -274,6 +274,10 @@ class Database:
     url: str
     #: New rows after which the planner's statistics are refreshed (0: the engine does it).
     ANALYZE_EVERY = 0
+    #: Keys a write may lock while other writers go on (a background job's batch size): on
+    #: PostgreSQL more than :data:`MAX_KEY_LOCKS` take the exclusive bulk lock; SQLite has one
+    #: writer at a time whatever the keys.
+    CONCURRENT_KEYS = MAX_KEY_LOCKS
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -374,6 +378,7 @@ class SQLiteDatabase(Database):
     starts new ones: one connection per thread would grow without bound)."""
 
     dialect = "sqlite"
+    CONCURRENT_KEYS = 500
     #: SQLite has no autovacuum: refresh planner statistics after this many new events.
     ANALYZE_EVERY = 200_000
     #: Reader connections at most; more concurrent reads wait for one to be given back.

@@ -24,6 +24,7 @@ from calltrail.sessions.vocabulary import CallRow
 from calltrail.store.database import Connection, Database, Row, chunks, placeholders
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 from calltrail.store.outbox import raise_session_events
+from calltrail.store.room_map import forget_room_sessions
 from calltrail.store.sessions_sql import COUNTED_COLUMNS, app_total_sql, compile_query, prefer_sort
 from calltrail.store.usage import account_calls, unaccount_calls
 
@@ -200,6 +201,34 @@ class SessionStore:
                 for m in row.members
             ),
         )
+
+    def delete(self, app_id: str, session_ids: Sequence[str]) -> list[str]:
+        """Delete these calls with their stored events, member rows and room mappings, keeping
+        totals and usage figures exact, in one transaction holding the streams' locks. Returns
+        the ids that existed (a call or events of it); the others are ignored."""
+        keys = sorted(set(session_ids))
+        with self.db.write() as conn:
+            conn.lock_keys(f"{app_id}/session/{key}" for key in keys)
+            return self.delete_locked(conn, app_id, keys)
+
+    def delete_locked(self, conn: Connection, app_id: str, session_ids: Sequence[str]) -> list[str]:
+        """:meth:`delete` inside a transaction that already holds the streams' locks."""
+        found: set[str] = set()
+        for part in chunks(list(session_ids)):
+            among, values = conn.any_of("session_id", part)
+            for table in ("calls", "call_events"):
+                found.update(
+                    key for (key,) in conn.fetchall(
+                        f"SELECT DISTINCT session_id FROM {table} WHERE app_id = ? AND {among}", (app_id, *values)
+                    )
+                )  # fmt: skip
+        gone = sorted(found)
+        self._delete_rows(conn, app_id, gone)
+        for part in chunks(gone):
+            among, values = conn.any_of("session_id", part)
+            conn.execute(f"DELETE FROM call_events WHERE app_id = ? AND {among}", (app_id, *values))
+        forget_room_sessions(conn, app_id, gone)
+        return gone
 
     def _delete_rows(self, conn: Connection, app_id: str, session_ids: Sequence[str]) -> None:
         """Remove calls with their member rows, keeping the count tables exact."""

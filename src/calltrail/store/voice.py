@@ -24,7 +24,7 @@ from calltrail.kernel.instants import now_ms
 from calltrail.store.database import Connection, Database, Row, chunks
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 from calltrail.store.outbox import raise_voice_events
-from calltrail.store.usage import account_voice
+from calltrail.store.usage import account_voice, unaccount_voice
 from calltrail.store.voice_sql import compile_page
 from calltrail.voice.events import StatusEvent
 from calltrail.voice.fold import fold
@@ -233,6 +233,40 @@ class VoiceStore:
             conn.execute(f"DELETE FROM channel_call_tags WHERE app_id = ? AND {among}", (app_id, *ids))
         tags = [(app_id, row.call_id, tag, row.channel_id, row.created_at) for row in rows for tag in row.tags]
         conn.insert_rows("channel_call_tags", TAG_COLUMNS, tags)
+
+    def delete(self, app_id: str, call_ids: Sequence[str], channel_id: str | None = None) -> list[str]:
+        """Delete these phone calls (of ``channel_id`` only, when given) with their tags and
+        stored status events, keeping usage figures exact, in one transaction holding the calls'
+        locks. Returns the ids deleted."""
+        keys = sorted(set(call_ids))
+        with self.db.write() as conn:
+            conn.lock_keys(f"{app_id}/channel-call/{key}" for key in keys)
+            return self.delete_locked(conn, app_id, keys, channel_id)
+
+    @staticmethod
+    def delete_locked(
+        conn: Connection, app_id: str, call_ids: Sequence[str], channel_id: str | None = None
+    ) -> list[str]:
+        """:meth:`delete` inside a transaction that already holds the calls' locks."""
+        scoped = " AND channel_id = ?" if channel_id is not None else ""
+        extra = (channel_id,) if channel_id is not None else ()
+        found: set[str] = set()
+        for part in chunks(list(call_ids)):
+            among, values = conn.any_of("call_id", part)
+            for table in ("channel_calls", "channel_call_events"):
+                found.update(
+                    key for (key,) in conn.fetchall(
+                        f"SELECT DISTINCT call_id FROM {table} WHERE app_id = ? AND {among}{scoped}",
+                        (app_id, *values, *extra),
+                    )
+                )  # fmt: skip
+        gone = sorted(found)
+        unaccount_voice(conn, app_id, gone)  # usage figures, in the same transaction
+        for part in chunks(gone):
+            among, values = conn.any_of("call_id", part)
+            for table in ("channel_call_tags", "channel_call_events", "channel_calls"):
+                conn.execute(f"DELETE FROM {table} WHERE app_id = ? AND {among}", (app_id, *values))
+        return gone
 
     # -- reads ----------------------------------------------------------------------------
 

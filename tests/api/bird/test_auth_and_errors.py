@@ -105,7 +105,7 @@ def test_checks_run_in_a_fixed_order(client: TestClient, workspace: Workspace) -
 
 
 def test_routing_errors_use_the_envelope(client: TestClient, workspace: Workspace) -> None:
-    assert_error(client.delete(workspace.call(CALL), headers=workspace.headers), 405, "MethodNotAllowed")
+    assert_error(client.patch(workspace.call(CALL), headers=workspace.headers), 405, "MethodNotAllowed")
     assert_error(client.post(workspace.calls, headers=workspace.headers), 405, "MethodNotAllowed")
     assert_error(
         client.get(f"/workspaces/{workspace.workspace_id}/channels", headers=workspace.headers), 404, "NotFound"

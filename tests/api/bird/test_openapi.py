@@ -17,7 +17,7 @@ def test_every_endpoint_is_documented(client: TestClient) -> None:
     paths = document["paths"]
     assert set(paths[CHANNEL_CALLS]) == {"get"}
     assert set(paths["/workspaces/{workspaceId}/channels/calls"]) == {"get"}
-    assert set(paths[CHANNEL_CALLS + "/{callId}"]) == {"get", "put"}
+    assert set(paths[CHANNEL_CALLS + "/{callId}"]) == {"get", "put", "delete"}
     assert set(paths[CHANNEL_CALLS + "/events"]) == {"post"}
     schemes = document["components"]["securitySchemes"]
     assert schemes["AccessKey"] == {

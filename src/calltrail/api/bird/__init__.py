@@ -24,5 +24,6 @@ def create_app(stores: Stores) -> Starlette:
         Route(channel + "/events", voice.post_events, methods=["POST"]),
         Route(channel + "/{call_id}", voice.get_call, methods=["GET"]),
         Route(channel + "/{call_id}", voice.put_call, methods=["PUT"]),
+        Route(channel + "/{call_id}", voice.delete_call, methods=["DELETE"]),
     ]
     return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)

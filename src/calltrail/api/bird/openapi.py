@@ -278,6 +278,16 @@ def paths() -> dict[str, Any]:
                     "422": INVALID,
                 },
             },
+            "delete": {
+                "tags": ["Bird Voice"],
+                "operationId": "birdDeleteCall",
+                "summary": "Delete a call",
+                "description": "Deletes the call with its status events, tags and usage figures, in one "
+                "transaction. Answers 204 with no body.",
+                "security": security,
+                "parameters": [WORKSPACE, CHANNEL, CALL],
+                "responses": {"204": {"description": "Deleted."}, **AUTH_ERRORS, "404": NOT_FOUND},
+            },
         },
         f"{base}/{{channelId}}/calls/events": {
             "post": {

@@ -203,6 +203,22 @@ class VoiceEndpoints:
         result = await run(ingest)
         return json_response({"accepted": result.accepted, "duplicates": result.duplicates})
 
+    async def delete_call(self, request: Request) -> Response:
+        """``DELETE .../channels/{channelId}/calls/{callId}``: the call, its status events and
+        everything derived from it; 204 with no body (404 as for a read when absent)."""
+        call_id = canonical_uuid(request.path_params["call_id"])
+        channel = path_channel(request)
+
+        def delete() -> None:
+            app_id = self._authorize_channel(
+                request.headers.get("authorization"), request.path_params["workspace_id"], channel
+            )
+            if call_id is None or not self.stores.voice.delete(app_id, [call_id], channel_id=channel):
+                raise ChannelCallNotFound()
+
+        await run(delete)
+        return Response(status_code=204)
+
 
 def _import_record(body: Parsed[Any], call_id: str, channel: str) -> dict[str, Any]:
     canonical = canonical_uuid(call_id)

@@ -26,6 +26,7 @@ def create_app(stores: Stores) -> Starlette:
         Route("/calls/events", calls.post_events, methods=["POST"]),
         Route("/calls/{session_id}", by_credential(calls.get_call, user_view.get_call), methods=["GET"]),
         Route("/calls/{session_id}", calls.put_call, methods=["PUT"]),
+        Route("/calls/{session_id}", calls.delete_call, methods=["DELETE"]),
         *UsersEndpoints(stores).routes(),
     ]
     return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)

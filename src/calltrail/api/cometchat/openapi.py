@@ -357,5 +357,40 @@ def paths() -> dict[str, Any]:
                     "413": error_response("The body is larger than 8 MiB.", ["ERR_PAYLOAD_TOO_LARGE"]),
                 },
             },
+            "delete": {
+                "tags": ["CometChat Calls"],
+                "operationId": "deleteCall",
+                "summary": "Delete a call",
+                "description": "Deletes the call, its stored events and everything derived from it (member rows, "
+                "totals, usage figures), in one transaction. A call that came from a Janus room comes back if a "
+                "later fact of that room arrives (the room's facts are kept).",
+                "security": security,
+                "parameters": [SESSION_ID],
+                "responses": {
+                    "200": {
+                        "description": "Deleted.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "data": {
+                                            "type": "object",
+                                            "properties": {
+                                                "success": {"type": "boolean", "const": True},
+                                                "sessionId": {"type": "string"},
+                                                "message": {"type": "string"},
+                                            },
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": BAD_REQUEST,
+                    **AUTH_ERRORS,
+                    "404": error_response("No such call in this app.", ["ERR_CALL_SESSION_NOT_FOUND"]),
+                },
+            },
         },
     }

@@ -112,6 +112,22 @@ class CallsEndpoints:
 
         return json_response({"data": await run(put)})
 
+    async def delete_call(self, request: Request) -> Response:
+        """``DELETE /calls/{sessionId}``: the call, its events and everything derived from it."""
+        path_id = parse_now(path_session_id, request.path_params["session_id"])
+
+        def delete() -> str:
+            key = self._key(request)
+            session_id = unwrap(path_id)
+            if not self.stores.sessions.delete(key.app_id, [session_id]):
+                raise CallNotFound(f"There is no call with sessionId {session_id!r}.")
+            return session_id
+
+        session_id = await run(delete)
+        return json_response(
+            {"data": {"success": True, "sessionId": session_id, "message": f"Call {session_id} deleted."}}
+        )
+
 
 def _import_record(body: Parsed[Any], session_id: str) -> dict[str, Any]:
     if not is_session_id(session_id):

@@ -176,6 +176,43 @@ def _profile_paths(kind: str, param: dict[str, Any], image: str, not_found: str)
     }
 
 
+def _delete_user() -> dict[str, Any]:
+    erase = {
+        "name": "erase",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "boolean", "default": False},
+        "description": "true: also replace the uid by a stable pseudonym (`erased-` + 16 hex digits) in every "
+        "call and event of the app; other participants keep their history (docs/lifecycle.md).",
+    }
+    result = {
+        "type": "object",
+        "properties": {
+            "success": {"type": "boolean"},
+            "uid": {"type": "string"},
+            "tokensRevoked": {"type": "integer"},
+            "pseudonym": {"type": "string", "description": "With erase=true."},
+            "callsRewritten": {"type": "integer", "description": "With erase=true."},
+            "message": {"type": "string"},
+        },
+    }
+    return {
+        "tags": ["Users and groups"],
+        "operationId": "deleteUser",
+        "summary": "Delete a user (and erase them from calls)",
+        "description": "Deletes the profile and every auth token. With `erase=true` (a privacy request) the uid is "
+        "also rewritten in the stored events and call records, bounded per transaction; answered when done.",
+        "security": [{"apikey": []}],
+        "parameters": [_UID, erase],
+        "responses": {
+            "200": _ok("Deleted (and erased).", _data(result)),
+            "400": BAD_REQUEST,
+            **AUTH_ERRORS,
+            "404": error_response("Without erase: no profile and no token for this uid.", ["ERR_UID_NOT_FOUND"]),
+        },
+    }
+
+
 def paths() -> dict[str, Any]:
     """The user view (documented under ``/v3.0``, served under ``/v3`` too) and the users,
     groups and auth-token endpoints."""
@@ -219,7 +256,7 @@ def paths() -> dict[str, Any]:
                 },
             }
         },
-        "/v3/users/{uid}": _profile_paths("user", _UID, "avatar", "ERR_UID_NOT_FOUND"),
+        "/v3/users/{uid}": {**_profile_paths("user", _UID, "avatar", "ERR_UID_NOT_FOUND"), "delete": _delete_user()},
         "/v3/groups/{guid}": _profile_paths("group", _GUID, "icon", "ERR_GUID_NOT_FOUND"),
         "/v3/users/{uid}/auth_tokens": {
             "post": {

@@ -25,6 +25,7 @@ from calltrail.kernel.problems import CONTROL_RULE, has_control
 from calltrail.sessions.pages import PageRequest, page_meta
 from calltrail.sessions.vocabulary import ENTITY_ID_RULE, is_entity_id
 from calltrail.store import Stores
+from calltrail.store.erasure import Eraser, Erasure
 from calltrail.store.tenants import ApiKey
 from calltrail.store.users import AuthToken, GroupProfile, UserProfile
 
@@ -55,6 +56,13 @@ def group_json(profile: GroupProfile) -> dict[str, Any]:
     body["createdAt"] = profile.created_at_ms // 1000
     body["updatedAt"] = profile.updated_at_ms // 1000
     return body
+
+
+def _erase_flag(values: list[str]) -> bool:
+    """``?erase=true|false`` (absent: false)."""
+    if len(values) > 1 or (values and values[0] not in ("true", "false")):
+        raise InvalidRequest("Invalid query parameters.", {"erase": ["must be true or false, once"]})
+    return values == ["true"]
 
 
 def _path_id(request: Request, name: str) -> str:
@@ -153,6 +161,7 @@ class UsersEndpoints:
         return [
             Route("/users/{uid}", self.put_user, methods=["PUT"]),
             Route("/users/{uid}", self.get_user, methods=["GET"]),
+            Route("/users/{uid}", self.delete_user, methods=["DELETE"]),
             Route("/groups/{guid}", self.put_group, methods=["PUT"]),
             Route("/groups/{guid}", self.get_group, methods=["GET"]),
             Route("/users/{uid}/auth_tokens", self.create_token, methods=["POST"]),
@@ -189,6 +198,31 @@ class UsersEndpoints:
             return profile
 
         return json_response({"data": user_json(await run(get))})
+
+    async def delete_user(self, request: Request) -> Response:
+        """``DELETE /users/{uid}``: the profile and auth tokens go; with ``?erase=true`` the uid is
+        also replaced by a stable pseudonym in every call and event (docs/lifecycle.md)."""
+        uid = parse_now(_path_id, request, "uid")
+        erase = parse_now(_erase_flag, request.query_params.getlist("erase"))
+
+        def delete() -> Erasure:
+            key = self._key(request)
+            eraser = Eraser(self.stores.sessions)
+            if unwrap(erase):
+                return eraser.erase(key.app_id, unwrap(uid))
+            profile, tokens = eraser.forget_profile(key.app_id, unwrap(uid))
+            if not profile and not tokens:
+                raise UidNotFound(f"The user {unwrap(uid)!r} has no profile.")
+            return Erasure(unwrap(uid), unwrap(uid), profile, tokens, 0)
+
+        done = await run(delete)
+        data: dict[str, Any] = {"success": True, "uid": done.uid, "tokensRevoked": done.tokens}
+        if unwrap(erase):
+            data |= {"pseudonym": done.pseudonym, "callsRewritten": done.calls}
+            data["message"] = f"{done.uid} was erased from {done.calls} call(s) and replaced by {done.pseudonym}."
+        else:
+            data["message"] = f"The profile and auth tokens of {done.uid} were deleted; calls are unchanged."
+        return json_response({"data": data})
 
     async def put_group(self, request: Request) -> Response:
         """``PUT /groups/{guid}``: create or replace a group's display profile."""
