@@ -17,9 +17,9 @@ from starlette.testclient import TestClient
 
 from calltrail.cli import main
 from calltrail.cli.first_run import credentials_file, demo_credentials
-from calltrail.kernel.errors import InvalidRequest, NotFound
+from calltrail.kernel.errors import Conflict, InvalidRequest, NotFound
 from calltrail.kernel.instants import now_ms
-from calltrail.kernel.tenancy import new_app_settings, new_key_settings
+from calltrail.kernel.tenancy import key_reference, new_app_settings, new_key_settings
 from calltrail.sessions.demo import build_world
 from calltrail.store import Stores, open_stores
 from tests.conftest import Tenant
@@ -51,16 +51,16 @@ def test_keys_are_listed_by_prefix_and_revoked_by_prefix_or_id(stores: Stores, t
 
 def test_revoking_needs_an_unambiguous_hex_prefix(stores: Stores, tenant: Tenant) -> None:
     with pytest.raises(InvalidRequest):
-        stores.tenants.revoke_key(tenant.app_id, "abc")
+        key_reference("abc")
     with pytest.raises(InvalidRequest):
-        stores.tenants.revoke_key(tenant.app_id, "zzzzzz")
+        key_reference("zzzzzz")
     with pytest.raises(NotFound):
         stores.tenants.revoke_key(f"{tenant.app_id}-none", tenant.key[:8])
     keys = [stores.tenants.create_key(tenant.app_id)[0] for _ in range(40)]
     ids = [key.key_id for key in stores.tenants.list_keys(tenant.app_id)]
     shared = next((a[:6] for a in ids for b in ids if a != b and a[:6] == b[:6]), None)
     if shared is not None:  # rare: two key ids sharing 6 digits
-        with pytest.raises(InvalidRequest):
+        with pytest.raises(Conflict):
             stores.tenants.revoke_key(tenant.app_id, shared)
     assert stores.tenants.revoke_key(tenant.app_id, keys[5][:8]).prefix == keys[5][:8]
 

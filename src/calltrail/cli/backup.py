@@ -9,36 +9,14 @@ complete. PostgreSQL is backed up with its own tools (``pg_dump``; see docs/depl
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import time
 from pathlib import Path
 
 import click
 
 from calltrail.cli.common import db_option
-from calltrail.store.database import sqlite_path
-
-
-def backup_sqlite(source: str, out: Path) -> int:
-    """Copy the SQLite database at ``source`` to ``out``; returns the copy's size in bytes."""
-    partial = out.with_name(out.name + ".partial")
-    partial.unlink(missing_ok=True)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
-    try:
-        dst = sqlite3.connect(partial)
-        try:
-            src.backup(dst)  # pages=-1: one step, one read transaction, one snapshot
-            (verdict,) = dst.execute("PRAGMA quick_check").fetchone()
-        finally:
-            dst.close()
-    finally:
-        src.close()
-    if verdict != "ok":
-        partial.unlink(missing_ok=True)
-        raise click.ClickException(f"the copy failed its integrity check: {verdict}")
-    os.replace(partial, out)
-    return out.stat().st_size
+from calltrail.kernel.errors import Unavailable
+from calltrail.store.database import backup_sqlite, sqlite_path
 
 
 @click.command()
@@ -63,5 +41,8 @@ def backup(db_url: str, force: bool, out: Path) -> None:
     if out.resolve() == source.resolve():
         raise click.ClickException("OUT must not be the database itself")
     started = time.perf_counter()
-    size = backup_sqlite(str(source), out)
+    try:
+        size = backup_sqlite(str(source), out)
+    except Unavailable as exc:
+        raise click.ClickException(exc.message) from None
     click.echo(f"backed up {source} to {out} ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f}s", err=True)

@@ -15,6 +15,7 @@ import click
 
 from calltrail.cli.common import _echo_json, _stores, db_option
 from calltrail.kernel.instants import format_rfc3339, now_ms
+from calltrail.kernel.tenancy import key_reference
 from calltrail.store.tenants import ApiKey
 
 _DURATION = re.compile(r"(\d{1,9})([smhdw]?)\Z")
@@ -76,7 +77,7 @@ def keys_revoke(app_id: str, key: str, db_url: str) -> None:
     with it are refused (401) from then on, by every server on the database."""
     with _stores(db_url) as stores:
         stores.tenants.require_app(app_id)
-        revoked = stores.tenants.revoke_key(app_id, key)
+        revoked = stores.tenants.revoke_key(app_id, key_reference(key))
     _echo_json({"revoked": key_json(revoked)})
 
 

@@ -9,6 +9,7 @@ The hierarchy:
 
 * CalltrailError (500, ERR_EXCEPTION)
   * InvalidRequest (400, ERR_BAD_REQUEST): bad query, header or body; ``details`` names each field
+  * ResultTooLarge (400, ERR_BAD_REQUEST): a result over a server limit, known once data is read
   * PayloadTooLarge (413, ERR_PAYLOAD_TOO_LARGE)
   * HeadersTooLarge (431, ERR_HEADERS_TOO_LARGE): a header line over 16 KiB or all over 64 KiB
   * TooManyRequests (429, ERR_TOO_MANY_REQUESTS): a credential's rate limit; ``Retry-After`` set
@@ -62,6 +63,15 @@ class InvalidRequest(CalltrailError):
     status = 400
     code = "ERR_BAD_REQUEST"
     default_message = "Failed to validate the data sent with the request."
+
+
+class ResultTooLarge(CalltrailError):
+    """Raised when a request would produce more rows than a server limit (known only once the
+    data is read: a ``groupBy`` over many users, say); ``details`` names the parameter to change."""
+
+    status = 400
+    code = "ERR_BAD_REQUEST"
+    default_message = "The request would produce too many rows."
 
 
 class PayloadTooLarge(CalltrailError):

@@ -50,3 +50,12 @@ def new_key_settings(scope: str = "fullAccess", name: str | None = None) -> tupl
         raise InvalidRequest(details={"scope": [f"must be one of {', '.join(SCOPES)}"]})
     name = name if name is not None else ("REST API Key" if scope == "fullAccess" else "Auth Key")
     return scope, check_name(name)
+
+
+def key_reference(text: str) -> str:
+    """A key named by its prefix or key id (as ``calltrail keys list`` shows them): at least 6
+    hex digits, lower-cased. Raises :class:`InvalidRequest` naming ``key``."""
+    wanted = text.lower()
+    if len(wanted) < 6 or any(c not in "0123456789abcdef" for c in wanted):
+        raise InvalidRequest(details={"key": ["must be at least 6 hex digits of a key's prefix or key id"]})
+    return wanted

@@ -19,6 +19,7 @@ acknowledged after a write survives ``kill -9`` of the server (and, storage perm
 from __future__ import annotations
 
 import functools
+import os
 import queue
 import sqlite3
 import threading
@@ -357,6 +358,33 @@ class Database:
         if self._written_since_analyze >= self.ANALYZE_EVERY:
             self._written_since_analyze = 0
             self.analyze()
+
+
+def backup_sqlite(source: str, out: Path) -> int:
+    """Copy the SQLite database file ``source`` to ``out`` online; returns the copy's size.
+
+    SQLite's backup API copies in one step inside one read transaction: a snapshot of one moment
+    while writers go on (WAL). The copy goes to ``OUT.partial``, passes ``PRAGMA quick_check``, and
+    only then is renamed to ``out``, so a failed backup never leaves a file that looks complete.
+    Raises :class:`Unavailable` when the copy fails its check.
+    """
+    partial = out.with_name(out.name + ".partial")
+    partial.unlink(missing_ok=True)
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    try:
+        dst = sqlite3.connect(partial)
+        try:
+            src.backup(dst)  # pages=-1: one step, one read transaction, one snapshot
+            (verdict,) = dst.execute("PRAGMA quick_check").fetchone()
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    if verdict != "ok":
+        partial.unlink(missing_ok=True)
+        raise Unavailable(f"the copy failed its integrity check: {verdict}")
+    os.replace(partial, out)
+    return out.stat().st_size
 
 
 def sqlite_path(url: str) -> str:

@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from calltrail.kernel.errors import AppNotFound, Conflict, InvalidRequest, NotFound
+from calltrail.kernel.errors import AppNotFound, Conflict, NotFound
 from calltrail.kernel.instants import now_ms
 from calltrail.kernel.tenancy import new_key_settings
 from calltrail.store.database import Database
@@ -141,13 +141,10 @@ class TenantStore:
             )
         return [_key(row) for row in rows]
 
-    def revoke_key(self, app_id: str, prefix_or_id: str) -> ApiKey:
-        """Delete the one key of ``app_id`` whose prefix or key id starts with ``prefix_or_id``
-        (at least 6 characters); returns it. Raises :class:`NotFound` when no key matches and
-        :class:`InvalidRequest` when several do."""
-        wanted = prefix_or_id.lower()
-        if len(wanted) < 6 or any(c not in "0123456789abcdef" for c in wanted):
-            raise InvalidRequest(details={"key": ["must be at least 6 hex digits of a key's prefix or key id"]})
+    def revoke_key(self, app_id: str, wanted: str) -> ApiKey:
+        """Delete the one key of ``app_id`` whose prefix or key id starts with ``wanted`` (checked
+        by :func:`calltrail.kernel.tenancy.key_reference`); returns it. Raises :class:`NotFound`
+        when no key matches and :class:`Conflict` when several do."""
         with self.db.write() as conn:
             rows = conn.fetchall(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE app_id = ?", (app_id,))
             matches = [
@@ -156,10 +153,13 @@ class TenantStore:
                 if wanted in (key.key_id[: len(wanted)], (key.prefix or "")[: len(wanted)])
             ]
             if not matches:
-                raise NotFound(f"App {app_id!r} has no key with prefix or key id {prefix_or_id!r}.")
+                raise NotFound(f"App {app_id!r} has no key with prefix or key id {wanted!r}.")
             if len(matches) > 1:
                 ids = ", ".join(key.key_id for key in matches)
-                raise InvalidRequest(details={"key": [f"matches {len(matches)} keys ({ids}): give more characters"]})
+                raise Conflict(
+                    f"{wanted!r} names {len(matches)} keys: give more characters.",
+                    {"key": [f"matches {len(matches)} keys ({ids}): give more characters"]},
+                )
             conn.execute(
                 "DELETE FROM api_keys WHERE app_id = ? AND substr(key_hash, 1, ?) = ?",
                 (app_id, KEY_ID_LENGTH, matches[0].key_id),

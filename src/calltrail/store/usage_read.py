@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from calltrail.kernel.errors import InvalidRequest
+from calltrail.kernel.errors import ResultTooLarge
 from calltrail.sessions.query import OPERATORS, CallQuery, Condition
 from calltrail.sessions.vocabulary import CALL_MODES, CALL_STATUSES, CALL_TYPES, RECEIVER_TYPES
 from calltrail.store.database import Connection, Database, placeholders
@@ -238,7 +238,7 @@ class UsageReader:
             f"SELECT m.uid, sum(m.minutes_ms), count(*) FROM {top_source} WHERE {where} GROUP BY m.uid "
             "ORDER BY 2 DESC, 3 DESC, m.uid LIMIT ?", [*params, period.limit])]  # fmt: skip
         if len(top) * len(series) > MAX_ROWS:
-            raise InvalidRequest(details={"limit": [f"gives more than {MAX_ROWS} rows: lower limit or interval"]})
+            raise ResultTooLarge(details={"limit": [f"gives more than {MAX_ROWS} rows: lower limit or interval"]})
         sums: dict[Key, CallSums] = {}
         statuses: dict[Key, Counter[str]] = {}
         rows: list[tuple[Any, ...]] = []
@@ -349,7 +349,7 @@ def _groups(period: Period, choices: dict[str, tuple[Any, ...]], seen: set[Any],
         return list(choices[period.group_by])
     found = sorted(seen, key=lambda value: (value is not None, value))
     if len(found) * buckets_count > MAX_ROWS:
-        raise InvalidRequest(details={"groupBy": [f"gives more than {MAX_ROWS} rows: choose a longer interval"]})
+        raise ResultTooLarge(details={"groupBy": [f"gives more than {MAX_ROWS} rows: choose a longer interval"]})
     return found
 
 
