@@ -85,6 +85,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 now = receiver.in_flight.get(self.path, 0) + 1
                 receiver.in_flight[self.path] = now
                 receiver.max_in_flight[self.path] = max(now, receiver.max_in_flight.get(self.path, 0))
+            finished = False
             try:
                 reply = receiver.answer(request)
                 stall, status = reply if isinstance(reply, tuple) else (0.0, reply)
@@ -92,6 +93,12 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                     time.sleep(stall)
                 request.ended = time.monotonic()
                 receiver.requests.append(request)
+                # The request is over once its answer is decided: count it out before answering,
+                # or a sender that gets the answer and hands the queue over at once would be
+                # counted as overlapping with the next sender's request.
+                with receiver.lock:
+                    receiver.in_flight[self.path] -= 1
+                finished = True
                 answer = b"" if status in (204, 304) else b"ok"
                 self.send_response(status)
                 self.send_header("content-length", str(len(answer)))
@@ -100,8 +107,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass
             finally:
-                with receiver.lock:
-                    receiver.in_flight[self.path] -= 1
+                if not finished:
+                    with receiver.lock:
+                        receiver.in_flight[self.path] -= 1
 
         def log_message(self, format: str, *args: Any) -> None:
             return None

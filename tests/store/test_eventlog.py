@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from calltrail.sessions.pages import PageRequest
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import validate_record
 from calltrail.store import Stores
-from calltrail.store.database import MAX_KEY_LOCKS, Connection
+from calltrail.store.database import MAX_KEY_LOCKS, Connection, Database, open_database
 from calltrail.voice.record import validate_record as validate_voice_record
 from calltrail.voice.vocabulary import new_channel_settings
 from tests.conftest import Tenant
@@ -118,3 +119,42 @@ def test_a_phone_call_stays_in_its_channel_through_the_engine(stores: Stores, te
         )
     assert stores.voice.get(tenant.app_id, first, call_id) is not None
     assert stores.voice.get(tenant.app_id, second, call_id) is None
+
+
+def test_a_bulk_writer_holds_up_its_own_app_only(pg_database: Callable[[], str]) -> None:
+    """The bulk lock is per app: a long import into one app never blocks another app's writes
+    (on SQLite every writer of the file is serialised anyway, so this is PostgreSQL's test)."""
+    db = open_database(pg_database())
+    try:
+        inside, release = threading.Event(), threading.Event()
+
+        def bulk() -> None:
+            with db.write() as conn:
+                conn.lock_keys(f"app-a/session/{index}" for index in range(MAX_KEY_LOCKS * 4))
+                inside.set()
+                release.wait(10)
+
+        thread = threading.Thread(target=bulk)
+        thread.start()
+        try:
+            assert inside.wait(10)
+            other = threading.Thread(target=lambda: _lock(db, ["app-b/session/1"]))
+            other.start()
+            other.join(5)
+            assert not other.is_alive(), "another app's writer must not wait for this app's import"
+            same = threading.Thread(target=lambda: _lock(db, ["app-a/session/1"]))
+            same.start()
+            same.join(0.5)
+            assert same.is_alive(), "a writer of the same app waits for the import"
+        finally:
+            release.set()
+            thread.join(10)
+        same.join(10)
+        assert not same.is_alive()
+    finally:
+        db.close()
+
+
+def _lock(db: Database, keys: list[str]) -> None:
+    with db.write() as conn:
+        conn.lock_keys(keys)

@@ -41,8 +41,9 @@ CHUNK = 500
 MAX_KEY_LOCKS = 32
 #: Rows per multi-row INSERT: far below SQLite's 32766 bound variables.
 MAX_ROWS_PER_INSERT = 256
-#: The two-key advisory lock space (distinct from the one-bigint space per-key locks use).
-_BULK_LOCK = (7_415_220, 2)
+#: The two-key advisory lock space of the per-tenant bulk locks: (this constant, hash of the app
+#: id); distinct from the one-bigint space the per-key locks use.
+_BULK_LOCK = (7_415_220,)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -235,14 +236,23 @@ class PostgresConnection(Connection):
         """Bounded whatever the number of keys: up to :data:`MAX_KEY_LOCKS` keys are locked one
         by one under a *shared* bulk lock; more take the *exclusive* bulk lock alone. Any two
         transactions touching a common key still exclude each other (key against key, or bulk
-        against bulk), and a 100,000-record import holds one lock, not 100,000."""
+        against bulk), and a 100,000-record import holds one lock, not 100,000.
+
+        The bulk lock is per tenant (the part of each key before its first ``/``, the app id), so
+        a large import holds up writers of its own app only, not of every app on the server."""
         ordered = sorted(set(keys))
         if not ordered:
             return
+        scopes = sorted({key.split("/", 1)[0] for key in ordered})
+        bulk = "pg_advisory_xact_lock" if len(ordered) > MAX_KEY_LOCKS else "pg_advisory_xact_lock_shared"
+        # Two-key advisory locks live apart from the one-bigint locks taken per key below.
+        self.raw.execute(
+            f"SELECT {bulk}(%s, h) FROM "
+            "(SELECT DISTINCT hashtext(s) AS h FROM unnest(%s::text[]) AS s ORDER BY 1) AS b",
+            (_BULK_LOCK[0], scopes),
+        )
         if len(ordered) > MAX_KEY_LOCKS:
-            self.raw.execute("SELECT pg_advisory_xact_lock(%s, %s)", _BULK_LOCK)
             return
-        self.raw.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", _BULK_LOCK)
         # Advisory locks taken in one global order (by hash) cannot deadlock each other.
         self.raw.execute(
             "SELECT pg_advisory_xact_lock(h) FROM "
