@@ -6,11 +6,8 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import anyio.to_thread
-import pytest
 from starlette.testclient import TestClient
 
 from calltrail.adapters.integrations import new_integration
@@ -43,19 +40,6 @@ PHONE_RECORD = {
     "createdAt": "2026-01-01T00:00:00.000Z",
     "updatedAt": "2026-01-01T00:00:05.000Z",
 }
-
-
-@pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    counted = [0]
-    real = anyio.to_thread.run_sync
-
-    async def counting(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        counted[0] += 1
-        return await real(function, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
-    yield counted
 
 
 def _dashboard_cookie(stores: Stores, tenant: Tenant) -> str:

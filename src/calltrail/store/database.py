@@ -63,15 +63,16 @@ def _insert_sql(table: str, columns: tuple[str, ...], rows: int, tail: str) -> s
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * rows)} {tail}"
 
 
-def matching_keys(conn: Connection, sql: str, tenant: str, keys: Sequence[Any]) -> set[Any]:
+def matching_keys(conn: Connection, sql: str, column: str, tenant: str, keys: Sequence[Any]) -> set[Any]:
     """The first column of ``sql`` run over ``keys`` in chunks.
 
-    ``sql`` takes the tenant as its one ``?`` and has ``{keys}`` where the ``IN`` list goes:
-    ``"SELECT id FROM t WHERE app_id = ? AND id IN ({keys})"``.
+    ``sql`` takes the tenant as its one ``?`` and has ``{among}`` where ``column`` among the keys
+    goes (:meth:`Connection.any_of`): ``"SELECT id FROM t WHERE app_id = ? AND {among}"``.
     """
     found: set[Any] = set()
     for part in chunks(keys):
-        found.update(row[0] for row in conn.fetchall(sql.format(keys=placeholders(len(part))), (tenant, *part)))
+        among, values = conn.any_of(column, part)
+        found.update(row[0] for row in conn.fetchall(sql.format(among=among), (tenant, *values)))
     return found
 
 
@@ -163,8 +164,8 @@ class SQLiteConnection(Connection):
             return []
         tenant_col, key_col = columns[0], columns[1]
         unique = list({row[1]: row for row in reversed(rows)}.values())[::-1]
-        sql = f"SELECT {key_col} FROM {table} WHERE {tenant_col} = ? AND {key_col} IN ({{keys}})"
-        existing = matching_keys(self, sql, unique[0][0], [row[1] for row in unique])
+        sql = f"SELECT {key_col} FROM {table} WHERE {tenant_col} = ? AND {{among}}"
+        existing = matching_keys(self, sql, key_col, unique[0][0], [row[1] for row in unique])
         new = [row for row in unique if row[1] not in existing]
         # The writer holds SQLite's write lock (BEGIN IMMEDIATE), so nothing can slip in between.
         self.raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders(len(columns))})", new)

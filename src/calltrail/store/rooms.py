@@ -25,7 +25,7 @@ from calltrail.sessions.events import parse_event
 from calltrail.sessions.fold import derive_record
 from calltrail.sessions.record import row_from_record
 from calltrail.sessions.vocabulary import CallRow
-from calltrail.store.database import Connection, Database, Row, chunks
+from calltrail.store.database import Connection, Database, Row, chunks, matching_keys
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 
 EVENT_COLUMNS = ("app_id", "event_id", "room_key", "at_ms", "body")
@@ -130,14 +130,5 @@ class RoomStore:
     @staticmethod
     def _imported(conn: Connection, app_id: str, sessions: Sequence[str]) -> set[str]:
         """Sessions imported whole: a room's fold never overwrites or deletes them."""
-        found: set[str] = set()
-        for part in chunks(sessions):
-            among, values = conn.any_of("session_id", part)
-            found.update(
-                row[0]
-                for row in conn.fetchall(
-                    f"SELECT session_id FROM calls WHERE app_id = ? AND source = 'import' AND {among}",
-                    (app_id, *values),
-                )
-            )
-        return found
+        sql = "SELECT session_id FROM calls WHERE app_id = ? AND source = 'import' AND {among}"
+        return matching_keys(conn, sql, "session_id", app_id, sessions)

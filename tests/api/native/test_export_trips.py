@@ -3,29 +3,11 @@ it; every other endpoint makes exactly one (tests/api/test_worker_trips.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
-
-import anyio.to_thread
 import pytest
 from starlette.testclient import TestClient
 
 from calltrail.store.exports import PAGE_ROWS
 from tests.api.native.conftest import UsageApp
-
-
-@pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Counts worker trips (as tests/api/test_worker_trips.py does)."""
-    counted = [0]
-    real = anyio.to_thread.run_sync
-
-    async def counting(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        counted[0] += 1
-        return await real(function, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
-    yield counted
 
 
 @pytest.mark.parametrize("path", ["/api/exports/calls", "/api/exports/participants?format=csv", "/api/exports/voice"])

@@ -14,8 +14,6 @@ Errors use the ``{"error": {"code", "message", "details"}}`` envelope
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,14 +36,11 @@ from calltrail.kernel.batches import MAX_BATCH
 from calltrail.kernel.errors import HookUnauthorized
 from calltrail.sessions.events import parse_batch as parse_session_events
 from calltrail.store import Stores
+from calltrail.store.database import chunks
 from calltrail.store.eventlog import IngestResult
 from calltrail.voice.events import parse_batch as parse_status_events
 
 EXCEPTION_HANDLERS = exception_handlers(render_error_envelope)
-
-
-def _chunks(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    return [events[start : start + MAX_BATCH] for start in range(0, len(events), MAX_BATCH)]
 
 
 def ingest(stores: Stores, integration: Integration, adapter: Adapter, translation: Translation) -> IngestResult:
@@ -57,9 +52,11 @@ def ingest(stores: Stores, integration: Integration, adapter: Adapter, translati
         return stores.rooms.ingest(integration.app_id, facts)
     if adapter.domain == "voice":
         channel = str(integration.channel_id)
-        events = [event for chunk in _chunks(translation.events) for event in parse_status_events(chunk, channel)]
+        events = [
+            event for chunk in chunks(translation.events, MAX_BATCH) for event in parse_status_events(chunk, channel)
+        ]
         return stores.voice.ingest(integration.app_id, channel, events)
-    calls = [event for chunk in _chunks(translation.events) for event in parse_session_events(chunk)]
+    calls = [event for chunk in chunks(translation.events, MAX_BATCH) for event in parse_session_events(chunk)]
     return stores.sessions.ingest(integration.app_id, calls)
 
 
