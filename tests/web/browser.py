@@ -1,5 +1,5 @@
 """Helpers of the dashboard's browser tests and of its screenshots: a ``calltrail serve --demo``
-with phone calls added, and Chromium driven by Playwright for Python.
+(with its phone channel and calls), and Chromium driven by Playwright for Python.
 
 Needs Debian's ``chromium`` and ``npm ci`` in tests/web (axe-core); ``scripts/install-web-test``
 installs both and ``scripts/test`` runs it. Without them the tests are skipped locally and fail
@@ -16,9 +16,6 @@ from typing import Any
 
 import pytest
 
-from calltrail.jobs.feeder import feed_demo
-from calltrail.store import open_stores
-from calltrail.voice.vocabulary import new_channel_settings
 from tests.conftest import Server, start_server
 
 HERE = Path(__file__).parent
@@ -69,21 +66,26 @@ class Demo:
 
 
 def start_demo(log_dir: Path) -> Demo:
-    """``calltrail serve --demo`` on a fresh SQLite database, plus a phone channel with calls
-    (written through the stores while the server runs, as ``calltrail demo --channel`` does)."""
+    """``calltrail serve --demo`` on a fresh SQLite database: its calls, and its phone channel
+    ("Support line") with phone calls, both made by ``--demo``."""
     db_url = f"sqlite:///{log_dir / 'demo.db'}"
     log_dir.mkdir(parents=True, exist_ok=True)
-    server = start_server(db_url, "--demo", "--demo-calls", str(DEMO_CALLS), log_dir=log_dir, timeout=180)
+    server = start_server(
+        db_url,
+        "--demo",
+        "--demo-calls",
+        str(DEMO_CALLS),
+        "--demo-phone-calls",
+        str(PHONE_CALLS),
+        log_dir=log_dir,
+        timeout=180,
+    )
     match = re.search(r"API key\s+:\s+([0-9a-f]{40})", server.output())
     assert match, server.output()
     assert f"Dashboard: http://localhost:{server.base_url.rsplit(':', 1)[1]}/" in server.output()
-    stores = open_stores(db_url)
-    try:
-        channel = stores.voice.create_channel("demo", new_channel_settings("Support line")).channel_id
-        feed_demo(stores.voice, "demo", channel, PHONE_CALLS, 1)
-    finally:
-        stores.close()
-    return Demo(server, match.group(1), channel)
+    channel = re.search(r"channel\s+:\s+([0-9a-f-]{36})", server.output())
+    assert channel, server.output()
+    return Demo(server, match.group(1), channel.group(1))
 
 
 def launch(playwright: Any) -> Any:

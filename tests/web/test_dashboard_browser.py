@@ -1,6 +1,7 @@
 """The dashboard in Debian's Chromium (Playwright for Python) against a running
 ``calltrail serve --demo``: sign-in, filters and totals against the API, paging, a call's
 timeline against its record, a phone call, the overview's numbers against the usage figures,
+the integrations and webhooks pages (hostile names shown as text, no secret in the page),
 keyboard-only navigation, no console errors, and no serious or critical axe-core violation on
 any page. See :mod:`tests.web.browser` for what it needs."""
 
@@ -13,14 +14,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import orjson
 import pytest
+from click.testing import CliRunner
 
+from calltrail.cli import main
 from calltrail.web import timeline
 from tests.conftest import stop_server
 from tests.web.browser import AXE, ZONE, Demo, launch, require_tools, sign_in, start_demo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TZ = ZoneInfo(ZONE)
+NAV = ["Overview", "Calls", "Phone calls", "Integrations", "Webhooks"]
+#: Markup that would run if it were not escaped (a page's dialog handler fails the test).
+EVIL = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+EVIL_URL = 'https://crm.example/hook?q="><script>alert(3)</script>'  # a URL has no spaces
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +79,35 @@ def api(demo: Demo) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def wired(demo: Demo) -> dict[str, Any]:
+    """The demo app with integrations (made by the CLI) and a webhook (made by the API) whose
+    names are markup; returns what was made, secrets included, to look for them on the pages."""
+
+    def cli(*args: str) -> dict[str, Any]:
+        result = CliRunner().invoke(main, [*args, "--db", demo.server.db_url])
+        assert result.exit_code == 0, result.output
+        return dict(orjson.loads(result.output))
+
+    janus = cli("integrations", "create", "--app", "demo", "--provider", "janus")
+    livekit_secret = "livekit-secret-" + "9" * 20
+    livekit = cli(
+        "integrations", "create", "--app", "demo", "--provider", "livekit", "--api-key", EVIL,
+        "--api-secret", livekit_secret,
+    )  # fmt: skip
+    with httpx.Client(base_url=demo.base, headers={"apikey": demo.key}, timeout=30) as client:
+        hook = client.post(
+            "/api/webhooks",
+            json={"url": EVIL_URL, "events": ["call.ended"], "description": EVIL},
+        )
+    assert hook.status_code == 201, hook.text
+    return {
+        "integrations": [janus, livekit],
+        "webhook": hook.json()["data"],
+        "secrets": [janus["password"], livekit_secret, hook.json()["data"]["secret"]],
+    }
+
+
 def axe_check(page: Any) -> None:
     """No serious or critical axe-core violation on the current page. axe is evaluated through
     the DevTools protocol, which the page's CSP does not govern (an injected <script> tag
@@ -107,14 +144,14 @@ def test_sign_in_with_a_wrong_key_then_the_right_one(page: Any, demo: Demo) -> N
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{demo.base}/calls")
     nav = page.get_by_role("navigation", name="Main")
-    assert [link.inner_text() for link in nav.get_by_role("link").all()] == ["Overview", "Calls", "Phone calls"]
+    assert [link.inner_text() for link in nav.get_by_role("link").all()] == NAV
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{demo.base}/signin")
     page.goto(f"{demo.base}/calls")
     assert "/signin?next=" in page.url
 
 
-def test_every_page_passes_axe(page: Any, demo: Demo, api: httpx.Client) -> None:
+def test_every_page_passes_axe(page: Any, demo: Demo, api: httpx.Client, wired: dict[str, Any]) -> None:
     sign_in(page, demo)
     call = api.get("/v3/calls", params={"perPage": 1, "hasRecording": "true"}).json()["data"][0]
     phone = _phone_calls(demo)[0]
@@ -127,6 +164,8 @@ def test_every_page_passes_axe(page: Any, demo: Demo, api: httpx.Client) -> None
         "/voice",
         f"/voice/{demo.channel}",
         f"/voice/{demo.channel}/calls/{phone['id']}",
+        "/integrations",
+        "/webhooks",
         "/calls?type=fax",
     ):
         if "fax" in path:
@@ -228,6 +267,37 @@ def test_phone_calls(page: Any, demo: Demo) -> None:
     facts = page.locator("dl.facts")
     assert str(call["hangupCauseCode"]) in facts.inner_text()
     assert call["qualityInsights"]["mos"] in facts.inner_text()
+
+
+def test_integrations_and_webhooks_pages(page: Any, demo: Demo, wired: dict[str, Any]) -> None:
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Any) -> None:  # an alert() would mean markup ran
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    sign_in(page, demo)
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("link", name="Integrations").click()
+    page.wait_for_url(f"{demo.base}/integrations")
+    assert nav.get_by_role("link", name="Integrations").get_attribute("aria-current") == "page"
+    rows = page.locator("table.integrations tbody tr").all()
+    assert [row.locator("td").first.inner_text() for row in rows] == ["janus", "livekit"]
+    for row, made in zip(rows, wired["integrations"], strict=True):
+        assert made["path"] in row.inner_text()
+    assert f"API key {EVIL}" in rows[1].inner_text()  # the markup, shown as text
+    assert f"username {wired['integrations'][0]['username']}" in rows[0].inner_text()
+    assert not any(secret in page.content() for secret in wired["secrets"])
+
+    nav.get_by_role("link", name="Webhooks").click()
+    page.wait_for_url(f"{demo.base}/webhooks")
+    row = page.locator("table.webhooks tbody tr").first
+    cells = row.locator("td").all_inner_texts()
+    assert cells[:4] == [wired["webhook"]["url"], "call.ended", EVIL, "enabled"]
+    assert page.get_by_role("heading", name=f"Deliveries to {wired['webhook']['url']}").count() == 1
+    assert not any(secret in page.content() for secret in wired["secrets"])
+    assert dialogs == [] and page.evaluate("document.querySelectorAll('main script, main img').length") == 0
 
 
 def test_overview_numbers_are_the_usage_figures(page: Any, demo: Demo, api: httpx.Client) -> None:

@@ -23,7 +23,7 @@ from tests.web.conftest import csrf_of, sign_in
 
 T0 = 1777000000
 EVIL = "<script>alert(1)</script>"
-PAGES = ("/", "/calls", "/calls/web-1", "/voice", "/users/ann")
+PAGES = ("/", "/calls", "/calls/web-1", "/voice", "/users/ann", "/integrations", "/webhooks")
 
 
 def _events(session_id: str, at: int, status_event: str = "call.ended") -> list[dict[str, object]]:

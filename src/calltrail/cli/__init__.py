@@ -14,6 +14,7 @@ import click
 from calltrail import __version__
 from calltrail.cli.common import DEMO_AVATARS, _echo_json, _stores, db_option
 from calltrail.cli.credentials import DURATION, key_json
+from calltrail.cli.first_run import DEMO_PHONE_CALLS
 from calltrail.kernel.errors import CalltrailError
 from calltrail.kernel.tenancy import REGIONS, SCOPES, new_app_settings, new_key_settings
 from calltrail.store import Stores
@@ -39,8 +40,8 @@ def main() -> None:
 @click.option(
     "--demo",
     is_flag=True,
-    help="On an empty database, create app 'demo', a key and demo calls, "
-    "and print a curl example. With data present, print a fresh key for 'demo'.",
+    help="On an empty database, create app 'demo', a key, demo calls and a phone channel with demo "
+    "phone calls, and print curl examples. With data present, print the key for 'demo'.",
 )
 @click.option(
     "--demo-calls",
@@ -48,6 +49,13 @@ def main() -> None:
     show_default=True,
     type=click.IntRange(1, 10**7),
     help="How many calls --demo generates.",
+)
+@click.option(
+    "--demo-phone-calls",
+    default=DEMO_PHONE_CALLS,
+    show_default=True,
+    type=click.IntRange(0, 10**7),
+    help="How many phone calls --demo generates, in a channel 'Support line' (0: none).",
 )
 @click.option(
     "--log-level",
@@ -78,6 +86,7 @@ def serve(
     port: int,
     demo: bool,
     demo_calls: int,
+    demo_phone_calls: int,
     log_level: str,
     log_format: str,
     forwarded_allow_ips: str,
@@ -95,7 +104,16 @@ def serve(
     _check_port_free(host, port)
     with _stores(db_url) as stores:
         if demo:
-            prepare_demo(stores, db_url, host, port, demo_calls, _ingest_demo)
+            prepare_demo(
+                stores,
+                db_url,
+                host,
+                port,
+                demo_calls,
+                _ingest_demo,
+                phone_calls=demo_phone_calls,
+                ingest_phone=_ingest_telephony_demo,
+            )
         stores.prepare_to_serve()
         app = deliver_webhooks(create_app(stores, settings), stores, settings)
         server.run(

@@ -12,6 +12,7 @@ from calltrail.store.sessions import SessionStore
 from calltrail.store.tenants import TenantStore
 from calltrail.store.usage import backfill as backfill_usage
 from calltrail.store.usage_read import UsageReader
+from calltrail.store.usage_rollups import backfill as backfill_rollups
 from calltrail.store.users import UserStore
 from calltrail.store.voice import VoiceStore
 
@@ -52,6 +53,7 @@ def open_stores(url: str, *, run_migrations: bool = True) -> Stores:
         if run_migrations:
             migrate(db)
             backfill_usage(db)  # once, for apps that had calls before the usage tables existed
+            backfill_rollups(db)  # once, for apps that had calls before the rollups existed
     except BaseException:
         db.close()
         raise

@@ -31,8 +31,10 @@ import orjson
 from calltrail.kernel.instants import parse_rfc3339
 from calltrail.sessions.vocabulary import CallRow
 from calltrail.store.database import Connection, Database, chunks, placeholders
+from calltrail.store.usage_rollups import call_span, refresh
 from calltrail.usage.figures import billable_minutes, entry_ms, quality, to_ms, user_ms
 from calltrail.usage.periods import SLOT_SECONDS
+from calltrail.usage.rollups import CallSpan
 from calltrail.voice.record import ChannelCallRow
 
 SLOT_DIMS = ("status", "type", "mode", "receiver_type", "has_recording")
@@ -102,6 +104,12 @@ class CallUsage:
         return (self.initiated_at // SLOT_SECONDS, self.status, self.type, self.mode, self.receiver_type,
                 self.has_recording)  # fmt: skip
 
+    def span(self) -> CallSpan:
+        """This call as the rollups see it (``store/usage_rollups.py``)."""
+        return call_span((self.session_id, self.initiated_at, self.started_at, self.ended_at, self.type, self.mode,
+                          self.status, self.receiver_type, self.duration_ms, self.audio_ms, self.video_ms,
+                          self.participant_ms))  # fmt: skip
+
     def slot_sums(self) -> tuple[int, ...]:
         started = int(self.started_at is not None)
         return (1, started, self.duration_ms, self.duration_ms * started, self.audio_ms, self.video_ms,
@@ -170,10 +178,12 @@ def _delete_calls(conn: Connection, app_id: str, session_ids: Sequence[str]) -> 
 def unaccount_calls(conn: Connection, app_id: str, session_ids: Sequence[str]) -> None:
     """Take the stored contribution of these calls away (before they are rewritten or deleted)."""
     deltas: dict[tuple[Any, ...], list[int]] = {}
-    for usage in _stored_calls(conn, app_id, session_ids):
+    stored = _stored_calls(conn, app_id, session_ids)
+    for usage in stored:
         _add(deltas, usage, -1)
     _delete_calls(conn, app_id, session_ids)
     _apply_slot_deltas(conn, app_id, deltas)
+    refresh(conn, app_id, [usage.span() for usage in stored])
 
 
 def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> None:
@@ -181,18 +191,21 @@ def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> Non
     if not rows:
         return
     deltas: dict[tuple[Any, ...], list[int]] = {}
-    for usage in _stored_calls(conn, app_id, [row.session_id for row in rows]):
+    stored = _stored_calls(conn, app_id, [row.session_id for row in rows])
+    for usage in stored:
         _add(deltas, usage, -1)
     _delete_calls(conn, app_id, [row.session_id for row in rows])
-    calls, members = [], []
+    calls, members, spans = [], [], [usage.span() for usage in stored]
     for row in rows:
         usage, own = call_usage(row)
         _add(deltas, usage, 1)
         calls.append((app_id, *astuple(usage)))
+        spans.append(usage.span())
         members += [(app_id, row.session_id, uid, row.initiated_at, ms, missed) for uid, ms, missed in own]
     conn.insert_rows("usage_calls", CALL_COLUMNS, calls)
     conn.insert_rows("usage_members", MEMBER_COLUMNS, members)
     _apply_slot_deltas(conn, app_id, deltas)
+    refresh(conn, app_id, spans)  # the rollups read the calls just written
 
 
 def _instant(record: dict[str, Any], key: str) -> int | None:
@@ -258,7 +271,7 @@ def backfill(db: Database) -> list[str]:
     for app_id in pending:
         with db.write() as conn:
             conn.lock_keys([f"usage-backfill-{n}" for n in range(64)])  # > 32 keys: the exclusive bulk lock
-            for table in ("usage_calls", "usage_members", "usage_call_slots", "usage_voice_calls"):
+            for table in ("usage_calls", "usage_members", "usage_call_slots", "usage_voice_calls", "usage_rollups"):
                 conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (app_id,))
             after = ""
             while True:

@@ -28,9 +28,11 @@ from calltrail.kernel.errors import ResultTooLarge
 from calltrail.sessions.query import OPERATORS, CallQuery, Condition
 from calltrail.sessions.vocabulary import CALL_MODES, CALL_STATUSES, CALL_TYPES, RECEIVER_TYPES
 from calltrail.store.database import Connection, Database, placeholders
+from calltrail.store.usage_rollups import SeriesRead
 from calltrail.usage.figures import CallSums, VoiceSums, call_row, peak, voice_row
 from calltrail.usage.params import MAX_ROWS, CallUsageRequest, Period, VoiceUsageRequest
 from calltrail.usage.periods import Bucket, buckets, seconds_bounds, split_slots
+from calltrail.usage.rollups import GROUP_COLUMNS
 from calltrail.voice.query import ChannelCallQuery
 from calltrail.voice.vocabulary import CALL_TYPES as VOICE_TYPES
 from calltrail.voice.vocabulary import DIRECTIONS
@@ -131,6 +133,21 @@ def _slot_eligible(query: CallQuery, group: str | None) -> bool:
     )
 
 
+def _rollup_choice(query: CallQuery, group: str | None) -> tuple[str, str | None] | None:
+    """``(grp, value)`` of the rollups that answer this series, or ``None`` (read the calls)."""
+    if query.members or group not in (None, *GROUP_COLUMNS):
+        return None
+    if not query.conditions:
+        return group or "", None
+    if len(query.conditions) > 1 or group is not None:
+        return None
+    condition = query.conditions[0]
+    values = list(condition.value) if condition.op == "in" else [condition.value]  # type: ignore[call-overload]
+    if condition.column in GROUP_COLUMNS and condition.op in ("eq", "in") and len(values) == 1:
+        return condition.column, str(values[0])
+    return None
+
+
 def _int(value: Any) -> int:
     # PostgreSQL sums bigints as numeric (a Decimal in Python).
     return int(value or 0)
@@ -155,13 +172,22 @@ class UsageReader:
             sums: dict[Key, CallSums] = {}
             statuses: dict[Key, Counter[str]] = {}
             filters = _Filter(request.query)
-            for offset, part in _chunks(series):
+            rollup = _rollup_choice(request.query, group)
+            if rollup is not None:
+                read = SeriesRead(conn, app_id, *rollup, series, now_ms)
+                sums, statuses, edges = read.sums()
+                for start in range(0, len(edges), BUCKETS_PER_QUERY):
+                    part_edges = edges[start : start + BUCKETS_PER_QUERY]
+                    self._raw_sums(conn, app_id, filters, group, part_edges, sums, statuses)
+                peaks = read.peaks()
+            for offset, part in _chunks(series if rollup is None else []):
                 if _slot_eligible(request.query, group):
                     self._slot_sums(conn, app_id, filters, group, part, offset, sums, statuses)
                 else:
                     ranges = [(*seconds_bounds(b), offset + i) for i, b in enumerate(part)]
                     self._raw_sums(conn, app_id, filters, group, ranges, sums, statuses)
-            peaks = self._call_peaks(conn, app_id, filters, group, series, now_ms)
+            if rollup is None:
+                peaks = self._call_peaks(conn, app_id, filters, group, series, now_ms)
         groups = _groups(period, _CALL_CHOICES, {key[1] for key in sums}, len(series))
         return [
             call_row(
@@ -369,7 +395,10 @@ def _sweep(series: list[Bucket], rows: Any, now_ms: int, *, seconds: bool) -> di
             stop = now_ms
         else:
             stop = int(end) * scale
-        intervals.setdefault((index, group), []).append((int(start) * scale, stop))
+        # A call is in progress from startedAt, or from initiatedAt if an event put its start
+        # earlier (as the rollups count it); a phone call from answeredAt.
+        begin = max(int(start), int(at)) if seconds else int(start)
+        intervals.setdefault((index, group), []).append((begin * scale, stop))
     return {key: peak(spans, series[key[0]].start_ms, series[key[0]].end_ms) for key, spans in intervals.items()}
 
 

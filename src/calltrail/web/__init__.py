@@ -19,10 +19,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from calltrail.kernel.errors import CalltrailError
 from calltrail.store import Stores
 from calltrail.web.calls import CallPages
+from calltrail.web.integrations import IntegrationPage
 from calltrail.web.overview import OverviewPage
 from calltrail.web.pages import Pages
 from calltrail.web.phone import PhonePages
 from calltrail.web.render import Asset, environment, load_assets, render
+from calltrail.web.webhooks import WebhookPage
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src https: http:; "
@@ -46,6 +48,8 @@ PATHS = (
     "/voice/{channel_id}",
     "/voice/{channel_id}/calls/{call_id}",
     "/users/{uid}",
+    "/integrations",
+    "/webhooks",
     "/static/{name}",
 )
 
@@ -84,6 +88,7 @@ def create_dashboard(stores: Stores) -> list[BaseRoute]:
     env = environment(assets)
     pages = Pages(stores, env)
     calls, phone, overview = CallPages(pages), PhonePages(pages), OverviewPage(pages)
+    integrations, webhooks = IntegrationPage(pages), WebhookPage(pages)
     routes: list[BaseRoute] = [
         Route("/", overview.overview, methods=["GET"]),
         Route("/signin", pages.sign_in_form, methods=["GET"]),
@@ -95,6 +100,8 @@ def create_dashboard(stores: Stores) -> list[BaseRoute]:
         Route("/voice/{channel_id}", phone.channel_calls, methods=["GET"]),
         Route("/voice/{channel_id}/calls/{call_id}", phone.get_call, methods=["GET"]),
         Route("/users/{uid}", calls.user_calls, methods=["GET"]),
+        Route("/integrations", integrations.integrations, methods=["GET"]),
+        Route("/webhooks", webhooks.webhooks, methods=["GET"]),
         _static(assets),
     ]
 

@@ -1,0 +1,382 @@
+"""The ``usage_rollups`` table (migration ``m0013_usage_rollups``): kept exact by the call writers,
+read by usage series without filters or with one low-cardinality grouping or equality.
+
+Writing (:func:`refresh`): the writer passes the calls it changed, before and after. Every slot
+one of them touches (initiation, start, end, and the three slots after initiation that the
+``f`` values look back over) is recomputed from the calls that can touch it, then each parent
+block from its children. Recomputing instead of adding deltas keeps the profile exact (a peak
+does not subtract); on PostgreSQL one lock per app orders the writers that do it.
+
+Reading (:func:`read_series`): see :mod:`calltrail.usage.rollups` for what is read and why.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from calltrail.sessions.vocabulary import CALL_STATUSES
+from calltrail.store.database import Connection, Database, chunks, placeholders
+from calltrail.usage.figures import CallSums
+from calltrail.usage.periods import Bucket, seconds_bounds
+from calltrail.usage.rollups import (
+    F0,
+    FIGURES,
+    GROUP_COLUMNS,
+    LATE,
+    LEVELS,
+    LONG_CALL,
+    NET,
+    RISE,
+    SHORT,
+    SLOT,
+    STATUS_COLUMNS,
+    Block,
+    BucketPeak,
+    CallSpan,
+    Figures,
+    Group,
+    LongSpan,
+    Run,
+    block_end,
+    carried_by_bucket,
+    ceil_slot,
+    children,
+    compose,
+    decompose,
+    floor_slot,
+    light_span,
+    parent,
+    plan_bucket,
+    slot_figures,
+    split_middle,
+    window_peak,
+)
+
+GROUPS = ("", *GROUP_COLUMNS)
+_SPAN_COLUMNS = ("session_id", "initiated_at", "started_at", "ended_at", *GROUP_COLUMNS, "duration_ms", "audio_ms",
+                 "video_ms", "participant_ms")  # fmt: skip
+_SELECT = f"SELECT {', '.join(_SPAN_COLUMNS)} FROM usage_calls WHERE app_id = ?"
+_ROW_COLUMNS = ("app_id", "grp", "level", "block", "value", *FIGURES)
+_GRP_IN = f"grp IN ({placeholders(len(GROUPS))})"
+
+
+def call_span(row: Sequence[Any]) -> CallSpan:
+    """A ``usage_calls`` row (``_SPAN_COLUMNS``) as the rollups see it."""
+    _, initiated, started, ended, kind, mode, status, receiver_type, duration, audio, video, participant = row
+    groups = (("", ""), ("type", kind), ("mode", mode), ("status", status), ("receiver_type", receiver_type))
+    sums = (int(started is not None), duration, duration if started is not None else 0, audio, video, participant)
+    return CallSpan(initiated, started, ended, status, groups, sums)
+
+
+def touched_slots(calls: Iterable[CallSpan]) -> set[int]:
+    """The slots whose figures a call contributes to."""
+    slots: set[int] = set()
+    for call in calls:
+        first = floor_slot(call.initiated)
+        slots.add(first)  # its sums
+        span = call.in_progress
+        if span is None:
+            continue
+        start, end = span
+        slots.add(floor_slot(start))  # its start and end events
+        if end is not None:
+            slots.add(floor_slot(end))
+        # the f values of the slots of its first hour in which it is in progress
+        slots.update(
+            slot for slot in range(first, first + SHORT, SLOT) if start < slot + SLOT and (end is None or end > slot)
+        )
+    return slots
+
+
+def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def refresh(conn: Connection, app_id: str, changed: Iterable[CallSpan]) -> None:
+    """Recompute every block the changed calls (old and new versions) contribute to."""
+    slots = sorted(touched_slots(changed))
+    if not slots:
+        return
+    conn.lock_keys([f"{app_id}/usage-rollups"])
+    by_start: dict[str, CallSpan] = {}
+    for lo, hi in _merge((slot - SHORT, slot + SLOT) for slot in slots):
+        for row in conn.fetchall(f"{_SELECT} AND initiated_at >= ? AND initiated_at < ?", (app_id, lo, hi)):
+            by_start[row[0]] = call_span(row)
+    long_calls: dict[str, CallSpan] = {}
+    for lo, hi in _merge((slot, slot + SLOT) for slot in slots):
+        for column, index in (("started_at", "usage_calls_long_start"), ("ended_at", "usage_calls_long_end")):
+            source = f"usage_calls{conn.indexed_by(index)}"
+            sql = f"SELECT {', '.join(_SPAN_COLUMNS)} FROM {source} WHERE app_id = ? AND {LONG_CALL} "
+            sql += f"AND {column} >= ? AND {column} < ?"
+            long_calls.update((row[0], call_span(row)) for row in conn.fetchall(sql, (app_id, lo, hi)))
+    ordered = sorted(by_start.items(), key=lambda item: item[1].initiated)
+    starts = [call.initiated for _, call in ordered]
+    rows: dict[Block, dict[Group, Figures]] = {}
+    for slot in slots:
+        near = dict(ordered[bisect_left(starts, slot - SHORT) : bisect_left(starts, slot + SLOT)])
+        rows[(0, slot)] = slot_figures(slot, (near | long_calls).values())  # each call once
+    _replace(conn, app_id, 0, rows)
+    blocks = set(rows)
+    for level in range(1, len(LEVELS)):
+        blocks = {parent(block) for block in blocks}
+        kids = _read_blocks(conn, app_id, level - 1, _merge((b[1], block_end(b)) for b in blocks))
+        _replace(conn, app_id, level, {block: _compose_groups(block, kids) for block in blocks})
+
+
+def _compose_groups(block: Block, kids: dict[Block, dict[Group, Figures]]) -> dict[Group, Figures]:
+    by_group: dict[Group, dict[Block, Figures]] = {}
+    for child in children(block):
+        for group, figures in kids.get(child, {}).items():
+            by_group.setdefault(group, {})[child] = figures
+    composed = {}
+    for group, mine in by_group.items():
+        figures = compose(block, mine)
+        if any(figures):
+            composed[group] = figures
+    return composed
+
+
+def _read_blocks(
+    conn: Connection, app_id: str, level: int, ranges: list[tuple[int, int]]
+) -> dict[Block, dict[Group, Figures]]:
+    found: dict[Block, dict[Group, Figures]] = {}
+    for lo, hi in ranges:
+        rows = conn.fetchall(
+            f"SELECT block, grp, value, {', '.join(FIGURES)} FROM usage_rollups WHERE app_id = ? AND {_GRP_IN} "
+            "AND level = ? AND block >= ? AND block < ?",
+            (app_id, *GROUPS, level, lo, hi),
+        )
+        for block, grp, value, *figures in rows:
+            found.setdefault((level, block), {})[(grp, value)] = figures
+    return found
+
+
+def _replace(conn: Connection, app_id: str, level: int, rows: dict[Block, dict[Group, Figures]]) -> None:
+    starts = sorted(block[1] for block in rows)
+    for part in chunks(starts):
+        among, values = conn.any_of("block", part)
+        conn.execute(
+            f"DELETE FROM usage_rollups WHERE app_id = ? AND {_GRP_IN} AND level = ? AND {among}",
+            (app_id, *GROUPS, level, *values),
+        )
+    new = [
+        (app_id, grp, level, block[1], value, *figures)
+        for block, found in sorted(rows.items())
+        for (grp, value), figures in sorted(found.items())
+    ]
+    conn.insert_rows("usage_rollups", _ROW_COLUMNS, new)
+
+
+BACKFILL_PAGE = 2000
+
+
+def backfill(db: Database) -> list[str]:
+    """Compute the rollups of every app listed in ``usage_rollup_backfill`` (once, at open)."""
+    with db.read() as conn:
+        pending = [app_id for (app_id,) in conn.fetchall("SELECT app_id FROM usage_rollup_backfill ORDER BY 1")]
+    for app_id in pending:
+        with db.write() as conn:
+            conn.lock_keys([f"usage-rollup-backfill-{n}" for n in range(64)])  # the exclusive bulk lock
+            conn.execute("DELETE FROM usage_rollups WHERE app_id = ?", (app_id,))
+            after: tuple[int, str] = (-(2**62), "")
+            while True:
+                rows = conn.fetchall(
+                    f"{_SELECT} AND (initiated_at > ? OR (initiated_at = ? AND session_id > ?)) "
+                    "ORDER BY initiated_at, session_id LIMIT ?",
+                    (app_id, after[0], after[0], after[1], BACKFILL_PAGE),
+                )
+                if not rows:
+                    break
+                refresh(conn, app_id, [call_span(row) for row in rows])
+                after = (rows[-1][1], rows[-1][0])
+            conn.execute("DELETE FROM usage_rollup_backfill WHERE app_id = ?", (app_id,))
+    return pending
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+Key = tuple[int, Any]
+
+
+class SeriesRead:
+    """One series read from the rollups: sums of whole slots, and every bucket's peak."""
+
+    def __init__(self, conn: Connection, app_id: str, grp: str, only: str | None, series: list[Bucket], now_ms: int):
+        self.conn, self.app_id, self.grp, self.only = conn, app_id, grp, only
+        self.series, self.now_ms = series, now_ms
+        self.rows: dict[Block, dict[str, Sequence[int]]] = {}
+
+    def _key(self, index: int, value: str) -> Key:
+        return (index, value if self.grp and self.only is None else None)
+
+    def fetch(self, blocks: Iterable[Block]) -> None:
+        by_level: dict[int, set[int]] = {}
+        for block in blocks:
+            if block not in self.rows:
+                by_level.setdefault(block[0], set()).add(block[1])
+        value = "" if self.only is None else " AND value = ?"
+        extra = [] if self.only is None else [self.only]
+        for level, starts in sorted(by_level.items()):
+            for start in starts:
+                self.rows.setdefault((level, start), {})
+            for part in chunks(sorted(starts)):
+                among, values = self.conn.any_of("block", part)
+                rows = self.conn.fetchall(
+                    f"SELECT block, value, {', '.join(FIGURES)} FROM usage_rollups WHERE app_id = ? AND grp = ? "
+                    f"AND level = ? AND {among}{value}",
+                    (self.app_id, self.grp, level, *values, *extra),
+                )
+                for row in rows:
+                    self.rows[(level, row[0])][row[1]] = row[2:]
+
+    def sums(self) -> tuple[dict[Key, CallSums], dict[Key, Counter[str]], list[tuple[int, int, int]]]:
+        """Sums of each bucket's whole slots, and the ``(lo, hi, bucket)`` edges left to read."""
+        plans = []
+        edges = []
+        for index, bucket in enumerate(self.series):
+            lo, hi = seconds_bounds(bucket)
+            first, last = ceil_slot(lo), floor_slot(hi)
+            if first >= last:
+                edges.append((lo, hi, index))
+                continue
+            plans.append((index, decompose(first, last)))
+            if lo < first:
+                edges.append((lo, first, index))
+            if last < hi:
+                edges.append((last, hi, index))
+        self.fetch(block for _, blocks in plans for block in blocks)
+        totals: dict[Key, list[int]] = {}
+        width = NET  # the status counts, then the sums
+        for index, blocks in plans:
+            for block in blocks:
+                for value, figures in self.rows[block].items():
+                    total = totals.setdefault(self._key(index, value), [0] * width)
+                    for position in range(width):
+                        total[position] += figures[position]
+        sums: dict[Key, CallSums] = {}
+        statuses: dict[Key, Counter[str]] = {}
+        counted = len(STATUS_COLUMNS)
+        for key, total in totals.items():
+            sums[key] = CallSums(sum(total[:counted]), *total[counted:])
+            statuses[key] = Counter({status: n for status, n in zip(CALL_STATUSES, total, strict=False) if n})
+        return sums, statuses, edges
+
+    def peaks(self) -> dict[Key, int]:
+        """Every bucket's ``peakConcurrent``, per group value."""
+        plans = []
+        for bucket in self.series:
+            lo, hi = seconds_bounds(bucket)
+            plans.append(plan_bucket(lo, hi, bucket.start_ms, bucket.end_ms, self.now_ms))
+        series_lo, series_hi = plans[0].lo, plans[-1].hi
+        long_calls = self._long_calls(series_lo, series_hi)
+        carried = carried_by_bucket(plans, long_calls.values())
+        runs = [run for index, plan in enumerate(plans) if plan.middle for run in
+                split_middle(index, plan, carried[index])]  # fmt: skip
+        best: dict[Key, int] = {}
+        self._heads(plans, best)
+        self._middles(plans, runs, best)
+        self._windows(plans, long_calls, best)
+        return best
+
+    def _light(self, sql: str, params: Sequence[Any]) -> dict[str, LongSpan]:
+        """``{session id: span}`` of the rows of ``sql`` (``_LIGHT`` columns) this series counts."""
+        found = {}
+        for session_id, initiated, started, ended, status, value in self.conn.fetchall(sql, params):
+            if self.only is None or value == self.only:
+                span = light_span(value, initiated, started, ended, status)
+                if span is not None:
+                    found[session_id] = span
+        return found
+
+    def _select(self, source: str = "usage_calls") -> str:
+        value = self.grp or "''"
+        return f"SELECT session_id, initiated_at, started_at, ended_at, status, {value} FROM {source} WHERE app_id = ?"
+
+    def _long_calls(self, lo: int, hi: int) -> dict[str, LongSpan]:
+        """The long calls initiated before ``hi`` and not over by ``lo`` (from the partial index:
+        a scan by initiation would read every earlier call)."""
+        select = f"{self._select('usage_calls' + self.conn.indexed_by('usage_calls_long_end'))} AND {LONG_CALL}"
+        found = self._light(f"{select} AND initiated_at < ? AND ended_at IS NULL", (self.app_id, hi))
+        found |= self._light(f"{select} AND initiated_at < ? AND ended_at > ?", (self.app_id, hi, lo))
+        return found
+
+    def _heads(self, plans: list[BucketPeak], best: dict[Key, int]) -> None:
+        self.fetch(block for plan in plans for block, _ in plan.heads)
+        for index, plan in enumerate(plans):
+            for block, position in plan.heads:
+                for value, figures in self.rows[block].items():
+                    key = self._key(index, value)
+                    best[key] = max(best.get(key, 0), figures[F0 + position])
+
+    def _middles(self, plans: list[BucketPeak], runs: list[Run], best: dict[Key, int]) -> None:
+        if not runs:
+            return
+        walk_start = (runs[0].late or runs[0].blocks[0])[1]
+        walk_start -= walk_start % LEVELS[-1]
+        pieces: list[tuple[Block, Run | None, int]] = []  # (block, its run, RISE or LATE)
+        cursor = walk_start
+        for run in runs:
+            first = run.late or run.blocks[0]
+            pieces += [(block, None, RISE) for block in decompose(cursor, first[1])]
+            if run.late:
+                pieces.append((run.late, run, LATE))
+            pieces += [(block, run, RISE) for block in run.blocks]
+            cursor = block_end(run.blocks[-1]) if run.blocks else block_end(first)
+        self.fetch(block for block, _, _ in pieces)
+        levels: dict[str, int] = self._levels_before(walk_start)
+        values = set(levels).union(*(found for found in self.rows.values()), *(run.carried for run in runs))
+        for value in values:
+            level = levels.get(value, 0)
+            for block, owner, rise in pieces:
+                figures = self.rows[block].get(value)
+                if owner is not None:
+                    height = level + (figures[rise] if figures else 0) - owner.carried.get(value, 0)
+                    key = self._key(owner.bucket, value)
+                    if height > best.get(key, 0):
+                        best[key] = height
+                if figures:
+                    level += figures[NET]
+
+    def _levels_before(self, start: int) -> dict[str, int]:
+        value = "" if self.only is None else " AND value = ?"
+        rows = self.conn.fetchall(
+            f"SELECT value, sum(net) FROM usage_rollups WHERE app_id = ? AND grp = ? AND level = ? AND block < ?"
+            f"{value} GROUP BY value",
+            (self.app_id, self.grp, len(LEVELS) - 1, start, *([] if self.only is None else [self.only])),
+        )
+        return {found: int(total or 0) for found, total in rows}
+
+    def _windows(self, plans: list[BucketPeak], long_calls: dict[str, LongSpan], best: dict[Key, int]) -> None:
+        needed = []
+        for plan in plans:
+            for lo_ms, hi_ms in plan.windows:
+                needed.append((max(plan.lo, lo_ms // 1000 - SHORT), min(plan.hi, -(-hi_ms // 1000))))
+        calls: dict[str, LongSpan] = {}
+        for lo, hi in _merge(r for r in needed if r[0] < r[1]):
+            calls |= self._light(f"{self._select()} AND initiated_at >= ? AND initiated_at < ?", (self.app_id, lo, hi))
+        ordered = sorted(calls.items(), key=lambda item: item[1][1])
+        starts = [span[1] for _, span in ordered]
+        longs = sorted(long_calls.items(), key=lambda item: item[1][1])
+        long_starts = [span[1] for _, span in longs]
+        for index, plan in enumerate(plans):
+            # Only the bucket's own calls count: the long ones initiated in it, and those nearby.
+            members = dict(longs[bisect_left(long_starts, plan.lo) : bisect_left(long_starts, plan.hi)])
+            for (lo_ms, hi_ms), (lo, hi) in zip(plan.windows, needed[: len(plan.windows)], strict=True):
+                near = dict(ordered[bisect_left(starts, lo) : bisect_left(starts, hi)]) | members
+                by_value: dict[str, list[LongSpan]] = {}
+                for span in near.values():
+                    by_value.setdefault(span[0], []).append(span)
+                for value, group_calls in by_value.items():
+                    height = window_peak((lo_ms, hi_ms), (plan.lo, plan.hi), group_calls, self.now_ms)
+                    key = self._key(index, value)
+                    best[key] = max(best.get(key, 0), height)
+            del needed[: len(plan.windows)]

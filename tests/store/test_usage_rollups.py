@@ -1,0 +1,145 @@
+"""The rollups answer exactly what reading every call answers: random calls (short, long, still
+ongoing, starting before their initiation), random writes, rewrites and deletions, and random
+series (intervals, zones with half-hour and 45-minute offsets and DST, edges off the slots,
+*now* inside the range). Both engines."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from calltrail.jobs.feeder import feed_session_demo
+from calltrail.kernel.tenancy import new_app_settings
+from calltrail.sessions.demo import build_world, generate_calls
+from calltrail.sessions.query import CallQuery
+from calltrail.store import Stores, open_stores
+from calltrail.store.usage import CALL_COLUMNS, CallUsage
+from calltrail.store.usage_read import UsageReader, _Filter
+from calltrail.store.usage_rollups import SeriesRead, backfill, refresh
+from calltrail.usage.figures import CallSums
+from calltrail.usage.periods import buckets, seconds_bounds, zone
+
+BASE = 1_774_000_000  # 2026-03-20, before Europe's DST change
+ZONES = ("UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns", "Europe/Amsterdam")
+DAY = 86_400
+
+
+def _random_call(rng: random.Random, index: int) -> CallUsage:
+    initiated = BASE + rng.randrange(0, 12 * DAY)
+    status = rng.choice(("ended", "ended", "ended", "ongoing", "unanswered", "cancelled", "initiated"))
+    started = ended = None
+    if status in ("ended", "ongoing") or rng.random() < 0.1:
+        started = initiated + rng.choice((0, rng.randrange(1, 40), rng.randrange(-30, 0)))
+        length = rng.choice((rng.randrange(1, 600), rng.randrange(600, 3600), rng.randrange(3600, 3 * DAY), 3600))
+        ended = None if status == "ongoing" else started + length
+        if status == "ongoing" and rng.random() < 0.3:
+            started += rng.randrange(0, 20 * DAY)  # in the future of some series
+    kind, mode = rng.choice(("audio", "video")), rng.choice(("call", "meet", "presenter"))
+    return CallUsage(initiated, f"s{index:05d}", started, ended, status, kind, mode, rng.choice(("user", "group")),
+                     0, "u1", rng.randrange(0, 10**6), rng.randrange(0, 10**5), 0, rng.randrange(0, 10**6))  # fmt: skip
+
+
+def _write(stores: Stores, app_id: str, calls: list[CallUsage], old: list[CallUsage]) -> None:
+    with stores.db.write() as conn:
+        if old:
+            among, ids = conn.any_of("session_id", [call.session_id for call in old])
+            conn.execute(f"DELETE FROM usage_calls WHERE app_id = ? AND {among}", (app_id, *ids))
+        rows = [(app_id, *(getattr(call, name) for name in CALL_COLUMNS[1:])) for call in calls]
+        conn.insert_rows("usage_calls", CALL_COLUMNS, rows)
+        refresh(conn, app_id, [call.span() for call in [*old, *calls]])
+
+
+def _rollups(stores: Stores, app_id: str) -> list[tuple[Any, ...]]:
+    with stores.db.read() as conn:
+        rows = conn.fetchall(
+            "SELECT * FROM usage_rollups WHERE app_id = ? ORDER BY grp, level, block, value", (app_id,)
+        )
+        return [tuple(int(v) if not isinstance(v, str) else v for v in row) for row in rows]
+
+
+@pytest.fixture(scope="module")
+def filled(stores: Stores) -> tuple[str, dict[str, CallUsage]]:
+    app_id = stores.tenants.create_app(new_app_settings("Rollups", f"r-{secrets.token_hex(5)}")).app_id
+    rng = random.Random(7)
+    current: dict[str, CallUsage] = {}
+    for batch in range(12):
+        fresh = [_random_call(rng, batch * 40 + n) for n in range(40)]
+        old = [current[key] for key in rng.sample(sorted(current), min(len(current), 10))]
+        rewritten = [_random_call(rng, int(call.session_id[1:])) for call in old[:5]]
+        _write(stores, app_id, [*fresh, *rewritten], old)
+        for call in old:
+            del current[call.session_id]
+        current.update((call.session_id, call) for call in [*fresh, *rewritten])
+    return app_id, current
+
+
+def test_the_writers_keep_what_a_rebuild_computes(stores: Stores, filled: tuple[str, dict[str, CallUsage]]) -> None:
+    app_id, _ = filled
+    kept = _rollups(stores, app_id)
+    assert kept
+    with stores.db.write() as conn:
+        conn.execute("INSERT INTO usage_rollup_backfill (app_id) VALUES (?)", (app_id,))
+    assert app_id in backfill(stores.db)
+    assert _rollups(stores, app_id) == kept
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_series_equal_reading_every_call(stores: Stores, filled: tuple[str, dict[str, CallUsage]], seed: int) -> None:
+    app_id, _ = filled
+    rng = random.Random(seed)
+    interval = rng.choice(("hour", "day", "day", "week", "month", "all"))
+    tz = zone(rng.choice(ZONES))
+    start = BASE - DAY + rng.randrange(0, 3 * DAY) * rng.choice((1, 0)) // 900 * 900 + rng.choice((0, 0, 37, 1800))
+    span = rng.choice((2 * DAY, 9 * DAY, 15 * DAY)) if interval != "hour" else rng.choice((DAY // 2, 3 * DAY))
+    now_ms = (start + rng.randrange(0, span + 5 * DAY)) * 1000 + rng.randrange(0, 1000)
+    series = buckets(start * 1000, (start + span) * 1000 + rng.choice((0, 555)), interval, tz)
+    grp, only = rng.choice((("", None), ("type", None), ("status", None), ("mode", "meet"), ("status", "ongoing")))
+    group = grp if only is None and grp else None
+    query = CallQuery() if only is None else CallQuery().where(grp, "eq", only)
+    reader = UsageReader(stores.db)
+    with stores.db.read() as conn:
+        read = SeriesRead(conn, app_id, grp, only, series, now_ms)
+        sums, statuses, edges = read.sums()
+        reader._raw_sums(conn, app_id, _Filter(query), group, edges, sums, statuses)
+        peaks = read.peaks()
+        want_sums: dict[Any, CallSums] = {}
+        want_statuses: dict[Any, Counter[str]] = {}
+        ranges = [(*seconds_bounds(b), i) for i, b in enumerate(series)]
+        reader._raw_sums(conn, app_id, _Filter(query), group, ranges, want_sums, want_statuses)
+        want_peaks = reader._call_peaks(conn, app_id, _Filter(query), group, series, now_ms)
+    assert {k: v for k, v in peaks.items() if v} == {k: v for k, v in want_peaks.items() if v}
+    assert {k: v for k, v in sums.items() if v.calls} == {k: v for k, v in want_sums.items() if v.calls}
+    assert {k: +v for k, v in statuses.items() if +v} == {k: +v for k, v in want_statuses.items() if +v}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_database_from_before_the_rollups_gets_them_on_open(backend: str, database_url: Callable[[str], str]) -> None:
+    """Calls written through the real writers, then the database taken back to the schema before
+    ``m0013`` (its table, indexes and record dropped): opening it computes the same rollups."""
+    url = database_url(backend)
+    stores = open_stores(url)
+    try:
+        app_id = stores.tenants.create_app(new_app_settings("Old", f"o-{secrets.token_hex(5)}")).app_id
+        calls = generate_calls(
+            build_world(2), app_id=app_id, count=150, seed=9, end="2026-03-30T00:00:00Z", span_days=3
+        )
+        feed_session_demo(stores.sessions, app_id, calls)
+        kept = _rollups(stores, app_id)
+        assert kept
+        with stores.db.write() as conn:
+            for statement in ("DROP TABLE usage_rollup_backfill", "DROP TABLE usage_rollups",
+                              "DROP INDEX usage_calls_long_start", "DROP INDEX usage_calls_long_end",
+                              "DELETE FROM calltrail_migrations WHERE version = 13"):  # fmt: skip
+                conn.execute(statement)
+    finally:
+        stores.close()
+    reopened = open_stores(url)
+    try:
+        assert _rollups(reopened, app_id) == kept
+    finally:
+        reopened.close()
