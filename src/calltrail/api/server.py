@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -249,8 +250,9 @@ def run(
     log_level: str,
     log_format: str,
     forwarded_allow_ips: str,
+    sockets: list[socket.socket] | None = None,
 ) -> None:
-    """Serve ``app`` until interrupted."""
+    """Serve ``app`` until interrupted (on ``sockets`` already listening, when given: a worker)."""
     import gc
 
     import uvicorn
@@ -261,7 +263,7 @@ def run(
     gc.collect()
     gc.freeze()
 
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -273,3 +275,4 @@ def run(
         proxy_headers=True,
         forwarded_allow_ips=forwarded_allow_ips,
     )
+    uvicorn.Server(config).run(sockets=sockets)

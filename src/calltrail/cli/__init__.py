@@ -6,6 +6,7 @@ errors go to stderr. Every error is one line (``Error: ...``) and a non-zero exi
 
 from __future__ import annotations
 
+import socket
 import sys
 from typing import Any
 
@@ -80,6 +81,15 @@ def main() -> None:
     help="Comma-separated proxy addresses (or *) whose X-Forwarded-For/-Proto are trusted for the "
     "client's address and scheme. Defaults to $CALLTRAIL_FORWARDED_ALLOW_IPS, else 127.0.0.1.",
 )
+@click.option(
+    "--workers",
+    envvar="CALLTRAIL_WORKERS",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port (use the machine's cores). Rate limits, the load-shedding "
+    "budget and /metrics are per process (docs/deploy.md). Defaults to $CALLTRAIL_WORKERS, else 1.",
+)
 def serve(
     db_url: str,
     host: str,
@@ -90,6 +100,7 @@ def serve(
     log_level: str,
     log_format: str,
     forwarded_allow_ips: str,
+    workers: int,
 ) -> None:
     """Run the HTTP API server. The schema is created or migrated on start."""
     from calltrail.api import server
@@ -102,7 +113,14 @@ def serve(
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     _check_port_free(host, port)
-    with _stores(db_url) as stores:
+
+    def run(stores: Stores, sockets: list[socket.socket] | None = None) -> None:
+        stores.prepare_to_serve()
+        app = deliver_webhooks(create_app(stores, settings), stores, settings)
+        server.run(app, app.state.gate, host=host, port=port, log_level=log_level, log_format=log_format,
+                   forwarded_allow_ips=forwarded_allow_ips, sockets=sockets)  # fmt: skip
+
+    with _stores(db_url) as stores:  # migrations (and the demo) happen once, here
         if demo:
             prepare_demo(
                 stores,
@@ -114,17 +132,16 @@ def serve(
                 phone_calls=demo_phone_calls,
                 ingest_phone=_ingest_telephony_demo,
             )
-        stores.prepare_to_serve()
-        app = deliver_webhooks(create_app(stores, settings), stores, settings)
-        server.run(
-            app,
-            app.state.gate,
-            host=host,
-            port=port,
-            log_level=log_level,
-            log_format=log_format,
-            forwarded_allow_ips=forwarded_allow_ips,
-        )
+        if workers == 1:
+            run(stores)
+            return
+    from calltrail.api.workers import listening_socket, supervise
+
+    def work(sock: socket.socket) -> None:
+        with _stores(db_url) as own:  # each worker its own connections, opened after the fork
+            run(own, [sock])
+
+    raise SystemExit(supervise(workers, work, listening_socket(host, port)))
 
 
 def _check_port_free(host: str, port: int) -> None:

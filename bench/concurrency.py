@@ -1,0 +1,146 @@
+"""Concurrency benchmark: requests/s at 1 and 16 connections, with 1 and N server processes,
+against a hello-world on the same stack (Starlette on uvicorn with httptools, same processes),
+measured with ``wrk`` in interleaved rounds (medians), printed as ratios.
+
+    calltrail apps create --name Bench --id bench --db sqlite:////tmp/bench.db
+    calltrail demo --app bench --calls 1000000 --db sqlite:////tmp/bench.db
+    python bench/concurrency.py --db sqlite:////tmp/bench.db --app bench --workers 1,2
+
+Targets (issue 14): at 16 connections at least 1.5x the requests/s of 1 connection for get and
+list; get one call at least 0.5x the hello-world's requests/s, a 100-call list page at least 0.3x.
+Needs ``wrk`` (``apt-get install -y wrk``). The client shares the machine's cores with the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from calltrail.kernel.tenancy import new_key_settings
+from calltrail.store import open_stores
+
+HELLO = """
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+BODY = b'{"data": [' + b",".join([b'{"sessionId": "v1.us.bench.0123456789abcdef", "status": "ended"}'] * 24) + b"]}"
+
+
+async def hello(request):
+    return Response(BODY, media_type="application/json")
+
+
+app = Starlette(routes=[Route("/hello", hello)])
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def process(command: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[None]:
+    """Run a server until the block ends; wait for ``url`` to answer first."""
+    child = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(url, timeout=1).status_code < 500:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"{command[:4]} did not start")
+        yield
+    finally:
+        child.terminate()
+        child.wait(20)
+
+
+def wrk(url: str, connections: int, seconds: int, key: str | None) -> float:
+    """Requests per second that ``wrk`` reports (non-2xx answers make the run invalid)."""
+    command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s"]
+    if key:
+        command += ["-H", f"apikey: {key}"]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in output:
+        raise RuntimeError(f"non-2xx answers from {url}:\n{output}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if match is None:
+        raise RuntimeError(output)
+    return float(match.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", required=True, help="database URL with data")
+    parser.add_argument("--app", required=True, help="app id with data")
+    parser.add_argument("--workers", default="1,2", help="comma-separated process counts to compare")
+    parser.add_argument("--seconds", type=int, default=4, help="duration of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are printed)")
+    args = parser.parse_args()
+    stores = open_stores(args.db)
+    try:
+        key, _ = stores.tenants.create_key(args.app, new_key_settings(name="concurrency bench"))
+        with stores.db.read() as conn:
+            row = conn.fetchone(
+                "SELECT session_id FROM calls WHERE app_id = ? ORDER BY initiated_at DESC LIMIT 1", (args.app,)
+            )
+    finally:
+        stores.close()
+    if row is None:
+        raise SystemExit("the app has no calls")
+    paths = {"get": f"/v3/calls/{row[0]}", "list": "/v3/calls?perPage=100"}
+    env = {"CALLTRAIL_RATE_LIMIT": "1000000", "CALLTRAIL_RATE_BURST": "1000000"}
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "hello_app.py").write_text(HELLO)
+        for workers in [int(n) for n in args.workers.split(",")]:
+            port, hello_port = free_port(), free_port()
+            serve = [sys.executable, "-m", "calltrail", "serve", "--db", args.db, "--port", str(port),
+                     "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
+            hello = [sys.executable, "-m", "uvicorn", "hello_app:app", "--app-dir", folder, "--port",
+                     str(hello_port), "--http", "httptools", "--no-access-log", "--log-level", "warning",
+                     "--workers", str(workers)]  # fmt: skip
+            base, hello_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{hello_port}/hello"
+            with process(serve, f"{base}/healthz", env), process(hello, hello_url):
+                results: dict[tuple[str, int], list[float]] = {}
+                for _ in range(args.rounds):
+                    for connections in (1, 16):
+                        for name, url, needs_key in (
+                            ("hello", hello_url, False),
+                            ("get", base + paths["get"], True),
+                            ("list", base + paths["list"], True),
+                        ):
+                            rate = wrk(url, connections, args.seconds, key if needs_key else None)
+                            results.setdefault((name, connections), []).append(rate)
+            report(workers, {k: statistics.median(v) for k, v in results.items()})
+
+
+def report(workers: int, rates: dict[tuple[str, int], float]) -> None:
+    print(f"\n{workers} process(es); requests/s (median of rounds)")
+    print(f"{'':8} {'c=1':>9} {'c=16':>9} {'c16/c1':>7} {'c1/hello':>9} {'c16/hello':>10}")
+    for name in ("hello", "get", "list"):
+        one, many = rates[(name, 1)], rates[(name, 16)]
+        print(
+            f"{name:8} {one:9.0f} {many:9.0f} {many / one:7.2f} "
+            f"{one / rates[('hello', 1)]:9.2f} {many / rates[('hello', 16)]:10.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
