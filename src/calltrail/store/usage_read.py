@@ -314,25 +314,8 @@ class UsageReader:
         series = buckets(period.from_ms, period.to_ms, period.interval, period.tz)
         group = VOICE_GROUPS.get(period.group_by or "")
         source, where, params = _voice_filter(request.query)
-        grouped = f"v.{group}, " if group else ""
-        sums: dict[Key, VoiceSums] = {}
-        statuses: dict[Key, Counter[str]] = {}
         with self.db.read() as conn:
-            for offset, part in _chunks(series):
-                ranges = [(b.start_ms, b.end_ms, offset + i) for i, b in enumerate(part)]
-                rows = conn.fetchall(
-                    f"SELECT {bucket_case('v.created_at', ranges)}, {grouped}v.status, {_VOICE_SUMS} FROM {source} "
-                    f"WHERE v.app_id = ? AND v.created_at >= ? AND v.created_at < ?{where} "
-                    f"GROUP BY 1, {'2, 3' if group else '2'}",
-                    [app_id, ranges[0][0], ranges[-1][1], *params],
-                )
-                for row in rows:
-                    index, g, status, figures = row[0], row[1] if group else None, row[-11], row[-10:]
-                    if index >= 0:
-                        total = sums.setdefault((index, g), VoiceSums())
-                        for name, value in zip(VoiceSums.__slots__, figures, strict=True):
-                            setattr(total, name, getattr(total, name) + _int(value))
-                        statuses.setdefault((index, g), Counter())[status] += _int(figures[0])
+            sums, statuses = self._voice_sums(conn, app_id, request, series)
             intervals = conn.fetchall(
                 f"SELECT v.created_at, {('v.' + group) if group else 'NULL'}, v.answered_at, v.ended_at, v.status "
                 f"FROM {source} WHERE v.app_id = ? AND v.created_at >= ? AND v.created_at < ? "
@@ -353,6 +336,55 @@ class UsageReader:
             for i, bucket in enumerate(series)
             for g in groups
         ]
+
+    def voice_sums(self, app_id: str, request: VoiceUsageRequest) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The rows of an ungrouped ``/api/usage/voice`` series without ``peakConcurrent`` (not
+        read), and the row of the whole range (its sums add up exactly; its peak is not read
+        either). For a page that shows no phone-call peak: one query, no sweep."""
+        period = request.period
+        series = buckets(period.from_ms, period.to_ms, period.interval, period.tz)
+        with self.db.read() as conn:
+            sums, statuses = self._voice_sums(conn, app_id, request, series)
+        total, counts = VoiceSums(), Counter[str]()
+        for key, found in sums.items():
+            for name in VoiceSums.__slots__:
+                setattr(total, name, getattr(total, name) + getattr(found, name))
+            counts.update(statuses.get(key, Counter()))
+        rows = [
+            voice_row(
+                b.label, None, sums.get((i, None), VoiceSums()), statuses.get((i, None), Counter()), 0, grouped=False
+            )
+            for i, b in enumerate(series)
+        ]
+        whole = voice_row(series[0].label, None, total, counts, 0, grouped=False)
+        for row in (*rows, whole):
+            del row["peakConcurrent"]
+        return rows, whole
+
+    def _voice_sums(
+        self, conn: Connection, app_id: str, request: VoiceUsageRequest, series: list[Bucket]
+    ) -> tuple[dict[Key, VoiceSums], dict[Key, Counter[str]]]:
+        group = VOICE_GROUPS.get(request.period.group_by or "")
+        source, where, params = _voice_filter(request.query)
+        grouped = f"v.{group}, " if group else ""
+        sums: dict[Key, VoiceSums] = {}
+        statuses: dict[Key, Counter[str]] = {}
+        for offset, part in _chunks(series):
+            ranges = [(b.start_ms, b.end_ms, offset + i) for i, b in enumerate(part)]
+            rows = conn.fetchall(
+                f"SELECT {bucket_case('v.created_at', ranges)}, {grouped}v.status, {_VOICE_SUMS} FROM {source} "
+                f"WHERE v.app_id = ? AND v.created_at >= ? AND v.created_at < ?{where} "
+                f"GROUP BY 1, {'2, 3' if group else '2'}",
+                [app_id, ranges[0][0], ranges[-1][1], *params],
+            )
+            for row in rows:
+                index, g, status, figures = row[0], row[1] if group else None, row[-11], row[-10:]
+                if index >= 0:
+                    total = sums.setdefault((index, g), VoiceSums())
+                    for name, value in zip(VoiceSums.__slots__, figures, strict=True):
+                        setattr(total, name, getattr(total, name) + _int(value))
+                    statuses.setdefault((index, g), Counter())[status] += _int(figures[0])
+        return sums, statuses
 
 
 def _collect_calls(

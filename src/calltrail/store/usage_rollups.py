@@ -276,11 +276,15 @@ class SeriesRead:
         for bucket in self.series:
             lo, hi = seconds_bounds(bucket)
             plans.append(plan_bucket(lo, hi, bucket.start_ms, bucket.end_ms, self.now_ms))
-        series_lo, series_hi = plans[0].lo, plans[-1].hi
-        long_calls = self._long_calls(series_lo, series_hi)
+        # Long calls initiated before the last bucket: what later buckets carry, and the members
+        # of every earlier bucket's windows; the last bucket's own only if it has windows.
+        last = plans[-1]
+        long_calls = self._long_calls(after=plans[0].lo, until=last.lo)
         carried = carried_by_bucket(plans, long_calls.values())
         runs = [run for index, plan in enumerate(plans) if plan.middle for run in
                 split_middle(index, plan, carried[index])]  # fmt: skip
+        if last.windows:
+            long_calls |= self._long_calls(after=last.lo, until=last.hi, since=last.lo)
         best: dict[Key, int] = {}
         self._heads(plans, best)
         self._middles(plans, runs, best)
@@ -301,12 +305,14 @@ class SeriesRead:
         value = self.grp or "''"
         return f"SELECT session_id, initiated_at, started_at, ended_at, status, {value} FROM {source} WHERE app_id = ?"
 
-    def _long_calls(self, lo: int, hi: int) -> dict[str, LongSpan]:
-        """The long calls initiated before ``hi`` and not over by ``lo`` (from the partial index:
-        a scan by initiation would read every earlier call)."""
+    def _long_calls(self, *, after: int, until: int, since: int | None = None) -> dict[str, LongSpan]:
+        """The long calls initiated before ``until`` (and from ``since``) not over by ``after``.
+        Read from the partial index by end: a scan by initiation would read every earlier call."""
         select = f"{self._select('usage_calls' + self.conn.indexed_by('usage_calls_long_end'))} AND {LONG_CALL}"
-        found = self._light(f"{select} AND initiated_at < ? AND ended_at IS NULL", (self.app_id, hi))
-        found |= self._light(f"{select} AND initiated_at < ? AND ended_at > ?", (self.app_id, hi, lo))
+        select += " AND initiated_at < ?" + ("" if since is None else " AND initiated_at >= ?")
+        bounds = (until,) if since is None else (until, since)
+        found = self._light(f"{select} AND ended_at IS NULL", (self.app_id, *bounds))
+        found |= self._light(f"{select} AND ended_at > ?", (self.app_id, *bounds, after))
         return found
 
     def _heads(self, plans: list[BucketPeak], best: dict[Key, int]) -> None:
