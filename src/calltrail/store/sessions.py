@@ -3,7 +3,7 @@ queries behind the list APIs.
 
 Events go through the one event log (:mod:`calltrail.store.eventlog`); this module supplies
 what is particular to sessions: the row writer (the call, its per-user member rows and the
-count tables that make totals O(1)) and the list queries.
+count tables that make totals O(1) and deep pages a seek) and the list queries.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from calltrail.sessions.pages import PageRequest, window
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import row_from_record
 from calltrail.sessions.vocabulary import CallRow
+from calltrail.store import page_index
 from calltrail.store.database import Connection, Database, Row, chunks, placeholders
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 from calltrail.store.outbox import raise_session_events
@@ -244,18 +245,21 @@ class SessionStore:
     @staticmethod
     def _update_counts(conn: Connection, app_id: str, rows: Sequence[CallRow], removed: Sequence[str] = ()) -> None:
         """Move each written call, and each of its members, between count buckets (``call_counts``
-        and ``member_counts``, see :mod:`calltrail.store.sessions_sql`); take ``removed`` calls
-        out of theirs. Runs before the rows are overwritten or deleted."""
+        and ``member_counts``, see :mod:`calltrail.store.sessions_sql`; ``call_page_counts``, see
+        :mod:`calltrail.store.page_index`); take ``removed`` calls out of theirs. Runs before the
+        rows are overwritten or deleted."""
         columns = ", ".join(COUNTED_COLUMNS)
         previous: dict[str, tuple[Any, ...]] = {}
+        previous_at: dict[str, int] = {}
         previous_members: dict[str, list[tuple[str, int, int]]] = {}
         for part in chunks([*(row.session_id for row in rows), *removed]):
             marks = placeholders(len(part))
-            for session_id, *stored in conn.fetchall(
-                f"SELECT session_id, {columns} FROM calls WHERE app_id = ? AND session_id IN ({marks})",
+            for session_id, initiated_at, *stored in conn.fetchall(
+                f"SELECT session_id, initiated_at, {columns} FROM calls WHERE app_id = ? AND session_id IN ({marks})",
                 (app_id, *part),
             ):
                 previous[session_id] = tuple(stored)
+                previous_at[session_id] = int(initiated_at)
             for session_id, uid, is_initiator, missed in conn.fetchall(
                 f"SELECT session_id, uid, is_initiator, missed FROM call_members "
                 f"WHERE app_id = ? AND session_id IN ({marks})",
@@ -264,11 +268,13 @@ class SessionStore:
                 previous_members.setdefault(session_id, []).append((uid, int(is_initiator), int(missed)))
         calls: Counter[tuple[Any, ...]] = Counter()
         members: Counter[tuple[Any, ...]] = Counter()
+        pages: page_index.Deltas = Counter()
 
         def take_out(session_id: str) -> None:
             before = previous.get(session_id)
             if before is not None:
                 calls[before] -= 1
+                page_index.account(pages, previous_at[session_id], before, -1)
                 for uid, is_initiator, missed in previous_members.get(session_id, ()):
                     members[(uid, *before, is_initiator, missed)] -= 1
 
@@ -278,6 +284,7 @@ class SessionStore:
             take_out(row.session_id)
             bucket = (row.status, row.type, row.mode, row.receiver_type, int(row.has_recording))
             calls[bucket] += 1
+            page_index.account(pages, row.initiated_at, bucket, 1)
             for m in row.members:
                 members[(m.uid, *bucket, int(m.is_initiator), int(m.missed))] += 1
         # Sorted, so concurrent PostgreSQL writers lock counter rows in one order (no deadlock).
@@ -285,6 +292,7 @@ class SessionStore:
         conn.executemany(
             _UPSERT_MEMBER_COUNT, [(app_id, *key, delta) for key, delta in sorted(members.items()) if delta]
         )
+        page_index.write(conn, app_id, pages)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -311,17 +319,33 @@ class SessionStore:
         compiled = compile_query(app_id, query)
         with self.db.read() as conn:
             # int(): PostgreSQL sums bigints as numeric (a Decimal in Python).
-            total = int((conn.fetchone(compiled.count_sql, compiled.count_params) or (0,))[0])
+            counts = conn.fetchone(compiled.count_sql, compiled.count_params) or (0, 0)
+            total = int(counts[0])
             reverse, offset, limit = window(total, page.offset, page.per_page)
             if limit == 0:
                 return CallPage(total, [])
+            direction = "ASC" if reverse else "DESC"
+            # An OFFSET passes the matching rows before the page and, when filtered, the others
+            # between them (about offset x app total / total): past SEEK_FROM, the page counts
+            # locate the page's range instead, when they hold the list (see store/page_index.py).
+            seek = None
+            if compiled.counted is not None and offset * int(counts[1]) >= max(1, page_index.SEEK_FROM * total):
+                seek = page_index.locate(conn, app_id, compiled.counted, offset, offset + limit - 1, not reverse)
+            if seek is not None:  # same snapshot as the total
+                sql = compiled.page_sql(direction, sort=False, conn=conn, bounded=True)
+                rows = conn.fetchall(sql, (*compiled.params, seek.lower, seek.upper, limit, seek.skip))
+                return _page(total, rows, reverse)
             sort = False
             if compiled.ranged and conn.needs_plan_hints:
                 app_total = int((conn.fetchone(app_total_sql(), (app_id,)) or (0,))[0])
                 sort = prefer_sort(total, app_total, offset + limit)
-            sql = compiled.page_sql("ASC" if reverse else "DESC", sort=sort, conn=conn)
+            sql = compiled.page_sql(direction, sort=sort, conn=conn)
             rows = conn.fetchall(sql, (*compiled.params, limit, offset))
-        items = [bytes(summary) for (summary,) in rows]
-        if reverse:
-            items.reverse()
-        return CallPage(total, items)
+        return _page(total, rows, reverse)
+
+
+def _page(total: int, rows: list[Row], reverse: bool) -> CallPage:
+    items = [bytes(summary) for (summary,) in rows]
+    if reverse:
+        items.reverse()
+    return CallPage(total, items)

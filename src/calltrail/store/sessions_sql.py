@@ -9,7 +9,9 @@ serves their most selective condition; a query about one user counts that user's
 
 Pages. A page is read in list order (newest ``initiatedAt`` first) from an index, or by sorting
 the matching rows. On SQLite the store knows the exact total before reading the page, so it
-chooses: sort when few rows match, scan in order otherwise (see :func:`prefer_sort`).
+chooses: sort when few rows match, scan in order otherwise (see :func:`prefer_sort`). A deep page
+of a list ``call_page_counts`` can count is read from the ``initiated_at`` range where it lies
+(``bounded``, located by :mod:`calltrail.store.page_index`) instead of after a long OFFSET.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ class CompiledQuery:
 
     ``source``/``where``/``params`` select the matching calls (``c`` is the calls table, ``m``
     the driving member row when the query is about a user); ``order`` names the two ordering
-    columns. ``count_sql`` is the cheapest exact count.
+    columns. ``count_sql`` is the cheapest exact count. ``counted`` holds the conditions when
+    the query is about the whole app and each one is an equality or IN list on the counted columns
+    (so ``call_page_counts`` can place a deep page, see :mod:`calltrail.store.page_index`); its
+    ``count_sql`` then also returns the app's total, in a second column.
     """
 
     source: str
@@ -40,12 +45,16 @@ class CompiledQuery:
     count_sql: str
     count_params: list[Any]
     ranged: tuple[Condition, ...]
+    counted: tuple[Condition, ...] | None = None
 
-    def page_sql(self, direction: str, *, sort: bool, conn: Connection) -> str:
+    def page_sql(self, direction: str, *, sort: bool, conn: Connection, bounded: bool = False) -> str:
         """The page query. Where the engine takes plan hints, ``sort`` makes the planner sort
         rather than scan in order; otherwise ranged conditions are hidden from index selection so
-        it scans in order."""
+        it scans in order. ``bounded`` adds an ``initiated_at`` range (two more parameters, lower
+        bound inclusive, upper exclusive, before the limit) where a deep page was located."""
         where = self.where
+        if bounded:
+            where += f" AND {self.order[0]} >= ? AND {self.order[0]} < ?"
         first, second = self.order
         if conn.needs_plan_hints and self.ranged:
             if sort:
@@ -59,7 +68,7 @@ class CompiledQuery:
         )
 
 
-def _condition_sql(condition: Condition, alias: str = "c") -> tuple[str, list[Any]]:
+def condition_sql(condition: Condition, alias: str = "c") -> tuple[str, list[Any]]:
     if condition.op == "in":
         values = list(condition.value)  # type: ignore[call-overload]
         if not values:
@@ -91,7 +100,7 @@ def compile_query(app_id: str, query: CallQuery) -> CompiledQuery:
     call_clauses: list[str] = []
     call_params: list[Any] = []
     for condition in query.conditions:
-        sql, values = _condition_sql(condition)
+        sql, values = condition_sql(condition)
         call_clauses.append(sql)
         call_params += values
     ranged = tuple(c for c in query.conditions if c.op in ("gt", "gte", "lt", "lte") and c.column != "initiated_at")
@@ -103,7 +112,7 @@ def compile_query(app_id: str, query: CallQuery) -> CompiledQuery:
         order = ("m.initiated_at", "m.session_id")
         counted_flags = all(flag in ("is_initiator", "missed") for flag, _ in first.flags)
         if not rest and counted_flags and _all_counted(query.conditions):
-            counted = [_condition_sql(c, "k") for c in query.conditions]
+            counted = [condition_sql(c, "k") for c in query.conditions]
             flags = [f"k.{flag} = ?" for flag, _ in first.flags]
             count_where = " AND ".join(["k.app_id = ? AND k.uid = ?", *flags, *(sql for sql, _ in counted)])
             count_sql = f"SELECT coalesce(sum(k.n), 0) FROM member_counts k WHERE {count_where}"
@@ -121,12 +130,17 @@ def compile_query(app_id: str, query: CallQuery) -> CompiledQuery:
         params = [app_id, *call_params]
         order = ("c.initiated_at", "c.session_id")
         if _all_counted(query.conditions):
-            counted = [_condition_sql(c, "k") for c in query.conditions]
-            count_where = " AND ".join(["k.app_id = ?", *(sql for sql, _ in counted)])
-            count_sql = f"SELECT coalesce(sum(k.n), 0) FROM call_counts k WHERE {count_where}"
-            count_params = [app_id, *(v for _, values in counted for v in values)]
-        else:
-            count_sql, count_params = f"SELECT count(*) FROM {source} WHERE {where}", params
+            # The app's total too (a second column, a handful of rows more): it tells how many rows
+            # an OFFSET would pass per matching one, which decides how a deep page is read.
+            counted = [condition_sql(c, "k") for c in query.conditions]
+            matching = " AND ".join(sql for sql, _ in counted)
+            selected = f"sum(CASE WHEN {matching} THEN k.n ELSE 0 END)" if counted else "sum(k.n)"
+            count_sql = f"SELECT coalesce({selected}, 0), coalesce(sum(k.n), 0) FROM call_counts k WHERE k.app_id = ?"
+            count_params = [*(v for _, values in counted for v in values), app_id]
+            return CompiledQuery(
+                source, where, params, order, count_sql, count_params, ranged, counted=query.conditions
+            )
+        count_sql, count_params = f"SELECT count(*) FROM {source} WHERE {where}", params
     return CompiledQuery(source, where, params, order, count_sql, count_params, ranged)
 
 

@@ -1,0 +1,123 @@
+"""Deep pages by number: per-bucket call counts that turn a deep OFFSET into a seek.
+
+CometChat's list is paged by number (``page``, ``perPage``), newest ``initiatedAt`` first, ties
+by ``sessionId`` descending. A plain OFFSET skips every row before the page one by one, so page
+5,000 of a million calls cost tens to hundreds of times page 1 (hundreds with a filter). ``call_page_counts`` (migration
+``m0012_page_index``) counts each app's calls per UTC-aligned bucket of :data:`SPANS` (32 days,
+2 days, 4 hours, 15 minutes) and per combination of the counted columns; :func:`account` and
+:func:`write` keep it exact, called by ``SessionStore._update_counts`` in the writer's
+transaction (a deletion is the same subtraction).
+
+:func:`locate` finds where a page begins: it sums the coarsest buckets in list order until the
+page's first row is reached, then the buckets of the next span inside that one, and so on. The
+page is then read from an index range (``initiated_at`` between the bucket of its first row and
+the bucket of its last) skipping only the rows of its first 15-minute bucket that precede it. The
+rows are exactly those of the plain OFFSET: the list is ordered by ``initiated_at`` first and
+buckets are whole seconds, so every row of a newer bucket precedes every row of an older one, and
+ties within a second (ordered by ``sessionId``) never straddle a boundary.
+
+It applies to the lists ``call_page_counts`` can count: a whole app's calls with no condition or
+only equalities and IN lists on the counted columns. Every other list reads its page with an
+OFFSET, as does a page near either end of the list (:data:`SEEK_FROM`). Counts and calls are read
+in one snapshot (``Database.read``), so concurrent writers never make the walk disagree with the
+rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from calltrail.sessions.query import Condition
+from calltrail.store.database import Connection, placeholders
+from calltrail.store.sessions_sql import COUNTED_COLUMNS, condition_sql
+
+#: Bucket spans in seconds, coarsest first; each divides the one before (as in the migration).
+#: 16, 12 and 16 children per bucket: each sum reads a few hundred rows at most.
+SPANS = (2_764_800, 172_800, 14_400, 900)
+#: A page whose OFFSET would pass at least this many rows of the list's index (the matching rows
+#: before it, and the others between them when filtered) is located by the counts; a nearer page
+#: passes its few rows with the OFFSET, as cheap as the four small sums.
+SEEK_FROM = 1000
+
+_KEY = ("span", "bucket_start", *COUNTED_COLUMNS)
+_UPSERT = (
+    f"INSERT INTO call_page_counts (app_id, {', '.join(_KEY)}, n) VALUES ({placeholders(len(_KEY) + 2)}) "
+    f"ON CONFLICT (app_id, {', '.join(_KEY)}) DO UPDATE SET n = call_page_counts.n + excluded.n"
+)
+_DELETE_EMPTY = f"DELETE FROM call_page_counts WHERE app_id = ? AND {' AND '.join(f'{c} = ?' for c in _KEY)} AND n = 0"
+
+#: Count changes by (span, bucket start, status, type, mode, receiver type, recording).
+Deltas = Counter[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Seek:
+    """Where a page lies: the rows with ``lower <= initiated_at < upper``, in list order (or
+    reversed), after skipping ``skip`` of them."""
+
+    lower: int
+    upper: int
+    skip: int
+
+
+def account(deltas: Deltas, initiated_at: int, counted: Sequence[Any], sign: int) -> None:
+    """Add (``sign`` 1) or take away (-1) one call, with its values of the counted columns."""
+    for span in SPANS:
+        deltas[(span, initiated_at - initiated_at % span, *counted)] += sign
+
+
+def write(conn: Connection, app_id: str, deltas: Deltas) -> None:
+    """Apply the changes; buckets left empty are deleted so a walk never reads them."""
+    changed = sorted((key, n) for key, n in deltas.items() if n)
+    # Sorted, so concurrent PostgreSQL writers lock count rows in one order (no deadlock).
+    conn.executemany(_UPSERT, [(app_id, *key, n) for key, n in changed])
+    conn.executemany(_DELETE_EMPTY, [(app_id, *key) for key, n in changed if n < 0])
+
+
+def locate(
+    conn: Connection, app_id: str, conditions: Sequence[Condition], first: int, last: int, newest_first: bool
+) -> Seek | None:
+    """Where rows ``first..last`` (0-based, counted in list order when ``newest_first``, from the
+    oldest otherwise) of the app's calls matching ``conditions`` lie. ``conditions`` must be
+    equalities or IN lists on the counted columns. None if the counts hold fewer rows (never
+    when they are in step with the calls: the caller then reads with an OFFSET)."""
+    filters = [condition_sql(condition, "k") for condition in conditions]
+    where = "".join(f" AND {sql}" for sql, _ in filters)
+    values = [value for _, found in filters for value in found]
+    order = "DESC" if newest_first else "ASC"
+    parent: tuple[int, int] | None = None  # the bucket holding row ``first`` at the previous span
+    before = 0  # rows preceding that bucket in the walk's order
+    edge: tuple[int, int] | None = None  # (span, start) of the smallest bucket known to hold ``last``
+    for span in SPANS:
+        inside = " AND k.bucket_start >= ? AND k.bucket_start < ?" if parent else ""
+        cursor = conn.execute(
+            f"SELECT k.bucket_start, sum(k.n) FROM call_page_counts k WHERE k.app_id = ? AND k.span = ?{inside}"
+            f"{where} GROUP BY k.bucket_start ORDER BY k.bucket_start {order}",
+            (app_id, span, *(parent or ()), *values),
+        )
+        found: tuple[int, int] | None = None
+        seen = before
+        try:
+            for start, count in cursor:  # in list order: stop as soon as both rows are placed
+                count = int(count)  # PostgreSQL sums bigints as numeric
+                if found is None and seen + count > first:
+                    found = (int(start), seen)
+                if found is not None and seen + count > last:
+                    edge = (span, int(start))
+                    break
+                seen += count
+        finally:
+            cursor.close()
+        if found is None:
+            return None
+        start, before = found
+        parent = (start, start + span)
+    if parent is None or edge is None:
+        return None
+    span, start = edge
+    if newest_first:
+        return Seek(lower=start, upper=parent[1], skip=first - before)
+    return Seek(lower=parent[0], upper=start + span, skip=first - before)
