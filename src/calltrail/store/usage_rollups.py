@@ -362,27 +362,23 @@ class SeriesRead:
         return {found: int(total or 0) for found, total in rows}
 
     def _windows(self, plans: list[BucketPeak], long_calls: dict[str, LongSpan], best: dict[Key, int]) -> None:
-        needed = []
-        for plan in plans:
-            for lo_ms, hi_ms in plan.windows:
-                needed.append((max(plan.lo, lo_ms // 1000 - SHORT), min(plan.hi, -(-hi_ms // 1000))))
-        calls: dict[str, LongSpan] = {}
-        for lo, hi in _merge(r for r in needed if r[0] < r[1]):
-            calls |= self._light(f"{self._select()} AND initiated_at >= ? AND initiated_at < ?", (self.app_id, lo, hi))
-        ordered = sorted(calls.items(), key=lambda item: item[1][1])
-        starts = [span[1] for _, span in ordered]
         longs = sorted(long_calls.items(), key=lambda item: item[1][1])
         long_starts = [span[1] for _, span in longs]
+        sql = (
+            f"{self._select()} AND initiated_at >= ? AND initiated_at < ? AND started_at < ? "
+            "AND (ended_at IS NULL OR ended_at >= ?)"
+        )
         for index, plan in enumerate(plans):
-            # Only the bucket's own calls count: the long ones initiated in it, and those nearby.
+            # Only the bucket's own calls count: the long ones initiated in it, and the short ones
+            # initiated within an hour before the window, read if in progress during it.
             members = dict(longs[bisect_left(long_starts, plan.lo) : bisect_left(long_starts, plan.hi)])
-            for (lo_ms, hi_ms), (lo, hi) in zip(plan.windows, needed[: len(plan.windows)], strict=True):
-                near = dict(ordered[bisect_left(starts, lo) : bisect_left(starts, hi)]) | members
+            for lo_ms, hi_ms in plan.windows:
+                lo, hi = max(plan.lo, lo_ms // 1000 - SHORT), min(plan.hi, -(-hi_ms // 1000))
+                near = self._light(sql, (self.app_id, lo, hi, hi, lo_ms // 1000)) if lo < hi else {}
                 by_value: dict[str, list[LongSpan]] = {}
-                for span in near.values():
+                for span in (near | members).values():
                     by_value.setdefault(span[0], []).append(span)
                 for value, group_calls in by_value.items():
                     height = window_peak((lo_ms, hi_ms), (plan.lo, plan.hi), group_calls, self.now_ms)
                     key = self._key(index, value)
                     best[key] = max(best.get(key, 0), height)
-            del needed[: len(plan.windows)]
