@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 from click.testing import CliRunner
 
 from calltrail.cli import main
 from calltrail.sessions.pages import PageRequest
 from calltrail.sessions.query import CallQuery
 from calltrail.store import Stores
+from calltrail.store.exports import ExportReader
 from tests.api.native.conftest import load_usage_app
 
 
@@ -51,3 +53,16 @@ def test_export_calls_voice_and_participants(stores: Stores, tmp_path: Path) -> 
     bad = runner.invoke(main, ["export", "calls", *base, "--filter", "colour=red"])
     assert bad.exit_code != 0 and "colour" in bad.output
     assert runner.invoke(main, ["export", "calls", *base, "--filter", "nonsense"]).exit_code != 0
+
+
+def test_export_reads_ahead_over_many_pages(stores: Stores, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of 7 calls, each read while the one before it is written: the whole list, in order."""
+    app = load_usage_app(stores)
+    real = ExportReader.calls
+    monkeypatch.setattr(ExportReader, "calls", lambda self, app_id, query: real(self, app_id, query, page_rows=7))
+    result = CliRunner().invoke(main, ["export", "calls", "--app", app.app_id, "--db", stores.db.url])
+    assert result.exit_code == 0, result.output
+    exported = [orjson.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    listed = stores.sessions.find(app.app_id, CallQuery(), PageRequest(1, 1000)).items
+    assert len(exported) == 360
+    assert exported == [orjson.loads(item) for item in listed]

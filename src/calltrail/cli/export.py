@@ -1,14 +1,16 @@
 """``calltrail export calls|voice|participants``: what ``GET /api/exports/*`` streams, to a file.
 
 The same grammar (``--filter NAME=VALUE`` takes the list filters the HTTP export takes), the
-same snapshot and keyset pages (:mod:`calltrail.store.exports`), the same encoders. A progress
-bar is drawn on a terminal only; the file (or stdout) receives nothing but the export.
+same snapshot and keyset pages (:mod:`calltrail.store.exports`), the same encoders; as over
+HTTP, the next page is read while this one is written. A progress bar is drawn on a terminal
+only; the file (or stdout) receives nothing but the export.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -98,15 +100,35 @@ def _write(cursor: ExportCursor, kind: str, chosen: str, out: str | None, total:
     written = 0
     show = sys.stderr.isatty()
     bar: Any = click.progressbar(length=total or 0, label=f"exporting {kind}", file=sys.stderr, show_pos=True)
-    with _output(out) as handle, bar if show else _quiet() as progress:
+    with _output(out) as handle, bar if show else _quiet() as progress, _pages(cursor, kind, chosen) as pages:
         handle.write(FORMATS[chosen].header(columns))
-        while not cursor.done:
-            documents = cursor.next_page()
-            handle.write(encode_page(chosen, kind, documents))
-            written += len(documents)
+        for count, chunk in pages:
+            handle.write(chunk)
+            written += count
             if progress is not None:
-                progress.update(len(documents))
+                progress.update(count)
     return written
+
+
+@contextmanager
+def _pages(cursor: ExportCursor, kind: str, chosen: str) -> Iterator[Iterator[tuple[int, bytes]]]:
+    """The encoded pages in order (with their number of calls), each read and encoded in a worker
+    thread while the page before it is written. On leaving, the page being read is waited for,
+    so the cursor is free to close."""
+
+    def read() -> tuple[int, bytes]:
+        documents = cursor.next_page()
+        return len(documents), encode_page(chosen, kind, documents)
+
+    def pages() -> Iterator[tuple[int, bytes]]:
+        ahead: Future[tuple[int, bytes]] | None = reader.submit(read)
+        while ahead is not None:
+            page = ahead.result()
+            ahead = reader.submit(read) if not cursor.done else None
+            yield page
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export") as reader:
+        yield pages()
 
 
 @contextmanager

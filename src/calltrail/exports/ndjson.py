@@ -9,8 +9,10 @@ import orjson
 
 
 def lines(documents: Iterable[bytes]) -> bytes:
-    """Already-encoded JSON objects (as stored and served by a list endpoint), one per line."""
-    return b"".join(document + b"\n" for document in documents)
+    """Already-encoded JSON objects (as stored and served by a list endpoint), one per line.
+
+    One join, the final newline included (an empty last item): each document is copied once."""
+    return b"\n".join([*documents, b""])
 
 
 class NDJSON:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
+import orjson
+
 from calltrail.kernel.cursors import Cursor
 from calltrail.sessions.query import CallQuery
 from calltrail.store.database import Connection, Database
@@ -57,19 +59,31 @@ class ExportCursor:
 
 
 def call_pages(app_id: str, query: CallQuery) -> PageReader:
-    """Keyset pages of the calls matching ``query`` (the list-shape JSON of each)."""
+    """Keyset pages of the calls matching ``query`` (the list-shape JSON of each).
+
+    A page selects the stored documents alone: the position after it is read once per page, for
+    its last call only (by that call's ``sessionId``, a primary-key lookup), so no row carries its
+    ordering columns into Python (a third of the cost of reading a page)."""
     compiled = compile_query(app_id, query)
     first, second = compiled.order
+    select = f"SELECT c.summary FROM {compiled.source} WHERE {compiled.where}"
+    order = f"ORDER BY {first} DESC, {second} DESC LIMIT ?"
+    opening = f"{select} {order}"
+    following = f"{select} AND ({first}, {second}) < (?, ?) {order}"
+    position = f"SELECT {first}, {second} FROM {compiled.source} WHERE {compiled.where} AND {second} = ?"
 
     def read(conn: Connection, after: Position | None, rows: int) -> tuple[list[bytes], Position | None]:
-        keyset = f" AND ({first}, {second}) < (?, ?)" if after is not None else ""
-        found = conn.fetchall(
-            f"SELECT {first}, {second}, c.summary FROM {compiled.source} WHERE {compiled.where}{keyset} "
-            f"ORDER BY {first} DESC, {second} DESC LIMIT ?",
-            [*compiled.params, *(after or ()), rows],
-        )
-        last = (found[-1][0], found[-1][1]) if found else None
-        return [bytes(summary) for _, _, summary in found], last
+        if after is None:
+            found = conn.fetchall(opening, [*compiled.params, rows])
+        else:
+            found = conn.fetchall(following, [*compiled.params, *after, rows])
+        documents = [bytes(summary) for (summary,) in found]
+        if len(documents) < rows:
+            return documents, None  # the last page: no position after it is needed
+        last = conn.fetchone(position, [*compiled.params, orjson.loads(documents[-1])["sessionId"]])
+        if last is None:  # the snapshot still holds the call it just returned
+            raise RuntimeError("an exported call is missing from its own snapshot")
+        return documents, (last[0], last[1])
 
     return read
 

@@ -31,6 +31,7 @@ import orjson
 from calltrail.kernel.instants import parse_rfc3339
 from calltrail.sessions.vocabulary import CallRow
 from calltrail.store.database import Connection, Database, chunks, placeholders
+from calltrail.store.usage_members import refresh_members, stored_members
 from calltrail.store.usage_rollups import call_span, refresh
 from calltrail.usage.figures import billable_minutes, entry_ms, quality, to_ms, user_ms
 from calltrail.usage.periods import SLOT_SECONDS
@@ -179,11 +180,15 @@ def unaccount_calls(conn: Connection, app_id: str, session_ids: Sequence[str]) -
     """Take the stored contribution of these calls away (before they are rewritten or deleted)."""
     deltas: dict[tuple[Any, ...], list[int]] = {}
     stored = _stored_calls(conn, app_id, session_ids)
+    was = stored_members(conn, app_id, session_ids)
     for usage in stored:
         _add(deltas, usage, -1)
     _delete_calls(conn, app_id, session_ids)
     _apply_slot_deltas(conn, app_id, deltas)
-    refresh(conn, app_id, [usage.span() for usage in stored])
+    spans = [usage.span() for usage in stored]
+    refresh(conn, app_id, spans)
+    refresh_members(conn, app_id, [(uid, span) for usage, span in zip(stored, spans, strict=True)
+                                   for uid in was.get(usage.session_id, ())])  # fmt: skip
 
 
 def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> None:
@@ -192,20 +197,25 @@ def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> Non
         return
     deltas: dict[tuple[Any, ...], list[int]] = {}
     stored = _stored_calls(conn, app_id, [row.session_id for row in rows])
+    was = stored_members(conn, app_id, [usage.session_id for usage in stored])
     for usage in stored:
         _add(deltas, usage, -1)
     _delete_calls(conn, app_id, [row.session_id for row in rows])
     calls, members, spans = [], [], [usage.span() for usage in stored]
+    # Each member's user, with the call as it was and as it is: per-user rollups to recompute.
+    by_user = [(uid, span) for usage, span in zip(stored, spans, strict=True) for uid in was.get(usage.session_id, ())]
     for row in rows:
         usage, own = call_usage(row)
         _add(deltas, usage, 1)
         calls.append((app_id, *astuple(usage)))
         spans.append(usage.span())
         members += [(app_id, row.session_id, uid, row.initiated_at, ms, missed) for uid, ms, missed in own]
+        by_user += [(uid, spans[-1]) for uid, _, _ in own]
     conn.insert_rows("usage_calls", CALL_COLUMNS, calls)
     conn.insert_rows("usage_members", MEMBER_COLUMNS, members)
     _apply_slot_deltas(conn, app_id, deltas)
     refresh(conn, app_id, spans)  # the rollups read the calls just written
+    refresh_members(conn, app_id, by_user)  # so do the per-user rollups
 
 
 def _instant(record: dict[str, Any], key: str) -> int | None:
@@ -270,8 +280,9 @@ def backfill(db: Database) -> list[str]:
         pending = [app_id for (app_id,) in conn.fetchall("SELECT app_id FROM usage_backfill ORDER BY app_id")]
     for app_id in pending:
         with db.write() as conn:
-            conn.lock_keys([f"usage-backfill-{n}" for n in range(64)])  # > 32 keys: the exclusive bulk lock
-            for table in ("usage_calls", "usage_members", "usage_call_slots", "usage_voice_calls", "usage_rollups"):
+            conn.lock_keys([f"{app_id}/usage-backfill-{n}" for n in range(64)])  # > 32 keys: the app's bulk lock
+            tables = ("usage_calls", "usage_members", "usage_call_slots", "usage_voice_calls", "usage_rollups")
+            for table in (*tables, "usage_member_rollups"):
                 conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (app_id,))
             after = ""
             while True:

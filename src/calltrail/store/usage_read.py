@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from calltrail.kernel.errors import ResultTooLarge
 from calltrail.sessions.query import OPERATORS, CallQuery, Condition
 from calltrail.sessions.vocabulary import CALL_MODES, CALL_STATUSES, CALL_TYPES, RECEIVER_TYPES
 from calltrail.store.database import Connection, Database, placeholders
+from calltrail.store.usage_members import MemberSeriesRead
 from calltrail.store.usage_rollups import SeriesRead
 from calltrail.usage.figures import CallSums, VoiceSums, call_row, peak, voice_row
 from calltrail.usage.params import MAX_ROWS, CallUsageRequest, Period, VoiceUsageRequest
@@ -250,6 +251,19 @@ class UsageReader:
     def _member_series(
         self, conn: Connection, app_id: str, request: CallUsageRequest, series: list[Bucket], now_ms: int
     ) -> list[dict[str, Any]]:
+        """``groupBy=uid``: from the per-user rollups without filters (a few rows per bucket and user,
+        ``store/usage_members.py``), else from the member rows of the calls the filters keep."""
+        if request.query.conditions or request.query.members:
+            return self._member_raw_series(conn, app_id, request, series, now_ms)
+        read = MemberSeriesRead(conn, app_id, series, now_ms)
+        top = read.top(request.period.limit)
+        _check_member_rows(top, series)
+        sums, statuses = read.sums()
+        return _member_rows(series, top, sums, statuses, read.peaks())
+
+    def _member_raw_series(
+        self, conn: Connection, app_id: str, request: CallUsageRequest, series: list[Bucket], now_ms: int
+    ) -> list[dict[str, Any]]:
         period = request.period
         filters = _Filter(request.query)
         source = filters.source(
@@ -260,11 +274,12 @@ class UsageReader:
         where = f"m.app_id = ? AND m.initiated_at >= ? AND m.initiated_at < ?{filters.where()}"
         params = [app_id, lo, hi, *filters.params]
         top_source = source if filters.clauses else "usage_members m"
-        top = [uid for uid, *_ in conn.fetchall(
-            f"SELECT m.uid, sum(m.minutes_ms), count(*) FROM {top_source} WHERE {where} GROUP BY m.uid "
-            "ORDER BY 2 DESC, 3 DESC, m.uid LIMIT ?", [*params, period.limit])]  # fmt: skip
-        if len(top) * len(series) > MAX_ROWS:
-            raise ResultTooLarge(details={"limit": [f"gives more than {MAX_ROWS} rows: lower limit or interval"]})
+        totals = conn.fetchall(f"SELECT m.uid, sum(m.minutes_ms), count(*) FROM {top_source} WHERE {where} "
+                               "GROUP BY m.uid", params)  # fmt: skip
+        # Ranked in Python, as the rollups' path does: one order whatever the database's collation.
+        ranked = sorted((-_int(own), -_int(calls), uid) for uid, own, calls in totals)
+        top = [uid for _, _, uid in ranked[: period.limit]]
+        _check_member_rows(top, series)
         sums: dict[Key, CallSums] = {}
         statuses: dict[Key, Counter[str]] = {}
         rows: list[tuple[Any, ...]] = []
@@ -291,20 +306,7 @@ class UsageReader:
             "AND u.started_at IS NOT NULL",
             [*params, *top],
         )
-        peaks = _sweep(series, intervals, now_ms, seconds=True)
-        return [
-            call_row(
-                bucket.label,
-                uid,
-                sums.get((i, uid), CallSums()),
-                statuses.get((i, uid), Counter()),
-                peaks.get((i, uid), 0),
-                grouped=True,
-                uid=True,
-            )
-            for i, bucket in enumerate(series)
-            for uid in top
-        ]
+        return _member_rows(series, top, sums, statuses, _sweep(series, intervals, now_ms, seconds=True))
 
     # -- phone calls ------------------------------------------------------------------------
 
@@ -397,6 +399,30 @@ def _collect_calls(
             continue  # a slot cut by a bucket boundary: read from the per-call rows instead
         sums.setdefault((index, g), CallSums()).add(CallSums(*map(_int, figures)))
         statuses.setdefault((index, g), Counter())[status] += _int(figures[0])
+
+
+def _check_member_rows(top: list[str], series: list[Bucket]) -> None:
+    if len(top) * len(series) > MAX_ROWS:
+        raise ResultTooLarge(details={"limit": [f"gives more than {MAX_ROWS} rows: lower limit or interval"]})
+
+
+def _member_rows(
+    series: list[Bucket], top: list[str], sums: dict[Key, CallSums], statuses: Mapping[Key, Mapping[str, int]],
+    peaks: dict[Key, int],
+) -> list[dict[str, Any]]:  # fmt: skip
+    return [
+        call_row(
+            bucket.label,
+            uid,
+            sums.get((i, uid), CallSums()),
+            statuses.get((i, uid), {}),
+            peaks.get((i, uid), 0),
+            grouped=True,
+            uid=True,
+        )
+        for i, bucket in enumerate(series)
+        for uid in top
+    ]
 
 
 def _groups(period: Period, choices: dict[str, tuple[Any, ...]], seen: set[Any], buckets_count: int) -> list[Any]:

@@ -185,7 +185,7 @@ def backfill(db: Database) -> list[str]:
         pending = [app_id for (app_id,) in conn.fetchall("SELECT app_id FROM usage_rollup_backfill ORDER BY 1")]
     for app_id in pending:
         with db.write() as conn:
-            conn.lock_keys([f"usage-rollup-backfill-{n}" for n in range(64)])  # the exclusive bulk lock
+            conn.lock_keys([f"{app_id}/usage-rollup-backfill-{n}" for n in range(64)])  # the app's exclusive bulk lock
             conn.execute("DELETE FROM usage_rollups WHERE app_id = ?", (app_id,))
             after: tuple[int, str] = (-(2**62), "")
             while True:

@@ -1,19 +1,22 @@
 """``GET /api/exports/calls|participants|voice?format=ndjson|csv``: every matching call, newest
 first, streamed in constant memory from one snapshot (:mod:`calltrail.store.exports`).
 
-Worker trips: the first trip authenticates, opens the snapshot and reads the first page; each
-further page of 1000 calls is one trip; the last closes the snapshot. The response starts only
-after the first trip, so bad credentials or parameters are a plain error answer (401, 400).
-If the client goes away, the snapshot is closed all the same.
+Worker trips: the first trip authenticates and opens the snapshot, the second reads the first
+page; each further page of 1000 calls is one trip, made while the page before it is being sent;
+the last closes the snapshot. The response starts only after the first page was read, so bad
+credentials or parameters are a plain error answer (401, 400). If the client goes away, the
+snapshot is closed all the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Send
 
 from calltrail.api.http import parse_now, run
 from calltrail.api.native.keys import authenticate
@@ -85,19 +88,64 @@ async def _stream(kind: str, app_id: str, chosen: str, cursor: ExportCursor) -> 
 
     # The first page before the response starts: a failure is still a plain error answer.
     head = await run(next_chunk, True)
+    name = _file_name(kind, app_id, export_format.extension)
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return _ExportResponse(head, cursor, next_chunk, media_type=export_format.media_type, headers=headers)
 
-    async def chunks() -> AsyncIterator[bytes]:
+
+class _ExportResponse(StreamingResponse):
+    """Sends an export's pages while the next one is read: a producer task reads and encodes each
+    page in a worker trip and hands it over (no buffer: it waits until the sender takes it), so
+    page N+1 is read and encoded while page N goes out. At most three pages are held: the one
+    being sent, the one read ahead, the one being read.
+
+    Whatever ends the stream (the last page, an error, a client that went away and cancelled
+    it), the snapshot is closed once no worker trip uses the cursor any more."""
+
+    def __init__(
+        self,
+        head: bytes,
+        cursor: ExportCursor,
+        next_chunk: Callable[[bool], bytes],
+        media_type: str,
+        headers: dict[str, str],
+    ):
+        super().__init__(_no_body(), media_type=media_type, headers=headers)
+        self.head = head
+        self.cursor = cursor
+        self.next_chunk = next_chunk
+
+    async def stream_response(self, send: Send) -> None:
         try:
-            yield head
-            while not cursor.done:
-                chunk = await run(next_chunk, False)
-                if chunk:
-                    yield chunk
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            await send({"type": "http.response.body", "body": self.head, "more_body": True})
+            try:
+                async with anyio.create_task_group() as group:
+                    ahead, taken = anyio.create_memory_object_stream[bytes]()
+                    group.start_soon(self._read_ahead, ahead)
+                    async with taken:
+                        async for chunk in taken:
+                            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except BaseExceptionGroup as errors:
+                # One error (a client gone: OSError) is raised as itself, as Starlette expects.
+                if len(errors.exceptions) == 1:
+                    raise errors.exceptions[0] from None
+                raise
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             # Shielded: a client that went away cancels the stream, never the snapshot's end.
             with anyio.CancelScope(shield=True):
-                await run(cursor.close)
+                await run(self.cursor.close)
 
-    name = _file_name(kind, app_id, export_format.extension)
-    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
-    return StreamingResponse(chunks(), media_type=export_format.media_type, headers=headers)
+    async def _read_ahead(self, ahead: MemoryObjectSendStream[bytes]) -> None:
+        async with ahead:
+            while not self.cursor.done:
+                chunk = await run(self.next_chunk, False)
+                if chunk:
+                    await ahead.send(chunk)
+
+
+async def _no_body() -> AsyncIterator[bytes]:
+    """The unused body iterator of :class:`_ExportResponse` (it sends its own pages)."""
+    return
+    yield  # an async generator
