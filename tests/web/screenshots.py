@@ -7,6 +7,8 @@ Needs what the browser tests need (``scripts/install-web-test``).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +35,19 @@ def _pages(demo: Demo) -> list[tuple[str, str]]:
             params={"limit": 100, "status": "completed"},
             headers={"Authorization": f"AccessKey {demo.key}"},
         ).json()["results"]
+        # Something to show on the Integrations and Webhooks pages.
+        api.post(
+            "/api/webhooks",
+            json={"url": "https://hooks.example.com/calltrail", "description": "CRM sync"},
+            headers={"apikey": demo.key},
+        ).raise_for_status()
+    for provider, extra in (("livekit", ["--api-key", "APIdemo", "--api-secret", "demo-secret"]),
+                            ("freeswitch", ["--channel", demo.channel])):  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "calltrail", "integrations", "create", "--app", "demo", "--provider", provider,
+             *extra, "--db", demo.server.db_url],
+            check=True, capture_output=True,
+        )  # fmt: skip
     newest = datetime.fromtimestamp(call["initiatedAt"], ZoneInfo(ZONE)).date()
     phone = next((c for c in phones if c.get("parentId")), phones[0])
     return [
@@ -42,6 +57,8 @@ def _pages(demo: Demo) -> list[tuple[str, str]]:
         ("user", f"/users/{call['initiator']}"),
         ("phone-calls", f"/voice/{demo.channel}?limit=8"),
         ("phone-call", f"/voice/{demo.channel}/calls/{phone.get('parentId') or phone['id']}"),
+        ("integrations", "/integrations"),
+        ("webhooks", "/webhooks"),
     ]
 
 
