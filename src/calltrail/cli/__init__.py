@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from calltrail import __version__
-from calltrail.cli.common import DEMO_AVATARS, _echo_json, _stores, db_option
+from calltrail.cli.common import DEMO_AVATARS, _echo_json, _stores, bulk_collector, db_option
 from calltrail.cli.credentials import DURATION, key_json
 from calltrail.cli.first_run import DEMO_PHONE_CALLS
 from calltrail.kernel.errors import CalltrailError
@@ -302,6 +302,7 @@ def import_(app_id: str, db_url: str, files: tuple[Any, ...]) -> None:
     file twice changes nothing. Bad records are reported with their position and skipped; the
     exit status is 1 if any record was skipped.
     """
+    bulk_collector()
     from calltrail.cli.importer import import_records
 
     with _stores(db_url) as stores:
@@ -336,6 +337,7 @@ def demo(app_id: str, count: int, seed: int, channel_id: str | None, db_url: str
     """
     import time
 
+    bulk_collector()
     with _stores(db_url) as stores:
         started = time.perf_counter()
         if channel_id is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -43,3 +44,12 @@ def _stores(db_url: str) -> Iterator[Stores]:
         raise click.ClickException(f"{exc.message} {details}".strip()) from None
     finally:
         stores.close()
+
+
+def bulk_collector() -> None:
+    """For bulk commands (``demo``, ``import``): they allocate millions of short-lived objects and
+    few reference cycles, so the cyclic collector runs a hundred times less often (``calltrail demo``
+    takes about a sixth less time; docs/storage.md)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
