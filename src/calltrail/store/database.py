@@ -52,6 +52,12 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+def integer(value: Any) -> int:
+    """A fetched sum as an int: PostgreSQL sums bigints as numeric (a ``Decimal``), and the sum
+    of no rows is NULL."""
+    return int(value or 0)
+
+
 def placeholders(count: int) -> str:
     """``?, ?, ?`` for an IN list of ``count`` values."""
     return ", ".join("?" * count)
@@ -63,16 +69,19 @@ def _insert_sql(table: str, columns: tuple[str, ...], rows: int, tail: str) -> s
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * rows)} {tail}"
 
 
-def matching_keys(conn: Connection, sql: str, column: str, tenant: str, keys: Sequence[Any]) -> set[Any]:
+def matching_keys(
+    conn: Connection, sql: str, column: str, tenant: str, keys: Sequence[Any], after: Sequence[Any] = ()
+) -> set[Any]:
     """The first column of ``sql`` run over ``keys`` in chunks.
 
-    ``sql`` takes the tenant as its one ``?`` and has ``{among}`` where ``column`` among the keys
-    goes (:meth:`Connection.any_of`): ``"SELECT id FROM t WHERE app_id = ? AND {among}"``.
+    ``sql`` takes the tenant as its first ``?``, has ``{among}`` where ``column`` among the keys
+    goes (:meth:`Connection.any_of`), then any ``?`` of ``after``:
+    ``"SELECT id FROM t WHERE app_id = ? AND {among}"``.
     """
     found: set[Any] = set()
     for part in chunks(keys):
         among, values = conn.any_of(column, part)
-        found.update(row[0] for row in conn.fetchall(sql.format(among=among), (tenant, *values)))
+        found.update(row[0] for row in conn.fetchall(sql.format(among=among), (tenant, *values, *after)))
     return found
 
 

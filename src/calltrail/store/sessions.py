@@ -22,7 +22,7 @@ from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import row_from_record
 from calltrail.sessions.vocabulary import CallRow
 from calltrail.store import page_index
-from calltrail.store.database import Connection, Database, Row, chunks, placeholders
+from calltrail.store.database import Connection, Database, Row, chunks, matching_keys, placeholders
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 from calltrail.store.outbox import raise_session_events
 from calltrail.store.room_map import forget_room_sessions
@@ -215,14 +215,9 @@ class SessionStore:
     def delete_locked(self, conn: Connection, app_id: str, session_ids: Sequence[str]) -> list[str]:
         """:meth:`delete` inside a transaction that already holds the streams' locks."""
         found: set[str] = set()
-        for part in chunks(list(session_ids)):
-            among, values = conn.any_of("session_id", part)
-            for table in ("calls", "call_events"):
-                found.update(
-                    key for (key,) in conn.fetchall(
-                        f"SELECT DISTINCT session_id FROM {table} WHERE app_id = ? AND {among}", (app_id, *values)
-                    )
-                )  # fmt: skip
+        for table in ("calls", "call_events"):
+            sql = f"SELECT DISTINCT session_id FROM {table} WHERE app_id = ? AND {{among}}"
+            found |= matching_keys(conn, sql, "session_id", app_id, session_ids)
         gone = sorted(found)
         self._delete_rows(conn, app_id, gone)
         for part in chunks(gone):

@@ -35,7 +35,7 @@ from itertools import groupby
 from typing import Any, cast
 
 from calltrail.sessions.vocabulary import CALL_STATUSES
-from calltrail.store.database import Connection, Database, chunks
+from calltrail.store.database import Connection, Database, chunks, integer
 from calltrail.store.usage_rollups import touched_slots
 from calltrail.usage.figures import CallSums
 from calltrail.usage.periods import Bucket, seconds_bounds
@@ -62,6 +62,7 @@ from calltrail.usage.rollups import (
     decompose,
     floor_slot,
     light_span,
+    merge_ranges,
     parent,
     plan_bucket,
     slot_figures,
@@ -90,23 +91,8 @@ Key = tuple[int, Any]
 Rows = dict[tuple[Block, str], Figures]
 
 
-def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        elif lo < hi:
-            merged.append((lo, hi))
-    return merged
-
-
 def _plus(total: Sequence[int], more: Sequence[int]) -> list[int]:
     return [total[position] + more[position] for position in range(len(COLUMNS))]
-
-
-def _int(value: Any) -> int:
-    # PostgreSQL sums bigints as numeric (a Decimal in Python).
-    return int(value or 0)
 
 
 def stored_members(conn: Connection, app_id: str, session_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -184,10 +170,10 @@ def refresh_members(conn: Connection, app_id: str, changed: Iterable[tuple[str, 
         f"SELECT m.uid, m.minutes_ms, m.missed, {_CALLS} FROM {_MEMBERS} WHERE m.app_id = ? "
         "AND m.initiated_at >= ? AND m.initiated_at < ?"
     )
-    for lo, hi in _merge((slot - SHORT, slot + SLOT) for slot in slots):
+    for lo, hi in merge_ranges((slot - SHORT, slot + SLOT) for slot in slots):
         calls.update(_from_rows(conn.fetchall(near_sql, (app_id, lo, hi)), wanted))
     long_calls: dict[str, _Call] = {}
-    for lo, hi in _merge((slot, slot + SLOT) for slot in slots):
+    for lo, hi in merge_ranges((slot, slot + SLOT) for slot in slots):
         for column, index in (("started_at", "usage_calls_long_start"), ("ended_at", "usage_calls_long_end")):
             sql = _long_sql(conn, index, f"{column} >= ? AND {column} < ?", f"m.uid, m.minutes_ms, m.missed, {_CALLS}")
             long_calls.update(_from_rows(conn.fetchall(sql, (app_id, lo, hi)), wanted))
@@ -235,7 +221,7 @@ def _children(
     uids = sorted({uid for _, uid in parents})
     found: dict[tuple[Block, str], dict[Block, Sequence[Any]]] = {}
     size = LEVELS[level]
-    for lo, hi in _merge((block[1], block[1] + size) for block, _ in parents):
+    for lo, hi in merge_ranges((block[1], block[1] + size) for block, _ in parents):
         for users in chunks(uids):
             # The range's rows are read and filtered (unindexed): as an index term the users would
             # multiply the probes.
@@ -384,8 +370,8 @@ class MemberSeriesRead:
         totals: dict[str, list[int]] = {}
         for uid, own, calls in rows:
             total = totals.setdefault(uid, [0, 0])
-            total[0] += _int(own)
-            total[1] += _int(calls)
+            total[0] += integer(own)
+            total[1] += integer(calls)
         # Ranked in Python: the same order on every engine whatever the database's collation.
         ranked = sorted((-own, -calls, uid) for uid, (own, calls) in totals.items() if calls)
         self.uids = [uid for _, _, uid in ranked[:limit]]
@@ -445,9 +431,9 @@ class MemberSeriesRead:
                 )
                 for uid, status, calls, *figures in rows:
                     edge = [0] * len(COLUMNS)
-                    edge[CALL_STATUSES.index(status)] = _int(calls)
-                    edge[len(STATUS_COLUMNS) : NET] = map(_int, figures[:-1])
-                    edge[MISSED] = _int(figures[-1])
+                    edge[CALL_STATUSES.index(status)] = integer(calls)
+                    edge[len(STATUS_COLUMNS) : NET] = map(integer, figures[:-1])
+                    edge[MISSED] = integer(figures[-1])
                     total = totals.get((index, uid))
                     totals[(index, uid)] = edge if total is None else _plus(total, edge)
         sums: dict[Key, CallSums] = {}
@@ -599,7 +585,7 @@ class MemberSeriesRead:
             needed.append((max(plan.lo, lo_ms // 1000 - SHORT), min(plan.hi, -(-hi_ms // 1000))))
         users = {uid for *_, who in windows for uid in who}
         calls: dict[str, list[tuple[int, str, LongSpan]]] = {}
-        for lo, hi in _merge(needed):
+        for lo, hi in merge_ranges(needed):
             for uid, session_id, span in self._member_spans(lo, hi, users):
                 calls.setdefault(uid, []).append((span[1], session_id, span))
         starts: dict[str, list[int]] = {}

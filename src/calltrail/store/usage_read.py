@@ -27,7 +27,7 @@ from typing import Any
 from calltrail.kernel.errors import ResultTooLarge
 from calltrail.sessions.query import OPERATORS, CallQuery, Condition
 from calltrail.sessions.vocabulary import CALL_MODES, CALL_STATUSES, CALL_TYPES, RECEIVER_TYPES
-from calltrail.store.database import Connection, Database, placeholders
+from calltrail.store.database import Connection, Database, integer, placeholders
 from calltrail.store.usage_members import MemberSeriesRead
 from calltrail.store.usage_rollups import SeriesRead
 from calltrail.usage.figures import CallSums, VoiceSums, call_row, peak, voice_row
@@ -147,11 +147,6 @@ def _rollup_choice(query: CallQuery, group: str | None) -> tuple[str, str | None
     if condition.column in GROUP_COLUMNS and condition.op in ("eq", "in") and len(values) == 1:
         return condition.column, str(values[0])
     return None
-
-
-def _int(value: Any) -> int:
-    # PostgreSQL sums bigints as numeric (a Decimal in Python).
-    return int(value or 0)
 
 
 class UsageReader:
@@ -277,7 +272,7 @@ class UsageReader:
         totals = conn.fetchall(f"SELECT m.uid, sum(m.minutes_ms), count(*) FROM {top_source} WHERE {where} "
                                "GROUP BY m.uid", params)  # fmt: skip
         # Ranked in Python, as the rollups' path does: one order whatever the database's collation.
-        ranked = sorted((-_int(own), -_int(calls), uid) for uid, own, calls in totals)
+        ranked = sorted((-integer(own), -integer(calls), uid) for uid, own, calls in totals)
         top = [uid for _, _, uid in ranked[: period.limit]]
         _check_member_rows(top, series)
         sums: dict[Key, CallSums] = {}
@@ -295,12 +290,12 @@ class UsageReader:
         for index, uid, status, *figures in rows:
             if index >= 0:
                 total = sums.setdefault((index, uid), CallSums())
-                calls, started, duration, started_duration, audio, video = map(_int, figures[:6])
+                calls, started, duration, started_duration, audio, video = map(integer, figures[:6])
                 own = CallSums(
-                    calls, started, duration, started_duration, audio, video, _int(figures[7]), _int(figures[8])
+                    calls, started, duration, started_duration, audio, video, integer(figures[7]), integer(figures[8])
                 )
                 total.add(own)
-                statuses.setdefault((index, uid), Counter())[status] += _int(figures[0])
+                statuses.setdefault((index, uid), Counter())[status] += integer(figures[0])
         intervals = conn.fetchall(
             f"SELECT m.initiated_at, m.uid, u.started_at, u.ended_at, u.status FROM {source} WHERE {where}{among} "
             "AND u.started_at IS NOT NULL",
@@ -384,8 +379,8 @@ class UsageReader:
                 if index >= 0:
                     total = sums.setdefault((index, g), VoiceSums())
                     for name, value in zip(VoiceSums.__slots__, figures, strict=True):
-                        setattr(total, name, getattr(total, name) + _int(value))
-                    statuses.setdefault((index, g), Counter())[status] += _int(figures[0])
+                        setattr(total, name, getattr(total, name) + integer(value))
+                    statuses.setdefault((index, g), Counter())[status] += integer(figures[0])
         return sums, statuses
 
 
@@ -397,8 +392,8 @@ def _collect_calls(
         status, figures = row[2 if grouped else 1], row[-7:]
         if index < 0:
             continue  # a slot cut by a bucket boundary: read from the per-call rows instead
-        sums.setdefault((index, g), CallSums()).add(CallSums(*map(_int, figures)))
-        statuses.setdefault((index, g), Counter())[status] += _int(figures[0])
+        sums.setdefault((index, g), CallSums()).add(CallSums(*map(integer, figures)))
+        statuses.setdefault((index, g), Counter())[status] += integer(figures[0])
 
 
 def _check_member_rows(top: list[str], series: list[Bucket]) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from calltrail.sessions.vocabulary import CALL_STATUSES
-from calltrail.store.database import Connection, Database, chunks, placeholders
+from calltrail.store.database import Connection, Database, chunks, integer, placeholders
 from calltrail.usage.figures import CallSums
 from calltrail.usage.periods import Bucket, seconds_bounds
 from calltrail.usage.rollups import (
@@ -48,6 +48,7 @@ from calltrail.usage.rollups import (
     decompose,
     floor_slot,
     light_span,
+    merge_ranges,
     parent,
     plan_bucket,
     slot_figures,
@@ -91,16 +92,6 @@ def touched_slots(calls: Iterable[CallSpan]) -> set[int]:
     return slots
 
 
-def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        else:
-            merged.append((lo, hi))
-    return merged
-
-
 def refresh(conn: Connection, app_id: str, changed: Iterable[CallSpan]) -> None:
     """Recompute every block the changed calls (old and new versions) contribute to."""
     slots = sorted(touched_slots(changed))
@@ -108,11 +99,11 @@ def refresh(conn: Connection, app_id: str, changed: Iterable[CallSpan]) -> None:
         return
     conn.lock_keys([f"{app_id}/usage-rollups"])
     by_start: dict[str, CallSpan] = {}
-    for lo, hi in _merge((slot - SHORT, slot + SLOT) for slot in slots):
+    for lo, hi in merge_ranges((slot - SHORT, slot + SLOT) for slot in slots):
         for row in conn.fetchall(f"{_SELECT} AND initiated_at >= ? AND initiated_at < ?", (app_id, lo, hi)):
             by_start[row[0]] = call_span(row)
     long_calls: dict[str, CallSpan] = {}
-    for lo, hi in _merge((slot, slot + SLOT) for slot in slots):
+    for lo, hi in merge_ranges((slot, slot + SLOT) for slot in slots):
         for column, index in (("started_at", "usage_calls_long_start"), ("ended_at", "usage_calls_long_end")):
             source = f"usage_calls{conn.indexed_by(index)}"
             sql = f"SELECT {', '.join(_SPAN_COLUMNS)} FROM {source} WHERE app_id = ? AND {LONG_CALL} "
@@ -128,7 +119,7 @@ def refresh(conn: Connection, app_id: str, changed: Iterable[CallSpan]) -> None:
     blocks = set(rows)
     for level in range(1, len(LEVELS)):
         blocks = {parent(block) for block in blocks}
-        kids = _read_blocks(conn, app_id, level - 1, _merge((b[1], block_end(b)) for b in blocks))
+        kids = _read_blocks(conn, app_id, level - 1, merge_ranges((b[1], block_end(b)) for b in blocks))
         _replace(conn, app_id, level, {block: _compose_groups(block, kids) for block in blocks})
 
 
@@ -359,7 +350,7 @@ class SeriesRead:
             f"{value} GROUP BY value",
             (self.app_id, self.grp, len(LEVELS) - 1, start, *([] if self.only is None else [self.only])),
         )
-        return {found: int(total or 0) for found, total in rows}
+        return {found: integer(total) for found, total in rows}
 
     def _windows(self, plans: list[BucketPeak], long_calls: dict[str, LongSpan], best: dict[Key, int]) -> None:
         longs = sorted(long_calls.items(), key=lambda item: item[1][1])

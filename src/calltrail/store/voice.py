@@ -21,7 +21,7 @@ import orjson
 from calltrail.kernel.cursors import Cursor
 from calltrail.kernel.errors import ChannelNotFound, Conflict, NotFound
 from calltrail.kernel.instants import now_ms
-from calltrail.store.database import Connection, Database, Row, chunks
+from calltrail.store.database import Connection, Database, Row, chunks, matching_keys
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 from calltrail.store.outbox import raise_voice_events
 from calltrail.store.usage import account_voice, unaccount_voice
@@ -251,15 +251,9 @@ class VoiceStore:
         scoped = " AND channel_id = ?" if channel_id is not None else ""
         extra = (channel_id,) if channel_id is not None else ()
         found: set[str] = set()
-        for part in chunks(list(call_ids)):
-            among, values = conn.any_of("call_id", part)
-            for table in ("channel_calls", "channel_call_events"):
-                found.update(
-                    key for (key,) in conn.fetchall(
-                        f"SELECT DISTINCT call_id FROM {table} WHERE app_id = ? AND {among}{scoped}",
-                        (app_id, *values, *extra),
-                    )
-                )  # fmt: skip
+        for table in ("channel_calls", "channel_call_events"):
+            sql = f"SELECT DISTINCT call_id FROM {table} WHERE app_id = ? AND {{among}}{scoped}"
+            found |= matching_keys(conn, sql, "call_id", app_id, call_ids, extra)
         gone = sorted(found)
         unaccount_voice(conn, app_id, gone)  # usage figures, in the same transaction
         for part in chunks(gone):

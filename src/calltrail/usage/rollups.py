@@ -106,6 +106,17 @@ def block_end(block: Block) -> int:
     return block[1] + LEVELS[block[0]]
 
 
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Half-open ranges merged where they overlap or touch, in order; empty ones dropped."""
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        elif lo < hi:
+            merged.append((lo, hi))
+    return merged
+
+
 def floor_slot(seconds: int) -> int:
     return seconds - seconds % SLOT
 
