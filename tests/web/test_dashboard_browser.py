@@ -333,6 +333,8 @@ def _usage(api: httpx.Client, path: str) -> list[dict[str, Any]]:
 
 def test_keyboard_only(page: Any, demo: Demo) -> None:
     page.goto(f"{demo.base}/")
+    # autofocus is applied at a rendering step that may come after the load event
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'apikey'")
     page.keyboard.type(demo.key)  # the key field has the focus
     page.keyboard.press("Enter")
     page.wait_for_url(f"{demo.base}/")
