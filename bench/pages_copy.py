@@ -5,9 +5,10 @@
     python bench/pages.py --db postgresql://postgres@127.0.0.1:5432/deep --app bench
 
 Generating a million calls through the pipeline takes hours on PostgreSQL on a small machine; this
-copies what List Calls reads (the app, its calls, member rows and count tables) with COPY, then
-VACUUM ANALYZE, so both engines serve the same calls. Other tables (events, usage) stay empty: the
-copy is for list benchmarks only.
+copies what List Calls and the user view read (the app, its calls, member rows, count tables and
+profiles) with COPY, then VACUUM ANALYZE, so both engines serve the same calls. Other tables
+(events, usage) stay empty: the copy is for list benchmarks only; ``--voice`` adds the channels
+and phone calls (bench/engines.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,17 @@ from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import open_stores
 from calltrail.store.database import sqlite_path
 
-TABLES = ("calls", "call_members", "call_counts", "member_counts", "call_page_counts")
+TABLES = (
+    "calls",
+    "call_members",
+    "call_counts",
+    "member_counts",
+    "call_page_counts",
+    "user_profiles",
+    "group_profiles",
+)
+#: With --voice: what the Bird listing reads.
+VOICE_TABLES = ("channels", "channel_calls", "channel_call_tags")
 
 
 def main() -> None:
@@ -30,6 +41,7 @@ def main() -> None:
     parser.add_argument("--from", dest="source", required=True, help="sqlite:///path with the app's calls")
     parser.add_argument("--to", dest="target", required=True, help="an empty postgresql:// database")
     parser.add_argument("--app", required=True)
+    parser.add_argument("--voice", action="store_true", help="copy the app's channels and phone calls too")
     args = parser.parse_args()
 
     stores = open_stores(args.source)  # brings the source's schema up to date (page counts included)
@@ -39,7 +51,7 @@ def main() -> None:
     stores.close()
     source = sqlite3.connect(f"file:{sqlite_path(args.source)}?mode=ro", uri=True)
     with psycopg.connect(args.target) as target:
-        for table in TABLES:
+        for table in TABLES + (VOICE_TABLES if args.voice else ()):
             started = time.perf_counter()
             columns = ", ".join(row[1] for row in source.execute(f"PRAGMA table_info({table})"))
             rows = source.execute(f"SELECT {columns} FROM {table} WHERE app_id = ?", (args.app,))

@@ -355,3 +355,44 @@ def test_migration_counts_the_calls_of_an_older_database(
         assert seeks and all(seek is not None for seek in seeks)
     finally:
         db.close()
+
+
+def test_a_range_is_covered_by_a_few_aligned_runs() -> None:
+    rng = random.Random(7)
+    ends = [EDGE + delta for delta in (-2_764_800, -DAY, -900, -1, 0, 1, 899, 900, 14_400, DAY + 5)]
+    for _ in range(400):
+        lower = rng.choice([*ends, EDGE + rng.randrange(-90 * DAY, 90 * DAY)])
+        upper = lower + rng.choice([0, 1, 899, 900, 901, DAY, 17 * DAY + 3, rng.randrange(200 * DAY)])
+        runs = page_index.cover(lower, upper)
+        assert all(before[2] == after[1] for before, after in itertools.pairwise(runs))
+        assert (runs[0][1], runs[-1][2]) == (lower, upper) if runs else lower == upper
+        for span, start, end in runs:
+            assert start < end and (
+                (span == 0 and end - start < 1800) or (span > 0 and start % span == end % span == 0)
+            )
+        assert all(sum(1 for run in runs if run[0] == span) <= 2 for span in (0, *page_index.SPANS))
+
+
+def test_a_time_window_is_counted_from_the_buckets_exactly(stores: Stores) -> None:
+    """A whole-app list narrowed by ``initiatedAt`` (and counted equalities) is counted by
+    :func:`page_index.count_between`: its total and pages equal the plain count and OFFSET's."""
+    app = _new_app(stores, "window")
+    _load(stores, app, 1500, seed=11)
+    rng = random.Random(12)
+    points = [EDGE + delta for delta in (-40 * DAY, -DAY - 1, -900, -1, 0, 1, 900, 3 * 900 + 1, DAY, 41 * DAY)]
+    for _ in range(60):
+        _, query = rng.choice(QUERIES)
+        lower, upper = sorted((rng.choice(points), rng.choice([*points, EDGE + rng.randrange(-40 * DAY, 40 * DAY)])))
+        ops = rng.choice([("gte", "lt"), ("gt", "lte"), ("gte", None), (None, "lt"), ("eq", None)])
+        if ops[0]:
+            query = query.where("initiated_at", ops[0], lower)
+        if ops[1]:
+            query = query.where("initiated_at", ops[1], upper)
+        assert compile_query(app, query).window is not None
+        _assert_pages_match(stores, app, query, [PageRequest(1, 25), PageRequest(3, 10), PageRequest(10_000, 5)])
+    for query in (
+        CallQuery().where("initiated_at", "gte", 5).where("duration", "gt", 1.0),
+        CallQuery().involving("ann").where("initiated_at", "gte", 5),
+        CallQuery().where("status", "eq", "ended"),
+    ):
+        assert compile_query(app, query).window is None

@@ -558,7 +558,9 @@ class PostgresDatabase(Database):
         except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise Unavailable(f"cannot connect to PostgreSQL at {_redact(url)}: {reason}") from None
-        self._pool = ConnectionPool(url, min_size=1, max_size=max_connections, open=False, timeout=30)
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=max_connections, open=False, timeout=30, configure=_serving_settings
+        )
         try:
             self._pool.open(wait=True, timeout=10)
         except Exception as exc:
@@ -607,6 +609,17 @@ class PostgresDatabase(Database):
         # autovacuum analyzes on its own schedule; this is for right after a bulk load.
         with self.write() as conn:
             conn.execute("ANALYZE")
+
+
+def _serving_settings(raw: Any) -> None:
+    """Session settings of every pooled PostgreSQL connection.
+
+    No parallel workers: every query here reads an index range for one app, and a Gather's
+    worker start-up (tens of ms on a busy machine) dwarfs such a read; the planner picks them
+    from row estimates even for a 30-row page (a user-view page 20 at 1M calls: 137 ms with, 5 ms
+    without)."""
+    raw.execute("SET max_parallel_workers_per_gather = 0")
+    raw.commit()
 
 
 def _redact(url: str) -> str:

@@ -314,7 +314,11 @@ class SessionStore:
         compiled = compile_query(app_id, query)
         with self.db.read() as conn:
             # int(): PostgreSQL sums bigints as numeric (a Decimal in Python).
-            counts = conn.fetchone(compiled.count_sql, compiled.count_params) or (0, 0)
+            if compiled.window is not None:
+                bounds = compiled.window
+                counts = (page_index.count_between(conn, app_id, bounds.counted, bounds.lower, bounds.upper), 0)
+            else:
+                counts = conn.fetchone(compiled.count_sql, compiled.count_params) or (0, 0)
             total = int(counts[0])
             reverse, offset, limit = window(total, page.offset, page.per_page)
             if limit == 0:

@@ -26,6 +26,17 @@ from calltrail.store.database import Connection, placeholders
 COUNTED_COLUMNS = ("status", "type", "mode", "receiver_type", "has_recording")
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A whole-app query of equalities on the counted columns within ``lower <= initiated_at <
+    upper``: counted from ``call_page_counts`` plus its two edges (see
+    :func:`calltrail.store.page_index.count_between`), not row by row."""
+
+    counted: tuple[Condition, ...]
+    lower: int
+    upper: int
+
+
 @dataclass(frozen=True)
 class CompiledQuery:
     """The pieces of SQL a list query needs.
@@ -46,6 +57,7 @@ class CompiledQuery:
     count_params: list[Any]
     ranged: tuple[Condition, ...]
     counted: tuple[Condition, ...] | None = None
+    window: Window | None = None
 
     def page_sql(self, direction: str, *, sort: bool, conn: Connection, bounded: bool = False) -> str:
         """The page query. Where the engine takes plan hints, ``sort`` makes the planner sort
@@ -141,7 +153,31 @@ def compile_query(app_id: str, query: CallQuery) -> CompiledQuery:
                 source, where, params, order, count_sql, count_params, ranged, counted=query.conditions
             )
         count_sql, count_params = f"SELECT count(*) FROM {source} WHERE {where}", params
+        window = time_window(query.conditions)
+        return CompiledQuery(source, where, params, order, count_sql, count_params, ranged, window=window)
     return CompiledQuery(source, where, params, order, count_sql, count_params, ranged)
+
+
+#: ``initiated_at op v`` as bounds ``lower <= initiated_at < upper`` (whole seconds).
+_BOUNDS = {"gte": (0, None), "gt": (1, None), "lte": (None, 1), "lt": (None, 0), "eq": (0, 1)}
+
+
+def time_window(conditions: tuple[Condition, ...]) -> Window | None:
+    """The :class:`Window` of a whole-app query whose conditions are counted equalities and at
+    least one ``initiated_at`` comparison; None for any other query."""
+    counted = tuple(c for c in conditions if c.column in COUNTED_COLUMNS and c.op in ("eq", "in"))
+    timed = [c for c in conditions if c.column == "initiated_at" and c.op in _BOUNDS]
+    if not timed or len(counted) + len(timed) != len(conditions):
+        return None
+    lower, upper = -(2**62), 2**62
+    for condition in timed:
+        value = int(condition.value)  # type: ignore[call-overload]
+        low, high = _BOUNDS[condition.op]
+        if low is not None:
+            lower = max(lower, value + low)
+        if high is not None:
+            upper = min(upper, value + high)
+    return Window(counted, lower, upper)
 
 
 def _all_counted(conditions: tuple[Condition, ...]) -> bool:
