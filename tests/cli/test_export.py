@@ -59,7 +59,9 @@ def test_export_reads_ahead_over_many_pages(stores: Stores, monkeypatch: pytest.
     """Pages of 7 calls, each read while the one before it is written: the whole list, in order."""
     app = load_usage_app(stores)
     real = ExportReader.calls
-    monkeypatch.setattr(ExportReader, "calls", lambda self, app_id, query: real(self, app_id, query, page_rows=7))
+    monkeypatch.setattr(
+        ExportReader, "calls", lambda self, app_id, query, **kw: real(self, app_id, query, page_rows=7, **kw)
+    )
     result = CliRunner().invoke(main, ["export", "calls", "--app", app.app_id, "--db", stores.db.url])
     assert result.exit_code == 0, result.output
     exported = [orjson.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]

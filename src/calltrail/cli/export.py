@@ -18,7 +18,7 @@ import click
 
 from calltrail.cli.common import _stores, db_option
 from calltrail.exports.records import KINDS as EXPORT_KINDS
-from calltrail.exports.records import encode_page, file_name
+from calltrail.exports.records import encode_page, file_name, value_paths
 from calltrail.exports.registry import FORMATS
 from calltrail.kernel.instants import format_rfc3339, now_ms
 from calltrail.sessions.pages import PageRequest
@@ -44,12 +44,13 @@ def _open(
 ) -> tuple[ExportCursor, int | None]:
     """The cursor, and the number of calls when it is known cheaply (for the progress bar)."""
     items = [("format", chosen), *pairs]
+    paths = value_paths(chosen, kind)
     if kind == "voice":
         voice = parse_voice_export(items)
-        return stores.exports.voice(app_id, voice.query), None
+        return stores.exports.voice(app_id, voice.query, paths=paths), None
     calls = parse_call_export(items)
     total = stores.sessions.find(app_id, calls.query, PageRequest(1, 1)).total
-    return stores.exports.calls(app_id, calls.query), total
+    return stores.exports.calls(app_id, calls.query, paths=paths), total
 
 
 @contextmanager
@@ -96,7 +97,7 @@ def export(kind: str, app_id: str, chosen: str, out: str | None, filters: tuple[
 
 
 def _write(cursor: ExportCursor, kind: str, chosen: str, out: str | None, total: int | None) -> int:
-    columns = EXPORT_KINDS[kind][0]
+    columns = EXPORT_KINDS[kind].columns
     written = 0
     show = sys.stderr.isatty()
     bar: Any = click.progressbar(length=total or 0, label=f"exporting {kind}", file=sys.stderr, show_pos=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 
 class ExportFormat(Protocol):
@@ -24,4 +24,18 @@ class ExportFormat(Protocol):
 
     def page(self, records: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> bytes:
         """The bytes of some records, without the header: a file is ``header`` then pages."""
+        ...
+
+
+@runtime_checkable
+class TabularFormat(ExportFormat, Protocol):
+    """A format that keeps each record's column values only: the database reads those values
+    (``Connection.json_values``) instead of whole records, and this encodes them."""
+
+    def values_page(
+        self, arrays: Sequence[bytes], columns: Sequence[str], decode: Callable[[bytes], Sequence[Any]]
+    ) -> bytes:
+        """The rows of some records, without the header, from the JSON array of each record's
+        column values (or, where the database could not read them, the stored record itself);
+        ``decode`` gives the values of either, for the rows a format cannot write undecoded."""
         ...

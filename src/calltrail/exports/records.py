@@ -8,10 +8,11 @@ of the record exactly as the list endpoint returns it. Timestamps stay as the JS
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
+from calltrail.exports.base import TabularFormat
 from calltrail.exports.ndjson import lines
 from calltrail.exports.registry import FORMATS
 
@@ -153,20 +154,67 @@ def voice_rows(documents: list[bytes]) -> Iterable[Mapping[str, Any]]:
     return [voice_row(orjson.loads(document)) for document in documents]
 
 
-#: Per export kind: its columns, its rows, and whether NDJSON lines are the stored documents.
-KINDS: dict[str, tuple[Sequence[str], Rows, bool]] = {
-    "calls": (CALL_COLUMNS, call_rows, True),
-    "participants": (PARTICIPANT_COLUMNS, participant_rows, False),
-    "voice": (VOICE_COLUMNS, voice_rows, True),
+#: Keys from a stored record's top level down to a value.
+Path = tuple[str, ...]
+
+#: Where each column of a call is in its stored record.
+CALL_PATHS: tuple[Path, ...] = tuple((name,) for name in CALL_COLUMNS)
+#: Where each column of a phone call is: ``mos``/``pdd`` inside ``qualityInsights`` (as
+#: :func:`voice_row` brings them up; a stored record never has its own ``mos``/``pdd``, since
+#: whole-record validation rejects unknown fields), the others at the top.
+VOICE_PATHS: tuple[Path, ...] = tuple(
+    ("qualityInsights", name) if name in ("mos", "pdd") else (name,) for name in VOICE_COLUMNS
+)
+
+
+class Kind(NamedTuple):
+    """What an export kind holds and how it is read."""
+
+    #: The columns a tabular format keeps, in order.
+    columns: Sequence[str]
+    #: Turns a page of stored documents into rows (for formats that need whole records).
+    rows: Rows
+    #: Whether NDJSON lines are the stored documents verbatim.
+    verbatim: bool
+    #: Where each column is in a stored document, when the database can read the values of a
+    #: tabular format itself (one record per row); None when rows are not records (participants).
+    paths: tuple[Path, ...] | None
+
+
+KINDS: dict[str, Kind] = {
+    "calls": Kind(CALL_COLUMNS, call_rows, True, CALL_PATHS),
+    "participants": Kind(PARTICIPANT_COLUMNS, participant_rows, False, None),
+    "voice": Kind(VOICE_COLUMNS, voice_rows, True, VOICE_PATHS),
 }
 
 
+def value_paths(format_name: str, kind: str) -> tuple[Path, ...] | None:
+    """The paths the database reads for an export, one JSON array of values per record (see
+    ``Connection.json_values``); None: it reads the stored documents."""
+    if isinstance(FORMATS[format_name], TabularFormat):
+        return KINDS[kind].paths
+    return None
+
+
+def _values(kind: Kind, text: bytes) -> list[Any]:
+    """A record's column values from what the database read: its value array, or the document."""
+    if text[:1] == b"[":
+        values: list[Any] = orjson.loads(text)
+        return values
+    (row,) = kind.rows([text])
+    return [row.get(name) for name in kind.columns]
+
+
 def encode_page(format_name: str, kind: str, documents: list[bytes]) -> bytes:
-    """A page of an export: stored JSON verbatim for NDJSON of whole records, else encoded rows."""
-    columns, rows, verbatim = KINDS[kind]
-    if format_name == "ndjson" and verbatim:
+    """A page of an export: stored JSON verbatim for NDJSON of whole records, a tabular format's
+    rows from value arrays when :func:`value_paths` read those, else encoded rows."""
+    described = KINDS[kind]
+    export_format = FORMATS[format_name]
+    if format_name == "ndjson" and described.verbatim:
         return lines(documents)
-    return FORMATS[format_name].page(rows(documents), columns)
+    if described.paths is not None and isinstance(export_format, TabularFormat):
+        return export_format.values_page(documents, described.columns, lambda text: _values(described, text))
+    return export_format.page(described.rows(documents), described.columns)
 
 
 def file_name(kind: str, app_id: str, extension: str, date: str) -> str:

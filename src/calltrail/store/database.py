@@ -85,6 +85,14 @@ def matching_keys(
     return found
 
 
+def json_keys(paths: Sequence[Sequence[str]]) -> list[Sequence[str]]:
+    """``paths`` checked to be at least two, each of plain keys (they are written into SQL)."""
+    checked = [path for path in paths if path and all(key.isascii() and key.isalnum() for key in path)]
+    if len(checked) != len(paths) or len(paths) < 2:
+        raise ValueError(f"JSON value paths must be two or more, of letters and digits: {paths!r}")
+    return checked
+
+
 class Connection:
     """One database connection inside a transaction (see :meth:`Database.read`/``write``)."""
 
@@ -155,6 +163,16 @@ class Connection:
         columns, skipping rows another transaction holds ("" where one writer excludes all)."""
         return ""
 
+    def json_values(self, document: str, paths: Sequence[Sequence[str]]) -> str:
+        """An expression reading the values at ``paths`` (two or more, of plain keys) in the JSON
+        object ``document`` (a stored record's bytes): a compact JSON array (UTF-8 bytes), each
+        value's JSON text in order, ``null`` for an absent one; or, for a document the engine
+        cannot read, the document itself (it starts with ``{``, an array with ``[``).
+
+        A value's text is its text in the document (numbers keep their digits), or another
+        text of the same value; keys must be unique in the document (first and last agree)."""
+        raise NotImplementedError
+
 
 class SQLiteConnection(Connection):
     dialect = "sqlite"
@@ -196,6 +214,13 @@ class SQLiteConnection(Connection):
     def unindexed(self, expression: str) -> str:
         # Unary + keeps SQLite from using an index on the column (for filtering or ordering).
         return f"+{expression}"
+
+    def json_values(self, document: str, paths: Sequence[Sequence[str]]) -> str:
+        # One json_extract of several paths parses the document once and answers an array of
+        # the values' own texts; a BLOB argument would be read as JSONB (3.45+), so it is cast.
+        # Plain keys need no quotes in a path (unquoted ones are found a little faster).
+        listed = ", ".join("'$" + "".join(f".{key}" for key in path) + "'" for path in json_keys(paths))
+        return f"CAST(json_extract(CAST({document} AS TEXT), {listed}) AS BLOB)"
 
 
 class PostgresConnection(Connection):
@@ -286,6 +311,21 @@ class PostgresConnection(Connection):
         # row by row when the planner has no statistics yet (a freshly loaded table), while the
         # array form still probes the index.
         return f"{column} = ANY(?)", [list(values)]
+
+    def json_values(self, document: str, paths: Sequence[Sequence[str]]) -> str:
+        # json (not jsonb, which rewrites numbers) keeps each value's text; json_to_record parses
+        # the document once. PostgreSQL refuses \u0000 in any JSON text it parses: such documents
+        # come back whole.
+        checked = json_keys(paths)
+        tops = list(dict.fromkeys(path[0] for path in checked))
+        columns = ", ".join(f'"{key}" json' for key in tops)
+        values = [f'x."{path[0]}"' + "".join(f" -> '{key}'" for key in path[1:]) for path in checked]
+        array = " || ',' || ".join(f"coalesce(({value})::text, 'null')" for value in values)
+        parsed = f"json_to_record(convert_from({document}, 'UTF8')::json) AS x({columns})"
+        return (
+            f"CASE WHEN position('\\\\u0000'::bytea in {document}) = 0 "
+            f"THEN (SELECT convert_to('[' || {array} || ']', 'UTF8') FROM {parsed}) ELSE {document} END"
+        )
 
 
 class Database:

@@ -36,7 +36,7 @@ def test_many_pages_stream_in_order(
     """Pages of ``rows`` calls: each is read (one trip) while the one before it is sent, and the
     file is the list, in order, with one CSV header."""
     real = stores.exports.calls
-    monkeypatch.setattr(stores.exports, "calls", lambda app_id, query: real(app_id, query, page_rows=rows))
+    monkeypatch.setattr(stores.exports, "calls", lambda app_id, query, **kw: real(app_id, query, page_rows=rows, **kw))
     expected = list_calls(client, usage_app.headers)
     trips[0] = 0
     ndjson = client.get("/api/exports/calls", headers=usage_app.headers)

@@ -20,7 +20,7 @@ from starlette.types import Send
 
 from calltrail.api.http import parse_now, run
 from calltrail.api.native.keys import authenticate
-from calltrail.exports.records import KINDS, encode_page, file_name
+from calltrail.exports.records import KINDS, encode_page, file_name, value_paths
 from calltrail.exports.registry import FORMATS
 from calltrail.kernel.errors import CalltrailError
 from calltrail.kernel.instants import format_rfc3339, now_ms
@@ -63,10 +63,11 @@ class ExportEndpoints:
             if isinstance(parsed, CalltrailError):
                 raise parsed  # reported after the credentials were checked
             checked = parsed
+            paths = value_paths(checked.format, kind)
             if isinstance(checked, VoiceExportRequest):
-                cursor = self.stores.exports.voice(key.app_id, checked.query)
+                cursor = self.stores.exports.voice(key.app_id, checked.query, paths=paths)
             else:
-                cursor = self.stores.exports.calls(key.app_id, checked.query)
+                cursor = self.stores.exports.calls(key.app_id, checked.query, paths=paths)
             return key.app_id, checked.format, cursor
 
         app_id, chosen, cursor = await run(open_cursor)
@@ -75,7 +76,7 @@ class ExportEndpoints:
 
 async def _stream(kind: str, app_id: str, chosen: str, cursor: ExportCursor) -> StreamingResponse:
     export_format = FORMATS[chosen]
-    columns = KINDS[kind][0]
+    columns = KINDS[kind].columns
 
     def next_chunk(first: bool) -> bytes:
         """One page read and encoded in one worker trip (the event loop never encodes)."""
@@ -96,8 +97,9 @@ async def _stream(kind: str, app_id: str, chosen: str, cursor: ExportCursor) -> 
 class _ExportResponse(StreamingResponse):
     """Sends an export's pages while the next one is read: a producer task reads and encodes each
     page in a worker trip and hands it over (no buffer: it waits until the sender takes it), so
-    page N+1 is read and encoded while page N goes out. At most three pages are held: the one
-    being sent, the one read ahead, the one being read.
+    page N+1 is read and encoded while page N goes out (and the cursor reads N+2 on a thread of
+    its own). At most four pages are held: the one being sent, the one read ahead, the one being
+    encoded, the one the cursor reads.
 
     Whatever ends the stream (the last page, an error, a client that went away and cancelled
     it), the snapshot is closed once no worker trip uses the cursor any more."""
