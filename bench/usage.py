@@ -2,8 +2,9 @@
 
 Measured side by side in one run, printed as ratios (never asserted):
 
-* a 365-day daily series (no groupBy), the same in ``tz=Asia/Kolkata``, and a 12-month series
-  grouped by ``type``: p50 over HTTP and in process, against DuckDB computing the same figures
+* a 365-day daily series (no groupBy), the same in ``tz=Asia/Kolkata`` and ``tz=America/New_York``
+  (a half-hour offset, and DST), and a 12-month series grouped by ``type``: p50 over HTTP and in
+  process, against DuckDB computing the same figures
   (counts per status, minute sums, average, and peak concurrency by a window over start/end
   events) over the same calls held in DuckDB's own columnar table;
 * ``groupBy=uid`` over 30 days: p50 over HTTP and in process (no anchor);
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -141,6 +143,15 @@ def measure_series(args: argparse.Namespace, stores: Stores, url: str, key: str)
             False,
             19800,
         ),
+        # A zone with DST: the anchor's fixed offset (EST) is the same work, not the same days.
+        (
+            "365 days, interval=day, tz=America/New_York",
+            {"interval": "day", "tz": "America/New_York"},
+            year,
+            "day",
+            False,
+            -18000,
+        ),
         ("12 months, interval=month, groupBy=type", {"interval": "month", "groupBy": "type"}, year, "month", True, 0),
     ]
     print(f"{'series':44} {'HTTP p50':>9} {'in-proc':>9} {'DuckDB':>9} {'HTTP/Duck':>9}")
@@ -161,13 +172,22 @@ def measure_series(args: argparse.Namespace, stores: Stores, url: str, key: str)
         print(f"{'30 days, groupBy=uid (limit 100)':44} {http:8.1f}ms {inproc:8.1f}ms")
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process used so far (user and system, every thread)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def export_once(
     client: httpx.Client, pid: int, chosen: str, count_lines: bool = False
-) -> tuple[float, float, int, int]:
+) -> tuple[float, float, int, int, float]:
     """One whole ``/api/exports/calls`` download: seconds, the server's extra memory (MB), bytes,
-    and lines when ``count_lines`` (counting costs this client ~0.5 ns a byte, on the cores the
-    server uses, so timed runs only check the size; the sqlite3 anchor writes to /dev/null)."""
+    lines when ``count_lines`` (counting costs this client ~0.5 ns a byte, on the cores the
+    server uses, so timed runs only check the size; the sqlite3 anchor writes to /dev/null), and
+    the server's CPU seconds (a figure other load on the machine barely changes)."""
     base = rss_mb(pid)
+    cpu = cpu_seconds(pid)
     peak = [base]
     done = threading.Event()
 
@@ -190,20 +210,22 @@ def export_once(
         elapsed = time.perf_counter() - started
         done.set()
         watcher.join()
-    return elapsed, peak[0] - base, size, lines
+    return elapsed, peak[0] - base, size, lines, cpu_seconds(pid) - cpu
 
 
-def sqlite3_once(args: argparse.Namespace) -> float:
-    """The ``sqlite3`` tool writing the same calls, in the same order, as CSV: seconds."""
+def sqlite3_once(args: argparse.Namespace) -> tuple[float, float]:
+    """The ``sqlite3`` tool writing the same calls, in the same order, as CSV: seconds, CPU seconds."""
     columns = (
         "session_id, status, type, mode, initiator, receiver, receiver_type, initiated_at, started_at, "
         "ended_at, duration, audio_minutes, video_minutes, total_participants, has_recording"
     )
     sql = f"SELECT {columns} FROM calls WHERE app_id = '{args.app}' ORDER BY initiated_at DESC, session_id DESC;"
-    started = time.perf_counter()
+    started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     command = ["sqlite3", "-cmd", ".timeout 30000", "-csv", "-header", sqlite_path(args.db), sql]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    return time.perf_counter() - started, cpu
 
 
 def measure_exports(args: argparse.Namespace, stores: Stores, url: str, pid: int, key: str) -> None:
@@ -220,32 +242,38 @@ def measure_exports(args: argparse.Namespace, stores: Stores, url: str, pid: int
         total = int((conn.fetchone("SELECT count(*) FROM calls WHERE app_id = ?", (args.app,)) or (0,))[0])
     anchored = stores.db.dialect == "sqlite" and shutil.which("sqlite3") is not None
     rates: dict[str, list[float]] = {"ndjson": [], "csv": [], "sqlite3": []}
+    cpus: dict[str, list[float]] = {"ndjson": [], "csv": [], "sqlite3": []}  # CPU microseconds per call
     memory: dict[str, float] = {"ndjson": 0.0, "csv": 0.0}
     with httpx.Client(base_url=url, headers={"apikey": key}, timeout=600) as client:
         sizes: dict[str, int] = {}
         for chosen in ("ndjson", "csv"):
-            elapsed, memory[chosen], sizes[chosen], lines = export_once(client, pid, chosen, count_lines=True)
+            elapsed, memory[chosen], sizes[chosen], lines, _ = export_once(client, pid, chosen, count_lines=True)
             print(
                 f"warm-up (untimed): export {chosen:6} {lines} lines, {sizes[chosen]} bytes, {elapsed:5.2f}s, "
                 f"server memory +{memory[chosen]:5.1f} MB"
             )
         if anchored:
-            print(f"warm-up (untimed): sqlite3 CLI CSV {sqlite3_once(args):5.2f}s")
+            print(f"warm-up (untimed): sqlite3 CLI CSV {sqlite3_once(args)[0]:5.2f}s")
         for run in range(1, args.runs + 1):
             for chosen in ("ndjson", "csv"):
-                elapsed, extra, size, _ = export_once(client, pid, chosen)
+                elapsed, extra, size, _, cpu = export_once(client, pid, chosen)
                 if size != sizes[chosen]:
                     raise SystemExit(f"export {chosen}: {size} bytes, {sizes[chosen]} in the warm-up pass")
                 rates[chosen].append(total / elapsed)
+                cpus[chosen].append(cpu / total * 1e6)
                 memory[chosen] = max(memory[chosen], extra)
                 print(
                     f"run {run} export {chosen:6} {total} calls in {elapsed:5.2f}s = {total / elapsed:9.0f} calls/s, "
-                    f"server memory +{extra:5.1f} MB"
+                    f"server CPU {cpu / total * 1e6:5.2f} us/call, memory +{extra:5.1f} MB"
                 )
             if anchored:
-                elapsed = sqlite3_once(args)
+                elapsed, cpu = sqlite3_once(args)
                 rates["sqlite3"].append(total / elapsed)
-                print(f"run {run} sqlite3 CLI CSV {elapsed:5.2f}s = {total / elapsed:9.0f} calls/s")
+                cpus["sqlite3"].append(cpu / total * 1e6)
+                print(
+                    f"run {run} sqlite3 CLI CSV {elapsed:5.2f}s = {total / elapsed:9.0f} calls/s, "
+                    f"CPU {cpu / total * 1e6:5.2f} us/call"
+                )
     ndjson, csv_rate = statistics.median(rates["ndjson"]), statistics.median(rates["csv"])
     print(f"export ndjson: median {ndjson:9.0f} calls/s, server memory at most +{memory['ndjson']:5.1f} MB")
     print(f"export csv:    median {csv_rate:9.0f} calls/s, server memory at most +{memory['csv']:5.1f} MB")
@@ -256,6 +284,13 @@ def measure_exports(args: argparse.Namespace, stores: Stores, url: str, pid: int
     print(
         f"sqlite3 CLI CSV: median {anchor:9.0f} calls/s; NDJSON / sqlite3 = {ndjson / anchor:.2f}, "
         f"CSV / sqlite3 = {csv_rate / anchor:.2f}"
+    )
+    # CPU per call: what the rates come to on an idle machine, where the export's processes each
+    # get a core (a shared, loaded machine slows the export's three processes more than the tool).
+    cpu = {name: statistics.median(values) for name, values in cpus.items()}
+    print(
+        f"CPU per call (median): server NDJSON {cpu['ndjson']:.2f} us, server CSV {cpu['csv']:.2f} us, "
+        f"sqlite3 CLI {cpu['sqlite3']:.2f} us; sqlite3 / CSV = {cpu['sqlite3'] / cpu['csv']:.2f}"
     )
 
 

@@ -4,25 +4,39 @@ read by usage series without filters or with one low-cardinality grouping or equ
 Writing (:func:`refresh`): the writer passes the calls it changed, before and after. Every slot
 one of them touches (initiation, start, end, and the three slots after initiation that the
 ``f`` values look back over) is recomputed from the calls that can touch it, then each parent
-block from its children. Recomputing instead of adding deltas keeps the profile exact (a peak
+block from its children, with its ``edges`` (migration ``m0016``: what the block had before each
+child and from it on). Recomputing instead of adding deltas keeps the profile exact (a peak
 does not subtract); on PostgreSQL one lock per app orders the writers that do it.
 
-Reading (:func:`read_series`): see :mod:`calltrail.usage.rollups` for what is read and why.
+Reading (:class:`SeriesRead`): see :mod:`calltrail.usage.rollups` and :mod:`calltrail.usage.edges`
+for what is read and why. A bucket's sums are its UTC days' totals corrected by two day prefixes;
+its peak walks parts (whole blocks and edges), so a day that starts at 18:30 UTC reads four rows,
+not a dozen blocks.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from operator import add
 from typing import Any
 
 from calltrail.sessions.vocabulary import CALL_STATUSES
 from calltrail.store.database import Connection, Database, chunks, integer, placeholders
+from calltrail.usage.edges import (
+    Part,
+    block_edges,
+    child_fresh,
+    day_prefix,
+    decompose_parts,
+    part_profile,
+    part_row,
+    sums_before,
+)
 from calltrail.usage.figures import CallSums
 from calltrail.usage.periods import Bucket, seconds_bounds
 from calltrail.usage.rollups import (
-    F0,
     FIGURES,
     GROUP_COLUMNS,
     LATE,
@@ -45,7 +59,6 @@ from calltrail.usage.rollups import (
     ceil_slot,
     children,
     compose,
-    decompose,
     floor_slot,
     light_span,
     merge_ranges,
@@ -57,10 +70,11 @@ from calltrail.usage.rollups import (
 )
 
 GROUPS = ("", *GROUP_COLUMNS)
+DAY = LEVELS[-1]
 _SPAN_COLUMNS = ("session_id", "initiated_at", "started_at", "ended_at", *GROUP_COLUMNS, "duration_ms", "audio_ms",
                  "video_ms", "participant_ms")  # fmt: skip
 _SELECT = f"SELECT {', '.join(_SPAN_COLUMNS)} FROM usage_calls WHERE app_id = ?"
-_ROW_COLUMNS = ("app_id", "grp", "level", "block", "value", *FIGURES)
+_ROW_COLUMNS = ("app_id", "grp", "level", "block", "value", *FIGURES, "edges")
 _GRP_IN = f"grp IN ({placeholders(len(GROUPS))})"
 
 
@@ -111,10 +125,11 @@ def refresh(conn: Connection, app_id: str, changed: Iterable[CallSpan]) -> None:
             long_calls.update((row[0], call_span(row)) for row in conn.fetchall(sql, (app_id, lo, hi)))
     ordered = sorted(by_start.items(), key=lambda item: item[1].initiated)
     starts = [call.initiated for _, call in ordered]
-    rows: dict[Block, dict[Group, Figures]] = {}
+    rows: dict[Block, dict[Group, list[Any]]] = {}
     for slot in slots:
         near = dict(ordered[bisect_left(starts, slot - SHORT) : bisect_left(starts, slot + SLOT)])
-        rows[(0, slot)] = slot_figures(slot, (near | long_calls).values())  # each call once
+        found = slot_figures(slot, (near | long_calls).values())  # each call once
+        rows[(0, slot)] = {group: [*figures, None] for group, figures in found.items()}  # a slot has no edges
     _replace(conn, app_id, 0, rows)
     blocks = set(rows)
     for level in range(1, len(LEVELS)):
@@ -123,17 +138,15 @@ def refresh(conn: Connection, app_id: str, changed: Iterable[CallSpan]) -> None:
         _replace(conn, app_id, level, {block: _compose_groups(block, kids) for block in blocks})
 
 
-def _compose_groups(block: Block, kids: dict[Block, dict[Group, Figures]]) -> dict[Group, Figures]:
+def _compose_groups(block: Block, kids: dict[Block, dict[Group, Figures]]) -> dict[Group, list[Any]]:
+    """Each group's figures and edges of a parent block. A group with a child row keeps its row
+    even if its own figures are all 0: its edges may not be (a call ending in one child while
+    another starts in the next)."""
     by_group: dict[Group, dict[Block, Figures]] = {}
     for child in children(block):
         for group, figures in kids.get(child, {}).items():
             by_group.setdefault(group, {})[child] = figures
-    composed = {}
-    for group, mine in by_group.items():
-        figures = compose(block, mine)
-        if any(figures):
-            composed[group] = figures
-    return composed
+    return {group: [*compose(block, mine), block_edges(block, mine)] for group, mine in by_group.items()}
 
 
 def _read_blocks(
@@ -151,7 +164,7 @@ def _read_blocks(
     return found
 
 
-def _replace(conn: Connection, app_id: str, level: int, rows: dict[Block, dict[Group, Figures]]) -> None:
+def _replace(conn: Connection, app_id: str, level: int, rows: dict[Block, dict[Group, list[Any]]]) -> None:
     starts = sorted(block[1] for block in rows)
     for part in chunks(starts):
         among, values = conn.any_of("block", part)
@@ -204,12 +217,14 @@ class SeriesRead:
     def __init__(self, conn: Connection, app_id: str, grp: str, only: str | None, series: list[Bucket], now_ms: int):
         self.conn, self.app_id, self.grp, self.only = conn, app_id, grp, only
         self.series, self.now_ms = series, now_ms
-        self.rows: dict[Block, dict[str, Sequence[int]]] = {}
+        self.rows: dict[Block, dict[str, Sequence[Any]]] = {}
+        self.parts: dict[Part, dict[str, Sequence[int]]] = {}
 
     def _key(self, index: int, value: str) -> Key:
         return (index, value if self.grp and self.only is None else None)
 
     def fetch(self, blocks: Iterable[Block]) -> None:
+        """Read these blocks' rows (once each): ``FIGURES``, then ``edges`` last."""
         by_level: dict[int, set[int]] = {}
         for block in blocks:
             if block not in self.rows:
@@ -222,15 +237,28 @@ class SeriesRead:
             for part in chunks(sorted(starts)):
                 among, values = self.conn.any_of("block", part)
                 rows = self.conn.fetchall(
-                    f"SELECT block, value, {', '.join(FIGURES)} FROM usage_rollups WHERE app_id = ? AND grp = ? "
-                    f"AND level = ? AND {among}{value}",
+                    f"SELECT block, value, {', '.join(FIGURES)}, edges FROM usage_rollups WHERE app_id = ? "
+                    f"AND grp = ? AND level = ? AND {among}{value}",
                     (self.app_id, self.grp, level, *values, *extra),
                 )
                 for row in rows:
                     self.rows[(level, row[0])][row[1]] = row[2:]
 
+    def part(self, part: Part) -> dict[str, Sequence[int]]:
+        """A part's ``net`` and ``rise`` per group value (its row must have been fetched)."""
+        level, lo, hi = part
+        rows = self.rows[(level, lo - lo % LEVELS[level])]
+        if not rows or hi - lo == LEVELS[level]:
+            return rows  # nothing, or a whole block: its row
+        found = self.parts.get(part)
+        if found is None:
+            found = self.parts[part] = {value: part_profile(part, row, row[-1]) for value, row in rows.items()}
+        return found
+
     def sums(self) -> tuple[dict[Key, CallSums], dict[Key, Counter[str]], list[tuple[int, int, int]]]:
-        """Sums of each bucket's whole slots, and the ``(lo, hi, bucket)`` edges left to read."""
+        """Sums of each bucket's whole slots, and the ``(lo, hi, bucket)`` edges left to read. Sums
+        subtract: a bucket's are its UTC days' totals, less what its first day had before its
+        start, plus what its last day had before its end (a few records each, :func:`day_prefix`)."""
         plans = []
         edges = []
         for index, bucket in enumerate(self.series):
@@ -239,20 +267,25 @@ class SeriesRead:
             if first >= last:
                 edges.append((lo, hi, index))
                 continue
-            plans.append((index, decompose(first, last)))
+            plans.append((index, range(first - first % DAY, last - last % DAY, DAY), first, last))
             if lo < first:
                 edges.append((lo, first, index))
             if last < hi:
                 edges.append((last, hi, index))
-        self.fetch(block for _, blocks in plans for block in blocks)
+        cuts = {cut for _, _, first, last in plans for cut in (first, last) if cut % DAY}
+        self.fetch([*((3, day) for _, days, _, _ in plans for day in days),
+                    *(block for cut in cuts for block, _ in day_prefix(cut))])  # fmt: skip
+        before = {cut: self._before(cut) for cut in cuts}
         totals: dict[Key, list[int]] = {}
-        width = NET  # the status counts, then the sums
-        for index, blocks in plans:
-            for block in blocks:
-                for value, figures in self.rows[block].items():
-                    total = totals.setdefault(self._key(index, value), [0] * width)
-                    for position in range(width):
-                        total[position] += figures[position]
+        for index, days, first, last in plans:
+            adds: list[tuple[Mapping[str, Sequence[int]], int]] = [(self.rows[(3, day)], 1) for day in days]
+            adds += [(before.get(last, {}), 1), (before.get(first, {}), -1)]
+            for found, sign in adds:
+                for value, figures in found.items():
+                    key = self._key(index, value)
+                    total = totals.get(key)
+                    mine = figures[:NET] if sign > 0 else [-figure for figure in figures[:NET]]
+                    totals[key] = list(mine) if total is None else list(map(add, total, mine))
         sums: dict[Key, CallSums] = {}
         statuses: dict[Key, Counter[str]] = {}
         counted = len(STATUS_COLUMNS)
@@ -260,6 +293,16 @@ class SeriesRead:
             sums[key] = CallSums(sum(total[:counted]), *total[counted:])
             statuses[key] = Counter({status: n for status, n in zip(CALL_STATUSES, total, strict=False) if n})
         return sums, statuses, edges
+
+    def _before(self, instant: int) -> dict[str, list[int]]:
+        """Each group value's sums from the start of the UTC day holding ``instant`` to it."""
+        found: dict[str, list[int]] = {}
+        for block, position in day_prefix(instant):
+            for value, row in self.rows[block].items():
+                part = sums_before(row[-1], position)
+                mine = found.get(value)
+                found[value] = list(part) if mine is None else list(map(add, mine, part))
+        return found
 
     def peaks(self) -> dict[Key, int]:
         """Every bucket's ``peakConcurrent``, per group value."""
@@ -307,34 +350,40 @@ class SeriesRead:
         return found
 
     def _heads(self, plans: list[BucketPeak], best: dict[Key, int]) -> None:
-        self.fetch(block for plan in plans for block, _ in plan.heads)
-        for index, plan in enumerate(plans):
-            for block, position in plan.heads:
-                for value, figures in self.rows[block].items():
-                    key = self._key(index, value)
-                    best[key] = max(best.get(key, 0), figures[F0 + position])
+        # A head's f value is read from its parent's edges: the row a boundary's parts read too.
+        heads = [(index, parent(block), block, position) for index, plan in enumerate(plans)
+                 for block, position in plan.heads]  # fmt: skip
+        self.fetch(row for _, row, _, _ in heads)
+        for index, row, block, position in heads:
+            for value, figures in self.rows[row].items():
+                height = child_fresh(figures[-1], row, block, position)
+                key = self._key(index, value)
+                if height > best.get(key, 0):
+                    best[key] = height
 
     def _middles(self, plans: list[BucketPeak], runs: list[Run], best: dict[Key, int]) -> None:
         if not runs:
             return
         walk_start = (runs[0].late or runs[0].blocks[0])[1]
         walk_start -= walk_start % LEVELS[-1]
-        pieces: list[tuple[Block, Run | None, int]] = []  # (block, its run, RISE or LATE)
+        pieces: list[tuple[Part, Run | None, int]] = []  # (part, its run, RISE or LATE)
         cursor = walk_start
         for run in runs:
             first = run.late or run.blocks[0]
-            pieces += [(block, None, RISE) for block in decompose(cursor, first[1])]
+            pieces += [(part, None, RISE) for part in decompose_parts(cursor, first[1])]
             if run.late:
-                pieces.append((run.late, run, LATE))
-            pieces += [(block, run, RISE) for block in run.blocks]
+                pieces.append(((run.late[0], run.late[1], block_end(run.late)), run, LATE))
+            if run.blocks:
+                pieces += [(part, run, RISE) for part in decompose_parts(run.blocks[0][1], block_end(run.blocks[-1]))]
             cursor = block_end(run.blocks[-1]) if run.blocks else block_end(first)
-        self.fetch(block for block, _, _ in pieces)
+        self.fetch(part_row(part) for part, _, _ in pieces)
+        walk = [(found, owner, rise) for part, owner, rise in pieces if (found := self.part(part)) or owner]
         levels: dict[str, int] = self._levels_before(walk_start)
         values = set(levels).union(*(found for found in self.rows.values()), *(run.carried for run in runs))
         for value in values:
             level = levels.get(value, 0)
-            for block, owner, rise in pieces:
-                figures = self.rows[block].get(value)
+            for found, owner, rise in walk:
+                figures = found.get(value)
                 if owner is not None:
                     height = level + (figures[rise] if figures else 0) - owner.carried.get(value, 0)
                     key = self._key(owner.bucket, value)

@@ -27,7 +27,10 @@ separate ``A`` from ``G``. Each block therefore stores:
 So a bucket's peak is the largest of: its first hour from ``f`` values; each later run of
 blocks with the same long earlier calls in progress, ``level + rise - those calls``; and the
 few windows computed from calls (an edge that is not on a slot, the slot holding now, a slot in
-which such a long call starts or ends). :func:`plan_peaks` says which; the store reads them.
+which such a long call starts or ends). :func:`plan_bucket` says which; the store reads them.
+
+Each parent's row also keeps its ``edges`` (:mod:`calltrail.usage.edges`), so a zone whose days
+do not start on a UTC day reads a few rows per day, not a dozen blocks.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from operator import add
 from typing import Any
 
 from calltrail.sessions.vocabulary import CALL_STATUSES
@@ -156,8 +160,10 @@ def parent(block: Block) -> Block:
     return level + 1, start - start % LEVELS[level + 1]
 
 
-def children(block: Block) -> list[Block]:
-    return decompose(block[1], block_end(block), block[0] - 1)
+@functools.lru_cache(maxsize=8192)
+def children(block: Block) -> tuple[Block, ...]:
+    """A block's children, in order (cached: a write composes each parent once per group)."""
+    return tuple(decompose(block[1], block_end(block), block[0] - 1))
 
 
 # -- writing: one slot's figures from its calls, a parent's from its children --------------------
@@ -238,24 +244,22 @@ def profile(start: int, events: list[tuple[int, int]]) -> tuple[int, int]:
 def compose(block: Block, rows: dict[Block, Figures]) -> Figures:
     """A parent block's figures from its children's (a missing child had nothing). ``late`` is
     the rise over the block after its first hour (4-hour blocks and days)."""
-    total = [0] * len(FIGURES)
-    level, rise, late = 0, None, None
-    late_from = block[1] + SHORT
+    sums: list[int] | None = None
+    level, rise, late, fresh = 0, None, None, 0
+    late_from = block[1] + SHORT if block[0] >= 2 else None
     for position, child in enumerate(children(block)):
         row = rows.get(child)
         net, child_rise, child_late = (row[NET], row[RISE], row[LATE]) if row else (0, 0, 0)
         rise = level + child_rise if rise is None else max(rise, level + child_rise)
-        if block[0] >= 2 and block_end(child) > late_from:
+        if late_from is not None and child[1] + LEVELS[child[0]] > late_from:
             height = level + (child_rise if child[1] >= late_from else child_late)
             late = height if late is None else max(late, height)
         level += net
         if row:
-            for index in range(_SUMS):
-                total[index] += row[index]
+            sums = list(row[:_SUMS]) if sums is None else list(map(add, sums, row[:_SUMS]))
             if block[0] == 1:
-                total[F0] = max(total[F0], row[F0 + position])
-    total[NET], total[RISE], total[LATE] = level, rise or 0, late or 0
-    return total
+                fresh = max(fresh, row[F0 + position])
+    return [*(sums or [0] * _SUMS), level, rise or 0, late or 0, fresh, *[0] * (FRESH_SLOTS - 1)]
 
 
 # -- reading: which rows and windows give each bucket's peak ---------------------------------------

@@ -1,0 +1,171 @@
+"""Edges: what a parent block's rollup row keeps of its children, and ranges read as parts of rows.
+
+Pure: no I/O; the blocks and their figures are those of :mod:`calltrail.usage.rollups`.
+
+A zone whose days do not start on a UTC day (``Asia/Kolkata``: 18:30 UTC) would read a dozen
+blocks per day. So each hour, 4-hour block and day also keeps, per child, its figures
+*before* the child (sums, ``net``, ``rise``), its ``rise`` *from* the child to its end, and the
+child's ``f`` values (:func:`block_edges`, packed in one column). Sums subtract, so a bucket's
+are its UTC days' totals less the sums before its start in its first day plus those before its
+end in its last (:func:`day_prefix`: a record per level). For a peak, a run of siblings that
+starts or ends their parent is one :data:`Part` of the parent's row (:func:`parts`). A Kolkata
+day is then read from four rows, shared with the days on either side; a parent's row is
+rewritten by every write below it anyway, so no more rows are written (only wider ones).
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+from collections.abc import Sequence
+from operator import add
+
+from calltrail.usage.rollups import (
+    F0,
+    FIGURES,
+    FRESH_SLOTS,
+    LEVELS,
+    NET,
+    RISE,
+    STATUS_COLUMNS,
+    SUM_COLUMNS,
+    Block,
+    Figures,
+    block_end,
+    children,
+    decompose,
+)
+
+_SUMS = NET  # the status counts and the sums come first
+
+#: A range ``(level, lo, hi)`` read from the row of the block of ``level`` holding it: the whole
+#: block, or a run of its children that starts or ends it (an edge).
+Part = tuple[int, int, int]
+
+
+#: One child's record in its parent's ``edges``: the parent's ``net`` and ``rise`` before the
+#: child, the ``rise`` from the child to the parent's end, the child's ``f`` values, then the
+#: parent's sums before the child (counts in 32 bits, milliseconds in 64). Compact, so a day's
+#: row stays within its B-tree page; read in pieces: a peak needs the profile, a sum the sums.
+_PROFILE = struct.Struct("<3i")
+_FRESH = struct.Struct(f"<{FRESH_SLOTS}i")
+_BEFORE = struct.Struct(f"<{len(STATUS_COLUMNS) + 1}i{len(SUM_COLUMNS) - 1}q")
+EDGE = struct.Struct(f"<{_PROFILE.format[1:]}{_FRESH.format[1:]}{_BEFORE.format[1:]}")
+_FRESH_AT, _BEFORE_AT = _PROFILE.size, _PROFILE.size + _FRESH.size
+_NO_FRESH = (0,) * FRESH_SLOTS
+
+
+def block_edges(block: Block, rows: dict[Block, Figures]) -> bytes:
+    """The ``edges`` of a parent block from its children's figures (a missing child had nothing):
+    one :data:`EDGE` record per child, in order."""
+    kids = [rows.get(child) for child in children(block)]
+    before: list[tuple[int, int, list[int]]] = []  # (net, rise, sums) before each child
+    sums, level, rise = [0] * _SUMS, 0, 0
+    for position, row in enumerate(kids):
+        before.append((level, rise, sums))
+        if row:
+            rise = level + row[RISE] if position == 0 else max(rise, level + row[RISE])
+            sums = list(map(add, sums, row[:_SUMS]))
+            level += row[NET]
+        elif position == 0 or level > rise:
+            rise = level
+    records = []
+    after: int | None = None  # the rise from the next child on
+    for (net_before, rise_before, sums_before), row in zip(reversed(before), reversed(kids), strict=True):
+        if row:
+            after = row[RISE] if after is None else max(row[RISE], row[NET] + after)
+            records.append(EDGE.pack(net_before, rise_before, after, *row[F0 : F0 + FRESH_SLOTS], *sums_before))
+        else:
+            after = 0 if after is None else max(0, after)
+            records.append(EDGE.pack(net_before, rise_before, after, *_NO_FRESH, *sums_before))
+    return b"".join(reversed(records))
+
+
+def parts(blocks: Sequence[Block]) -> list[Part]:
+    """Contiguous blocks (as :func:`decompose` gives them) as parts: each run of siblings below a
+    day that starts or ends their parent becomes one edge of the parent, the others stay whole."""
+    found: list[Part] = []
+    position = 0
+    while position < len(blocks):
+        level, start = blocks[position]
+        end = position + 1
+        if level < len(LEVELS) - 1:
+            size = LEVELS[level + 1]
+            home = start - start % size
+            while end < len(blocks) and blocks[end][0] == level and blocks[end][1] < home + size:
+                end += 1
+            stop = block_end(blocks[end - 1])
+            if start == home or stop == home + size:
+                found.append((level + 1, start, stop))
+                position = end
+                continue
+            end = position + 1
+        found.append((level, start, start + LEVELS[level]))
+        position = end
+    return found
+
+
+def decompose_parts(start: int, end: int) -> list[Part]:
+    """``parts(decompose(start, end))``, cached by shape as :func:`decompose` is: a series reads
+    hundreds of buckets of one shape."""
+    day = start - start % LEVELS[-1]
+    if end - start > 64 * LEVELS[-1]:
+        return parts(decompose(start, end))
+    return [(level, day + lo, day + hi) for level, lo, hi in _part_shape(start - day, end - day)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _part_shape(start: int, end: int) -> tuple[Part, ...]:
+    return tuple(parts(decompose(start, end)))
+
+
+def part_row(part: Part) -> Block:
+    """The block whose row a part is read from."""
+    level, lo, _ = part
+    return level, lo - lo % LEVELS[level]
+
+
+def part_profile(part: Part, figures: Sequence[int], packed: bytes | None) -> Sequence[int]:
+    """A part's ``net`` and ``rise`` (at their :data:`FIGURES` positions; its sums are left 0) from
+    its row's figures and ``edges``; a whole block's row as it is."""
+    level, lo, hi = part
+    start = lo - lo % LEVELS[level]
+    if hi - lo == LEVELS[level]:
+        return figures
+    assert packed is not None, "a parent row keeps its edges"
+    found = [0] * len(FIGURES)
+    if lo == start:  # a prefix: what the record of the first child after it had before it
+        found[NET], found[RISE], _ = _PROFILE.unpack_from(packed, (hi - start) // LEVELS[level - 1] * EDGE.size)
+    else:  # a suffix: the rest of the block, from the record of its first child
+        net, _, found[RISE] = _PROFILE.unpack_from(packed, (lo - start) // LEVELS[level - 1] * EDGE.size)
+        found[NET] = figures[NET] - net
+    return found
+
+
+def day_prefix(instant: int) -> list[tuple[Block, int]]:
+    """The ``(block, child position)`` records whose sums before the child add up to the sums
+    from the start of the UTC day holding ``instant`` (on a slot) to ``instant``: at most one
+    per level, so a range's sums are its days' totals less one prefix plus another."""
+    found = []
+    start = instant - instant % LEVELS[-1]
+    for level in range(len(LEVELS) - 1, 0, -1):
+        position = (instant - start) // LEVELS[level - 1]
+        if position:
+            found.append(((level, start), position))
+        start += position * LEVELS[level - 1]
+    return found
+
+
+def sums_before(packed: bytes | None, position: int) -> tuple[int, ...]:
+    """A parent's sums before its child ``position``, as its ``edges`` keep them."""
+    if packed is None:
+        return (0,) * _SUMS
+    return _BEFORE.unpack_from(packed, position * EDGE.size + _BEFORE_AT)
+
+
+def child_fresh(packed: bytes | None, parent: Block, child: Block, position: int) -> int:
+    """A child's ``f`` value ``position`` as its parent's ``edges`` keep it."""
+    if packed is None:
+        return 0
+    offset = (child[1] - parent[1]) // LEVELS[child[0]] * EDGE.size + _FRESH_AT
+    return int(_FRESH.unpack_from(packed, offset)[position])

@@ -1,0 +1,85 @@
+"""A parent block's edges and the parts a range is read from (pure: no database)."""
+
+from __future__ import annotations
+
+import random
+
+from calltrail.usage.edges import (
+    block_edges,
+    child_fresh,
+    day_prefix,
+    decompose_parts,
+    part_profile,
+    part_row,
+    parts,
+    sums_before,
+)
+from calltrail.usage.rollups import F0, FIGURES, FRESH_SLOTS, LEVELS, NET, RISE, block_end, children, compose, decompose
+
+
+def _fold(rows: list[list[int] | None]) -> tuple[int, int]:
+    """``(net, rise)`` of a run of blocks, one after another (``None``: a block with nothing)."""
+    level, rise = 0, None
+    for row in rows:
+        net, own = (row[NET], row[RISE]) if row else (0, 0)
+        rise = level + own if rise is None else max(rise, level + own)
+        level += net
+    return level, rise or 0
+
+
+def _random_row(rng: random.Random) -> list[int] | None:
+    if rng.random() < 0.2:
+        return None
+    row = [rng.randrange(0, 50) for _ in FIGURES]
+    row[NET], row[RISE] = rng.randrange(-5, 6), rng.randrange(0, 6)
+    row[F0 : F0 + FRESH_SLOTS] = [rng.randrange(0, 9) for _ in range(FRESH_SLOTS)]
+    return row
+
+
+def test_a_blocks_edges_give_every_prefix_and_suffix_of_its_children() -> None:
+    rng = random.Random(3)
+    day = 20_000 * LEVELS[3]
+    for level in (1, 2, 3):
+        block = (level, day + LEVELS[level] * rng.randrange(0, LEVELS[3] // LEVELS[level]))
+        kids = children(block)
+        rows = {child: row for child in kids if (row := _random_row(rng)) is not None}
+        whole = compose(block, rows)
+        packed = block_edges(block, rows)
+        ordered = [rows.get(child) for child in kids]
+        for position, child in enumerate(kids):
+            if position:
+                prefix = part_profile((level, block[1], child[1]), whole, packed)
+                assert (prefix[NET], prefix[RISE]) == _fold(ordered[:position])
+                suffix = part_profile((level, child[1], block_end(block)), whole, packed)
+                assert (suffix[NET], suffix[RISE]) == _fold(ordered[position:])
+            before = [sum(row[index] for row in ordered[:position] if row) for index in range(len(FIGURES))]
+            assert list(sums_before(packed, position)) == before[:NET]
+            for fresh in range(FRESH_SLOTS):
+                expected = ordered[position][F0 + fresh] if ordered[position] else 0  # type: ignore[index]
+                assert child_fresh(packed, block, child, fresh) == expected
+        assert part_profile((level, block[1], block_end(block)), whole, packed) is whole
+
+
+def test_parts_cover_a_range_with_whole_blocks_and_edges_of_one_row_each() -> None:
+    rng = random.Random(5)
+    day = 20_000 * LEVELS[3]
+    for _ in range(300):
+        start = day + rng.randrange(0, 3 * 96) * 900
+        end = start + rng.randrange(1, 4 * 96) * 900
+        found = decompose_parts(start, end)
+        assert found == parts(decompose(start, end))
+        assert [lo for _, lo, _ in found] == [start, *(hi for _, _, hi in found[:-1])]
+        assert found[-1][2] == end
+        for part in found:
+            level, lo, hi = part
+            row = part_row(part)
+            assert row[1] <= lo < hi <= block_end(row)
+            assert hi - lo == LEVELS[level] or lo == row[1] or hi == block_end(row)
+
+
+def test_day_prefix_adds_up_to_the_start_of_the_day() -> None:
+    day = 20_000 * LEVELS[3]
+    assert day_prefix(day) == []
+    # 18:30 UTC: four 4-hour blocks, two hours, two slots.
+    instant = day + 18 * 3600 + 1800
+    assert day_prefix(instant) == [((3, day), 4), ((2, day + 16 * 3600), 2), ((1, day + 18 * 3600), 2)]
