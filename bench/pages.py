@@ -10,7 +10,8 @@ the filter has fewer pages, and the middle too when it lies elsewhere), first ov
 each deep page located by ``call_page_counts`` and with a plain OFFSET (the path before), checking
 that both read the same rows. Requests go round-robin, one of each per round, so load from
 elsewhere on the machine falls on every query alike. Prints p50/p90 and each p50 over page 1's.
-The last filter is one the counts cannot express: it reads deep pages with an OFFSET still.
+Time windows (``initiatedAt``) are located in the whole list, then cut to the window. The last
+filter is one the counts cannot express: it reads deep pages with an OFFSET still.
 """
 
 from __future__ import annotations
@@ -43,7 +44,12 @@ def _filters(newest: int) -> list[tuple[str, str]]:
         ("type=video&status=ended", "type=video&status=ended"),
         ("statuses=busy,rejected", "statuses=busy,rejected"),
         ("receiverType=group&mode=meet", "receiverType=group&mode=meet"),
-        ("initiatedAt last 120 days (OFFSET)", f"initiatedAt[gte]={newest - 120 * 86400}"),
+        ("initiatedAt last 120 days", f"initiatedAt[gte]={newest - 120 * 86400}"),
+        (
+            "initiatedAt 120 days & status=ended",
+            f"initiatedAt[gte]={newest - 150 * 86400}&initiatedAt[lt]={newest - 30 * 86400}&status=ended",
+        ),
+        ("duration[gt]=60 (OFFSET)", "duration[gt]=60"),
     ]
 
 

@@ -396,3 +396,28 @@ def test_a_time_window_is_counted_from_the_buckets_exactly(stores: Stores) -> No
         CallQuery().where("status", "eq", "ended"),
     ):
         assert compile_query(app, query).window is None
+
+
+def test_deep_pages_of_a_time_window_equal_the_offset_pages(
+    stores: Stores, seeks: list[page_index.Seek | None]
+) -> None:
+    """A window's calls are a run of the whole list: its pages are located in that list, then cut
+    to the window (from either end, with the window's edges inside 15-minute buckets)."""
+    app = _new_app(stores, "window-pages")
+    _load(stores, app, 1500, seed=13)
+    rng = random.Random(14)
+    windows = [
+        (EDGE - 20 * DAY + 7, EDGE + 450),
+        (EDGE - 1, EDGE + DAY + 1),
+        (EDGE - 40 * DAY, EDGE + 3 * 900 + 1),
+        (EDGE + 1, EDGE + 41 * DAY),
+    ]
+    for lower, upper in windows:
+        for _, query in rng.sample(QUERIES, 3):
+            query = query.where("initiated_at", "gte", lower).where("initiated_at", "lt", upper)
+            with stores.db.read() as conn:
+                total = _count(conn, app, query)
+            pages = [PageRequest(page, 7) for page in range(1, -(-total // 7) + 2)]
+            pages += [PageRequest(rng.randrange(1, total + 2), 1) for _ in range(20)]
+            _assert_pages_match(stores, app, query, pages)
+    assert len(seeks) > 300 and all(seek is not None for seek in seeks)

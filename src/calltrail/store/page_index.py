@@ -32,7 +32,7 @@ from typing import Any
 
 from calltrail.sessions.query import Condition
 from calltrail.store.database import Connection, placeholders
-from calltrail.store.sessions_sql import COUNTED_COLUMNS, condition_sql
+from calltrail.store.sessions_sql import COUNTED_COLUMNS, UNBOUNDED, Window, condition_sql
 
 #: Bucket spans in seconds, coarsest first; each divides the one before (as in the migration).
 #: 16, 12 and 16 children per bucket: each sum reads a few hundred rows at most.
@@ -158,3 +158,25 @@ def locate(
     if newest_first:
         return Seek(lower=start, upper=parent[1], skip=first - before)
     return Seek(lower=parent[0], upper=start + span, skip=first - before)
+
+
+def locate_within(
+    conn: Connection, window: Window, app_id: str, first: int, last: int, newest_first: bool
+) -> Seek | None:
+    """:func:`locate` for a time window's list. Its calls are a contiguous run of the whole app's
+    list under the same counted conditions, so the page is found at its position in that list
+    (after the calls beyond the window's near end), then the seek is cut to the window and its
+    skip spared the calls it no longer reads."""
+    counted = window.counted
+    if newest_first:
+        beyond = count_between(conn, app_id, counted, window.upper, UNBOUNDED)
+    else:
+        beyond = count_between(conn, app_id, counted, -UNBOUNDED, window.lower)
+    seek = locate(conn, app_id, counted, beyond + first, beyond + last, newest_first)
+    if seek is None:
+        return None
+    if newest_first:
+        outside = count_between(conn, app_id, counted, window.upper, seek.upper)
+    else:
+        outside = count_between(conn, app_id, counted, seek.lower, window.lower)
+    return Seek(max(seek.lower, window.lower), min(seek.upper, window.upper), seek.skip - outside)

@@ -330,6 +330,13 @@ class SessionStore:
             seek = None
             if compiled.counted is not None and offset * int(counts[1]) >= max(1, page_index.SEEK_FROM * total):
                 seek = page_index.locate(conn, app_id, compiled.counted, offset, offset + limit - 1, not reverse)
+            elif compiled.window is not None and offset >= page_index.SEEK_FROM:
+                args = (compiled.window, app_id, offset, offset + limit - 1, not reverse)
+                seek = page_index.locate_within(conn, *args)
+                # The seek lies within the window: its own bounds would only give the planner a
+                # second, looser range to pick for the index.
+                if seek is not None:
+                    compiled = compile_query(app_id, CallQuery(compiled.window.counted))
             if seek is not None:  # same snapshot as the total
                 sql = compiled.page_sql(direction, sort=False, conn=conn, bounded=True)
                 rows = conn.fetchall(sql, (*compiled.params, seek.lower, seek.upper, limit, seek.skip))

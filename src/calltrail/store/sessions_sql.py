@@ -158,6 +158,8 @@ def compile_query(app_id: str, query: CallQuery) -> CompiledQuery:
     return CompiledQuery(source, where, params, order, count_sql, count_params, ranged)
 
 
+#: Beyond any stored instant: the bound of a window open on that side.
+UNBOUNDED = 2**62
 #: ``initiated_at op v`` as bounds ``lower <= initiated_at < upper`` (whole seconds).
 _BOUNDS = {"gte": (0, None), "gt": (1, None), "lte": (None, 1), "lt": (None, 0), "eq": (0, 1)}
 
@@ -169,7 +171,7 @@ def time_window(conditions: tuple[Condition, ...]) -> Window | None:
     timed = [c for c in conditions if c.column == "initiated_at" and c.op in _BOUNDS]
     if not timed or len(counted) + len(timed) != len(conditions):
         return None
-    lower, upper = -(2**62), 2**62
+    lower, upper = -UNBOUNDED, UNBOUNDED
     for condition in timed:
         value = int(condition.value)  # type: ignore[call-overload]
         low, high = _BOUNDS[condition.op]
