@@ -47,6 +47,10 @@ class Admission:
     decision: Decision | None
 
 
+#: The admission of a request the rate limit does not apply to (shared: it holds nothing).
+UNLIMITED = Admission(None)
+
+
 class Gate:
     """Refuses what a process cannot or may not take; see the module docstring."""
 
@@ -55,17 +59,26 @@ class Gate:
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
         self.metrics = metrics
         self.render = render
+        # Every shed request gets the same answer: one error, rendered once per dialect by the
+        # protocol, rather than a new one per refusal (a flood makes thousands a second).
+        self.overloaded = Overloaded(retry_after=1)
 
     def check(self, path: str, credential: str | None, in_flight: int) -> CalltrailError | Admission:
         """Refuse (the error to answer) or admit a request, given how many are in flight."""
+        return self.admit(path, in_flight, lambda: credential)
+
+    def admit(self, path: str, in_flight: int, credential: Callable[[], str | None]) -> CalltrailError | Admission:
+        """:meth:`check`, reading the presented credential only if the rate limit needs it (a
+        shed request never does)."""
         if path in EXEMPT:
-            return Admission(None)
+            return UNLIMITED
         if in_flight >= self.max_in_flight:
             self.metrics.shed += 1
-            return Overloaded(retry_after=1)
-        if credential is None or not self.limiter.enabled:
-            return Admission(None)
-        decision = self.limiter.take(credential)
+            return self.overloaded
+        presented = credential() if self.limiter.enabled else None
+        if presented is None:
+            return UNLIMITED
+        decision = self.limiter.take(presented)
         if not decision.allowed:
             self.metrics.rate_limited += 1
             return TooManyRequests(decision.retry_after, decision.headers())

@@ -6,6 +6,10 @@ second. An older answer is refreshed in the background while the probe is answer
 it (marked ``stale`` unless fresh), provided it is younger than :data:`STALE_LIMIT`: a saturated
 server, whose ping thread waits for the interpreter like every other thread, is not reported
 dead to its load balancer. Only without a usable answer does a probe wait, :data:`WAIT` at most.
+
+The first ping starts when the probe is made (with the app, before the server listens), so
+the first probes find an answer even when the load arrives with them: otherwise each waited for
+a ping queued behind a saturated server's work, and the first seconds of an overload timed out.
 """
 
 from __future__ import annotations
@@ -13,15 +17,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from calltrail.kernel.errors import CalltrailError
 
 #: How long a ping's answer is reused.
 FRESH_FOR = 1.0
-#: How long a probe without a usable earlier answer waits for a ping in progress.
-WAIT = 0.8
+#: How long a probe without a usable earlier answer waits for a ping in progress (the rest of
+#: the second a probe may take is for the event loop to get to it, under load).
+WAIT = 0.5
 #: How old the last completed ping may be to answer for a ping still running.
 STALE_LIMIT = 30.0
 
@@ -44,14 +49,24 @@ class HealthProbe:
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calltrail-health")
         self._last: Health | None = None
-        self._running: asyncio.Future[Health] | None = None
+        self._running: Future[Health] | None = None
+        self._refresh()  # the first answer is ready before the first probe (see the module docstring)
 
     def _blocking_ping(self) -> Health:
         try:
             self._ping()
+            health = Health(True, None, self._clock())
         except CalltrailError as exc:  # the store reports any database failure as Unavailable
-            return Health(False, exc.message, self._clock())
-        return Health(True, None, self._clock())
+            health = Health(False, exc.message, self._clock())
+        self._last = health  # before the ping's future is done: whoever sees it done sees this
+        return health
+
+    def _refresh(self) -> Future[Health]:
+        """The ping in progress, started now unless one is running."""
+        running = self._running
+        if running is None or running.done():
+            running = self._running = self._executor.submit(self._blocking_ping)
+        return running
 
     async def check(self) -> Health:
         """The database's health, from a fresh or recent ping."""
@@ -59,19 +74,13 @@ class HealthProbe:
         last = self._last
         if last is not None and now - last.at < FRESH_FOR:
             return last
-        if self._running is None or self._running.done():
-            self._running = asyncio.wrap_future(self._executor.submit(self._blocking_ping))
-            self._running.add_done_callback(self._remember)
+        running = self._refresh()
         if last is not None and last.ok and now - last.at < STALE_LIMIT:
             return Health(True, None, last.at, stale=True)  # refreshed in the background
         try:
-            return await asyncio.wait_for(asyncio.shield(self._running), WAIT)
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(running)), WAIT)
         except TimeoutError:
             return Health(False, f"the database did not answer within {WAIT} s", now)
-
-    def _remember(self, future: asyncio.Future[Health]) -> None:
-        if not future.cancelled() and future.exception() is None:
-            self._last = future.result()
 
     def close(self) -> None:
         """Stop the ping thread (a ping in progress finishes on its own)."""

@@ -9,6 +9,12 @@
   (503: too much in flight; 429: rate limit), the answer is written straight from the parser
   callback: no task, no middleware, a few microseconds. That is what keeps refusals within
   milliseconds and ``/healthz`` responsive with a thousand connections hammering one process.
+* **Every waiting connection accepted at once.** uvloop's libuv accepts one connection per pass
+  of the event loop; a pass over a thousand busy connections takes tens of milliseconds, so new
+  connections (a ``/healthz`` probe, clients that do not keep connections alive, a thousand
+  clients arriving together) waited one pass each, in turn: the last of a burst of 1,024 waited
+  seconds. :class:`Acceptor` accepts every waiting connection when the listening socket is ready
+  (up to :data:`ACCEPT_BATCH`) and hands each to the loop.
 * **Logs.** ``text`` (one line per record) or ``json`` (one JSON object per line). The access log is
   Calltrail's own (:mod:`calltrail.api.guard`: request id, route, status, duration, app id,
   secrets in paths redacted); uvicorn's, which would print paths as sent, is off.
@@ -21,26 +27,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
 import orjson
+import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from calltrail.api.gate import ADMITTED, Admission, Gate
 from calltrail.api.guard import request_id
 from calltrail.api.metrics import REFUSED
 from calltrail.api.ratelimit import presented_credential
+from calltrail.api.workers import listening_socket
 from calltrail.kernel.errors import CalltrailError, HeadersTooLarge
 
 #: The longest header line (name, colon, value) accepted.
 MAX_HEADER_LINE = 16 * 1024
 #: The most bytes of a request head (request line and every header) accepted.
 MAX_HEAD_BYTES = 64 * 1024
+#: The most connections accepted in one pass of the event loop (the listen backlog's size).
+ACCEPT_BATCH = 2048
 log = logging.getLogger("calltrail.server")
 
 
@@ -77,7 +90,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if len(name) + 2 + len(value) > MAX_HEADER_LINE:
             self._line_too_long = True
             return  # not kept: the request is refused when its head is complete
-        super().on_header(name, value)
+        # uvicorn's own on_header, inlined: it runs for every header of every request (a flood's
+        # included), and a second Python call per header was a tenth of a refusal's cost.
+        name = name.lower()
+        value = value.rstrip(b" \t")
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         if self._refused:
@@ -96,18 +115,18 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.cycle is not None and not self.cycle.response_complete:
             return False
         started = time.perf_counter()
-        path = unquote(self.url.split(b"?", 1)[0].decode("latin-1"))
-        verdict = self.gate.check(path, _credential(self.headers), len(self.server_state.tasks))
+        path = _path(self.url)
+        # The credential is looked up only when the rate limit needs it: never for a shed request.
+        verdict = self.gate.admit(path, len(self.tasks), self._credential)
         if isinstance(verdict, Admission):
             extensions: dict[str, object] = {ADMITTED: verdict}
             self.scope["extensions"] = extensions  # type: ignore[typeddict-item]
             return False
-        method = self.parser.get_method().decode("ascii", "replace")
-        sent_id = next((value.decode("latin-1") for name, value in self.headers if name == b"x-request-id"), None)
         status, head, body = _rendered(self.gate, path, verdict)
         keep_alive = self.parser.should_keep_alive() and not self._has_body()
         ending = b"\r\n" if keep_alive else b"connection: close\r\n\r\n"
-        self.transport.write(head + b"x-request-id: " + request_id(sent_id).encode() + b"\r\n" + ending + body)
+        self.transport.write(b"".join((head, b"x-request-id: ", self._request_id(), b"\r\n", ending, body)))
+        method = self.parser.get_method().decode("ascii", "replace")
         self.gate.metrics.observe(REFUSED, method, status, time.perf_counter() - started)
         if keep_alive:
             self._skip_message = True  # its (empty) body and end are still parsed: ignore them
@@ -116,11 +135,23 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
         return True
 
-    def _has_body(self) -> bool:
-        return any(
-            (name == b"content-length" and value.strip() not in (b"", b"0")) or name == b"transfer-encoding"
-            for name, value in self.headers
+    def _credential(self) -> str | None:
+        """:func:`calltrail.api.ratelimit.presented_credential` over the raw header pairs."""
+        return presented_credential(
+            {name.decode("latin-1"): value.decode("latin-1") for name, value in self.headers if name in _CREDENTIALS}
         )
+
+    def _request_id(self) -> bytes:
+        for name, value in self.headers:
+            if name == b"x-request-id":
+                return request_id(value.decode("latin-1")).encode()
+        return request_id(None).encode()
+
+    def _has_body(self) -> bool:
+        for name, value in self.headers:
+            if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0")):
+                return True
+        return False
 
     def on_body(self, body: bytes) -> None:
         if not self._refused and not self._skip_message:
@@ -141,7 +172,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         # While a head is being read, feed the parser no more than the head may hold.
         while data and self._in_head and not self._refused:
             room = MAX_HEAD_BYTES - self._head_bytes
-            piece, data = data[:room], data[room:]
+            piece, data = (data, b"") if len(data) <= room else (data[:room], data[room:])
             self._head_bytes += len(piece)
             super().data_received(piece)
             if self._in_head and self._head_bytes >= MAX_HEAD_BYTES and not self._refused:
@@ -151,7 +182,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse(self, message: str) -> None:
         """Answer 431 in the dialect's envelope and close the connection."""
-        path = unquote(self.url.split(b"?", 1)[0].decode("latin-1")) if getattr(self, "url", b"") else "/"
+        path = _path(self.url) if getattr(self, "url", b"") else "/"
         response = self.gate.render(path, HeadersTooLarge(message))
         head = [f"HTTP/1.1 {response.status_code} Request Header Fields Too Large\r\n".encode()]
         head += [name + b": " + value + b"\r\n" for name, value in response.raw_headers]
@@ -163,6 +194,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         log.warning("refused a request from %s: %s", self.client[0] if self.client else "-", message)
 
 
+#: The request headers that may carry a credential (see ``presented_credential``).
+_CREDENTIALS = frozenset((b"apikey", b"authtoken", b"authorization"))
 #: Refusals rendered so far: a flood repeats a handful of them (same dialect, same numbers).
 _RENDERED: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], tuple[int, bytes, bytes]] = {}
 
@@ -170,7 +203,7 @@ _RENDERED: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], tuple[int, by
 def _rendered(gate: Gate, path: str, error: CalltrailError) -> tuple[int, bytes, bytes]:
     """``(status, head without its end, body)`` of a refusal, rendered once per distinct answer."""
     dialect = path.split("/", 2)[1] if path.count("/") >= 1 else ""
-    key = (dialect, error.code, error.message, tuple(sorted(error.headers.items())))
+    key = (dialect, error.code, error.message, tuple(error.headers.items()))
     cached = _RENDERED.get(key)
     if cached is None:
         response = gate.render(path, error)
@@ -182,9 +215,10 @@ def _rendered(gate: Gate, path: str, error: CalltrailError) -> tuple[int, bytes,
     return cached
 
 
-def _credential(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """:func:`calltrail.api.ratelimit.presented_credential` over raw header pairs."""
-    return presented_credential({name.decode("latin-1"): value.decode("latin-1") for name, value in headers})
+def _path(url: bytes) -> str:
+    """The decoded path of a request target, as the gate and the dialects see it."""
+    path = url.split(b"?", 1)[0].decode("latin-1")
+    return unquote(path) if "%" in path else path
 
 
 def _reason(status: int) -> str:
@@ -197,6 +231,70 @@ def _reason(status: int) -> str:
 def protocol_class(gate: Gate) -> type[LimitedHttpToolsProtocol]:
     """The protocol class for one app, asking its gate and rendering with its renderer."""
     return type("CalltrailHttpProtocol", (LimitedHttpToolsProtocol,), {"gate": gate})
+
+
+class Acceptor:
+    """Accepts every connection waiting on a listening socket, each served by the protocol the
+    factory makes (see the module docstring). Stands where uvicorn keeps its asyncio servers: it
+    is closed the same way on shutdown."""
+
+    def __init__(self, sock: socket.socket, factory: Callable[[], asyncio.Protocol]):
+        self.sockets = [sock]
+        self._sock = sock
+        self._factory = factory
+        self._loop = asyncio.get_running_loop()
+        self._connecting: set[asyncio.Task[None]] = set()
+        sock.setblocking(False)
+        self._loop.add_reader(sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, _address = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return  # none left (or another worker process took it)
+            except OSError as exc:  # out of file descriptors, say: the next pass tries again
+                log.warning("could not accept a connection: %s", exc)
+                return
+            conn.setblocking(False)
+            task = self._loop.create_task(self._serve(conn))
+            self._connecting.add(task)  # held until done: the loop keeps only weak references
+            task.add_done_callback(self._connecting.discard)
+
+    async def _serve(self, conn: socket.socket) -> None:
+        try:
+            await self._loop.connect_accepted_socket(self._factory, conn)
+        except OSError:  # the client left before its transport was made
+            conn.close()
+
+    def close(self) -> None:
+        """Stop accepting (the socket is closed; a worker's copy only, with ``--workers``)."""
+        self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()
+
+    async def wait_closed(self) -> None:
+        """Nothing to wait for: connections are uvicorn's to close."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, listening through :class:`Acceptor` instead of an asyncio server."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            sys.exit(STARTUP_FAILURE)
+        config = self.config
+
+        def protocol() -> asyncio.Protocol:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+
+        listeners = sockets if sockets is not None else [listening_socket(config.host, config.port)]
+        self.servers = [Acceptor(sock, protocol) for sock in listeners]  # type: ignore[misc]
+        if sockets is None:  # a worker's parent has said where it listens
+            self._log_started_message(listeners)
+        self.started = True
 
 
 class JsonFormatter(logging.Formatter):
@@ -255,8 +353,6 @@ def run(
     """Serve ``app`` until interrupted (on ``sockets`` already listening, when given: a worker)."""
     import gc
 
-    import uvicorn
-
     # Everything built so far (routes, the OpenAPI document, the stores) lives as long as the
     # process: keep it out of the cyclic collector's full passes, which otherwise stall the event
     # loop for milliseconds at a time under load.
@@ -275,4 +371,4 @@ def run(
         proxy_headers=True,
         forwarded_allow_ips=forwarded_allow_ips,
     )
-    uvicorn.Server(config).run(sockets=sockets)
+    _Server(config).run(sockets=sockets)
