@@ -93,10 +93,11 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="comma-separated process counts to compare")
     parser.add_argument("--seconds", type=int, default=4, help="duration of each wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are printed)")
+    parser.add_argument("--key", help="an API key of the app (default: create one)")
     args = parser.parse_args()
     stores = open_stores(args.db)
     try:
-        key, _ = stores.tenants.create_key(args.app, new_key_settings(name="concurrency bench"))
+        key = args.key or stores.tenants.create_key(args.app, new_key_settings(name="concurrency bench"))[0]
         with stores.db.read() as conn:
             row = conn.fetchone(
                 "SELECT session_id FROM calls WHERE app_id = ? ORDER BY initiated_at DESC LIMIT 1", (args.app,)
@@ -129,6 +130,7 @@ def main() -> None:
                             rate = wrk(url, connections, args.seconds, key if needs_key else None)
                             results.setdefault((name, connections), []).append(rate)
             report(workers, {k: statistics.median(v) for k, v in results.items()})
+    print(f"\nload average {os.getloadavg()[0]:.2f}")
 
 
 def report(workers: int, rates: dict[tuple[str, int], float]) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -24,7 +23,7 @@ from starlette.types import ASGIApp
 
 from calltrail.api.cometchat import envelope as cometchat_envelope
 from calltrail.api.gate import Gate, GateSettings
-from calltrail.api.guard import Guard
+from calltrail.api.guard import CORS, Guard
 from calltrail.api.health import HealthProbe
 from calltrail.api.http import as_calltrail_error, json_response
 from calltrail.api.metrics import CONTENT_TYPE, Metrics
@@ -86,7 +85,7 @@ def create_app(stores: Stores, settings: Settings | None = None) -> Starlette:
     gate = Gate(GateSettings(settings.max_in_flight, settings.rate_limit, settings.rate_burst), metrics, render_error)
     middleware = [
         Middleware(
-            CORSMiddleware,
+            CORS,
             allow_origins=settings.cors_origins,
             allow_methods=("GET", "POST", "PUT", "DELETE", "OPTIONS"),
             allow_headers=CORS_HEADERS,

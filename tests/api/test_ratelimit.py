@@ -29,3 +29,11 @@ def test_the_same_key_has_one_bucket_in_every_dialect() -> None:
 
 def test_zero_turns_limiting_off() -> None:
     assert not RateLimiter(rate=0, burst=10).enabled
+
+
+def test_raw_headers_are_the_headers_as_asgi_carries_them() -> None:
+    now = [100.0]
+    limiter = RateLimiter(rate=1, burst=1, clock=lambda: now[0])
+    for decision in (limiter.take("k"), limiter.take("k")):
+        expected = [(name.lower().encode(), value.encode()) for name, value in decision.headers().items()]
+        assert decision.raw_headers() == expected

@@ -8,7 +8,15 @@ import orjson
 import pytest
 
 from calltrail.kernel.errors import InvalidRequest
-from calltrail.sessions.record import hhmmss, merge_record, minutes, row_from_record, split_record, validate_record
+from calltrail.sessions.record import (
+    hhmmss,
+    merge_record,
+    minutes,
+    record_json,
+    row_from_record,
+    split_record,
+    validate_record,
+)
 from tests.sessions.spec_calls import spec_get_response, spec_list_response
 
 
@@ -25,6 +33,15 @@ def test_split_and_merge_round_trip() -> None:
     summary, extra = split_record(record)
     assert "metaData" not in orjson.loads(summary) and orjson.loads(extra or b"{}") == {"metaData": [], "tags": []}
     assert merge_record(summary, extra) == record
+
+
+def test_record_json_splices_the_parts_as_merge_record_then_orjson_would() -> None:
+    records = [*spec_list_response()["data"], spec_get_response()["data"]]
+    records += [{**record, "metaData": {"é": [1.5, None]}, "tags": ["a"]} for record in records]
+    for record in records:
+        summary, extra = split_record(record)
+        assert record_json(summary, extra) == orjson.dumps(merge_record(summary, extra))
+    assert record_json(b'{"a":1}', b"{}") == b'{"a":1}' and record_json(b"{}", b'{"b":2}') == b'{"b":2}'
 
 
 def test_spec_records_validate_unchanged() -> None:

@@ -69,3 +69,27 @@ def test_postgresql_connections_are_bounded_by_the_pool(pg_database: Callable[[]
         assert db._pool.get_stats()["pool_size"] <= 16
     finally:
         db.close()
+
+
+def test_sqlite_readers_idle_too_long_are_closed_at_the_next_read(tmp_path: Path) -> None:
+    """After a burst, the readers it opened (and their page caches) do not outlive an idle gap."""
+    db = open_database(f"sqlite:///{tmp_path / 'idle.db'}")
+    assert isinstance(db, SQLiteDatabase)
+    now = [1000.0]
+    db._clock = lambda: now[0]
+    try:
+
+        def read() -> object:
+            with db.read() as conn:
+                return conn.fetchone("SELECT 1")
+
+        _waves(read, waves=2)
+        assert db.reader_count() > 1
+        now[0] += SQLiteDatabase.READER_IDLE_SECONDS - 1
+        read()
+        assert db.reader_count() > 1  # not idle long enough: kept
+        now[0] += 2
+        read()
+        assert db.reader_count() == 1  # the others closed; one (re)used for this read
+    finally:
+        db.close()

@@ -7,9 +7,10 @@ import secrets
 import pytest
 
 from calltrail.kernel.errors import AppNotFound, Conflict, InvalidRequest
+from calltrail.kernel.instants import now_ms
 from calltrail.kernel.tenancy import new_app_settings, new_key_settings
 from calltrail.store import Stores
-from calltrail.store.tenants import hash_secret
+from calltrail.store.tenants import KEY_CACHE_SECONDS, TenantStore, hash_secret
 
 
 def new_id() -> str:
@@ -64,3 +65,45 @@ def test_key_defaults_and_errors(stores: Stores) -> None:
         stores.tenants.create_key(app_id + "-missing")
     with pytest.raises(InvalidRequest):
         stores.tenants.create_key(app_id, new_key_settings("root"))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_key_found_is_remembered_for_a_bounded_time(stores: Stores) -> None:
+    """Another process's revocation (here: another store) is seen within KEY_CACHE_SECONDS."""
+    app_id = stores.tenants.create_app(new_app_settings("Cache", new_id())).app_id
+    secret, key = stores.tenants.create_key(app_id)
+    clock = FakeClock()
+    serving, elsewhere = TenantStore(stores.db, clock), TenantStore(stores.db)
+    assert serving.find_key(secret) == key
+    elsewhere.revoke_key(app_id, key.key_id)
+    clock.now += KEY_CACHE_SECONDS - 0.5
+    assert serving.find_key(secret) == key  # remembered: no lookup
+    clock.now += 1
+    assert serving.find_key(secret) is None
+    assert serving.find_key(secret) is None  # unknown keys are not remembered either way
+
+
+def test_a_key_revoked_by_the_serving_store_is_refused_at_once(stores: Stores) -> None:
+    app_id = stores.tenants.create_app(new_app_settings("Revoke", new_id())).app_id
+    secret, key = stores.tenants.create_key(app_id)
+    other_secret, other = stores.tenants.create_key(app_id)
+    assert stores.tenants.find_key(secret) == key and stores.tenants.find_key(other_secret) == other
+    stores.tenants.revoke_key(app_id, key.key_id)
+    assert stores.tenants.find_key(secret) is None
+    assert stores.tenants.find_key(other_secret) == other
+
+
+def test_a_remembered_key_still_expires_on_time(stores: Stores, monkeypatch: pytest.MonkeyPatch) -> None:
+    app_id = stores.tenants.create_app(new_app_settings("Expiry", new_id())).app_id
+    now = now_ms()
+    secret, key = stores.tenants.create_key(app_id, expires_at_ms=now + 60_000)
+    assert stores.tenants.find_key(secret) == key
+    monkeypatch.setattr("calltrail.store.tenants.now_ms", lambda: now + 60_000)
+    assert stores.tenants.find_key(secret) is None

@@ -8,8 +8,10 @@ updated on the event loop by :mod:`calltrail.api.guard`, plus the store's own co
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 #: Latency buckets in seconds: from a cached health answer to a slow export page.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -22,16 +24,20 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 @dataclass
 class _Histogram:
-    counts: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
+    #: Observations per bucket, each counted once (in the first bucket that holds it, the last
+    #: slot past every bound): cumulated only when rendered, not on every request.
+    counts: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
     total: float = 0.0
     observations: int = 0
 
     def observe(self, seconds: float) -> None:
-        for index, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                self.counts[index] += 1
+        self.counts[bisect_left(BUCKETS, seconds)] += 1
         self.total += seconds
         self.observations += 1
+
+    def cumulative(self) -> list[int]:
+        """Observations at or below each bound of :data:`BUCKETS` (Prometheus' ``le`` buckets)."""
+        return list(accumulate(self.counts[: len(BUCKETS)]))
 
 
 def _escape(value: str) -> str:
@@ -74,7 +80,7 @@ class Metrics:
             yield f"calltrail_http_requests_total{_labels(route=route, method=method, status=status)} {count}"
         yield from _family("calltrail_http_request_duration_seconds", "histogram", "Time to answer a request.")
         for (route, method), histogram in sorted(self.durations.items()):
-            for bound, count in zip(BUCKETS, histogram.counts, strict=True):
+            for bound, count in zip(BUCKETS, histogram.cumulative(), strict=True):
                 labels = _labels(route=route, method=method, le=repr(bound))
                 yield f"calltrail_http_request_duration_seconds_bucket{labels} {count}"
             labels = _labels(route=route, method=method, le="+Inf")

@@ -46,6 +46,18 @@ class Decision:
             headers["Retry-After"] = str(self.retry_after)
         return headers
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """:meth:`headers` as an ASGI message carries them (names in lower case): built directly,
+        as every admitted request with a credential adds them."""
+        raw = [
+            (b"x-ratelimit-limit", b"%d" % self.limit),
+            (b"x-ratelimit-remaining", b"%d" % self.remaining),
+            (b"x-ratelimit-reset", b"%d" % self.reset_after),
+        ]
+        if not self.allowed:
+            raw.append((b"retry-after", b"%d" % self.retry_after))
+        return raw
+
 
 class RateLimiter:
     """Token buckets by credential. ``rate`` <= 0 disables limiting."""

@@ -65,6 +65,17 @@ def merge_record(summary: bytes, extra: bytes | None) -> dict[str, Any]:
     return record
 
 
+def record_json(summary: bytes, extra: bytes | None) -> bytes:
+    """``orjson.dumps(merge_record(summary, extra))`` byte for byte, without decoding either part:
+    :func:`split_record` writes two compact objects with no key in common, so the merged object
+    is the first one's members followed by the second's."""
+    if not extra or extra == b"{}":
+        return summary
+    if summary == b"{}":
+        return extra
+    return summary[:-1] + b"," + extra[1:]
+
+
 def _members(record: Mapping[str, Any], status: str) -> tuple[Member, ...]:
     initiator = record["initiator"]
     uids = [initiator]

@@ -5,12 +5,19 @@ they are high-entropy secrets, so a fast hash is enough and keeps every request'
 A key is named, without revealing it, by its *prefix* (its first :data:`PREFIX_LENGTH`
 characters, stored since migration 0008) or its *key id* (the first 16 hex digits of its hash).
 A key may expire; an expired key is refused like an unknown one. Revoking a key deletes it.
+
+A key found is remembered for :data:`KEY_CACHE_SECONDS` (per store, so per server process): a busy
+client's requests then skip the lookup. Its expiry is still checked on every request; a revocation
+is seen at once by the store that revokes, and by every other process (``calltrail keys revoke``
+runs in its own) within :data:`KEY_CACHE_SECONDS`. Unknown keys are never remembered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from calltrail.kernel.errors import AppNotFound, Conflict, NotFound
@@ -33,6 +40,11 @@ class App:
 PREFIX_LENGTH = 8
 KEY_ID_LENGTH = 16
 _KEY_COLUMNS = "app_id, name, scope, created_at, key_hash, prefix, expires_at"
+#: How long a key found is trusted without looking again: the bound on how late a server
+#: notices a key revoked by another process.
+KEY_CACHE_SECONDS = 5.0
+#: Keys remembered at most (all are forgotten when full: a refill costs one lookup each).
+KEY_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +83,11 @@ def hash_secret(secret: str) -> str:
 class TenantStore:
     """Create and look up apps and API keys."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, clock: Callable[[], float] = time.monotonic):
         self.db = db
+        self._clock = clock
+        # key hash -> (the key, when it was looked up)
+        self._found: dict[str, tuple[ApiKey, float]] = {}
 
     def create_app(self, settings: tuple[str, str, str]) -> App:
         """Create an app from checked ``(name, app id, region)``
@@ -164,6 +179,7 @@ class TenantStore:
                 "DELETE FROM api_keys WHERE app_id = ? AND substr(key_hash, 1, ?) = ?",
                 (app_id, KEY_ID_LENGTH, matches[0].key_id),
             )
+        self._found.clear()  # the revoked key's hash is not at hand (its id is a prefix of it)
         return matches[0]
 
     def find_key(self, secret: str) -> ApiKey | None:
@@ -172,10 +188,24 @@ class TenantStore:
 
     def find_key_hash(self, key_hash: str) -> ApiKey | None:
         """The key whose stored hash (:func:`hash_secret`) this is, or None: what a dashboard
-        session, which keeps the hash and never the key, re-checks on every request."""
+        session, which keeps the hash and never the key, re-checks on every request. A key found
+        is remembered for :data:`KEY_CACHE_SECONDS` (see the module docstring)."""
+        now = now_ms()
+        found = self._found.get(key_hash)
+        if found is not None and self._clock() - found[1] < KEY_CACHE_SECONDS:
+            key = found[0]
+            return key if key.expires_at_ms is None or key.expires_at_ms > now else None
+        looked_up = self._clock()
         with self.db.read() as conn:
             row = conn.fetchone(
                 f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = ? AND (expires_at IS NULL OR expires_at > ?)",
-                (key_hash, now_ms()),
+                (key_hash, now),
             )
-        return _key(row) if row else None
+        if row is None:
+            self._found.pop(key_hash, None)
+            return None
+        if len(self._found) >= KEY_CACHE_SIZE:
+            self._found.clear()
+        key = _key(row)
+        self._found[key_hash] = (key, looked_up)
+        return key

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from calltrail.api.auth import authenticate_key
-from calltrail.api.http import JSONBytes, Parsed, json_response, parse_now, read_json_now, run, unwrap
+from calltrail.api.http import JSONBytes, Parsed, json_response, parse_now, read_json_now, run, run_point_read, unwrap
 from calltrail.kernel import cursors
 from calltrail.kernel.errors import (
     ChannelCallNotFound,
@@ -161,7 +161,8 @@ class VoiceEndpoints:
     async def get_call(self, request: Request) -> Response:
         """``GET .../channels/{channelId}/calls/{callId}``: one call."""
         call_id = canonical_uuid(request.path_params["call_id"])
-        body = await run(
+        body = await run_point_read(
+            self.stores.db,
             self._in_snapshot(self._get),
             request.headers.get("authorization"),
             request.path_params["workspace_id"],

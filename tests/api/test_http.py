@@ -1,0 +1,118 @@
+"""The worker threads that run blocking calls, and point reads that may skip them."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from pathlib import Path
+
+import pytest
+
+from calltrail.api.http import WorkerThreads, run, run_point_read
+from calltrail.store.database import open_database
+
+REQUEST: ContextVar[str] = ContextVar("request", default="none")
+
+
+def test_a_call_returns_or_raises_on_a_worker_thread_in_the_callers_context() -> None:
+    threads = WorkerThreads(limit=2)
+
+    async def main() -> None:
+        REQUEST.set("r1")
+        ran_on, seen = await threads.call(lambda: (threading.current_thread(), REQUEST.get()))
+        assert ran_on is not threading.current_thread() and seen == "r1"
+        with pytest.raises(KeyError, match="missing"):
+            await threads.call(_missing)
+
+    asyncio.run(main())
+
+
+def _missing() -> None:
+    raise KeyError("missing")
+
+
+def test_threads_are_bounded_and_kept() -> None:
+    threads = WorkerThreads(limit=3)
+    gate = threading.Barrier(3, timeout=10)
+    names: set[int] = set()
+
+    def work() -> None:
+        names.add(threading.get_ident())
+        gate.wait()  # three at once: only possible on three threads
+
+    async def main() -> None:
+        await asyncio.gather(*(threads.call(work) for _ in range(3)))
+        gate.reset()
+        # Nine more calls, three at a time: the same three threads, none started.
+        for _ in range(3):
+            await asyncio.gather(*(threads.call(work) for _ in range(3)))
+
+    asyncio.run(main())
+    assert len(names) == 3 and threads._threads == 3
+
+
+def test_calls_past_the_limit_wait_their_turn() -> None:
+    threads = WorkerThreads(limit=1)
+    running = []
+
+    def work(number: int) -> int:
+        running.append(number)
+        assert len(running) == 1
+        running.pop()
+        return number
+
+    async def main() -> list[int]:
+        return list(await asyncio.gather(*(threads.call(functools.partial(work, n)) for n in range(20))))
+
+    assert asyncio.run(main()) == list(range(20))
+
+
+def test_a_cancelled_caller_waits_for_its_call_to_end() -> None:
+    threads = WorkerThreads(limit=1)
+    release, ended = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        release.wait(10)
+        ended.set()
+
+    async def main() -> None:
+        task = asyncio.ensure_future(threads.call(slow))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        assert not task.done()  # still waiting for the thread
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert ended.is_set()
+
+    asyncio.run(main())
+
+
+def test_point_reads_skip_the_trip_only_on_sqlite_with_nothing_else_running(
+    tmp_path: Path, pg_database: Callable[[], str]
+) -> None:
+    sqlite = open_database(f"sqlite:///{tmp_path / 'point.db'}")
+    postgres = open_database(pg_database())
+    try:
+
+        async def main() -> None:
+            here = threading.current_thread()
+            # Idle: the read runs here, on the event loop's thread; PostgreSQL's always travels.
+            assert await run_point_read(sqlite, threading.current_thread) is here
+            assert await run_point_read(postgres, threading.current_thread) is not here
+            # Another call in flight: the read makes the trip rather than wait behind it.
+            release = threading.Event()
+            busy = asyncio.ensure_future(run(release.wait, 10))
+            await asyncio.sleep(0.05)
+            assert await run_point_read(sqlite, threading.current_thread) is not here
+            release.set()
+            await busy
+
+        asyncio.run(main())
+    finally:
+        sqlite.close()
+        postgres.close()
