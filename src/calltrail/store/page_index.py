@@ -77,6 +77,12 @@ def write(conn: Connection, app_id: str, deltas: Deltas) -> None:
     conn.executemany(_DELETE_EMPTY, [(app_id, *key) for key, n in changed if n < 0])
 
 
+def _matching(conditions: Sequence[Condition], alias: str) -> tuple[str, list[Any]]:
+    """``conditions`` on the counted columns of ``alias`` as `` AND ...`` clauses, and their values."""
+    filters = [condition_sql(condition, alias) for condition in conditions]
+    return "".join(f" AND {sql}" for sql, _ in filters), [value for _, found in filters for value in found]
+
+
 def cover(lower: int, upper: int, spans: Sequence[int] = SPANS) -> list[tuple[int, int, int]]:
     """``[lower, upper)`` as runs ``(span, start, end)`` of whole buckets, coarsest spans in the
     middle, and at most two edges shorter than two of the finest buckets as ``(0, start, end)``: at most
@@ -98,16 +104,15 @@ def count_between(conn: Connection, app_id: str, conditions: Sequence[Condition]
     from the counts, the edges counted from the calls' index, in one statement."""
     parts: list[str] = []
     params: list[Any] = []
+    where, values = _matching(conditions, "c")
     for span, start, end in cover(lower, upper):
         table, column = ("calls c", "c.initiated_at") if span == 0 else ("call_page_counts c", "c.bucket_start")
-        filters = [condition_sql(condition, "c") for condition in conditions]
-        where = "".join(f" AND {sql}" for sql, _ in filters)
         measure = "count(*)" if span == 0 else "coalesce(sum(c.n), 0)"
         spanned = "" if span == 0 else " AND c.span = ?"
         parts.append(
             f"SELECT {measure} AS n FROM {table} WHERE c.app_id = ?{spanned} AND {column} >= ? AND {column} < ?{where}"
         )
-        params += [app_id, *([span] if span else []), start, end, *(value for _, found in filters for value in found)]
+        params += [app_id, *([span] if span else []), start, end, *values]
     if not parts:
         return 0
     row = conn.fetchone(f"SELECT coalesce(sum(n), 0) FROM ({' UNION ALL '.join(parts)}) AS parts", params)
@@ -121,9 +126,7 @@ def locate(
     oldest otherwise) of the app's calls matching ``conditions`` lie. ``conditions`` must be
     equalities or IN lists on the counted columns. None if the counts hold fewer rows (never
     when they are in step with the calls: the caller then reads with an OFFSET)."""
-    filters = [condition_sql(condition, "k") for condition in conditions]
-    where = "".join(f" AND {sql}" for sql, _ in filters)
-    values = [value for _, found in filters for value in found]
+    where, values = _matching(conditions, "k")
     order = "DESC" if newest_first else "ASC"
     parent: tuple[int, int] | None = None  # the bucket holding row ``first`` at the previous span
     before = 0  # rows preceding that bucket in the walk's order
