@@ -138,6 +138,10 @@ def test_json_logs_carry_request_fields_and_never_a_live_token(
     assert viewer["app_id"] == "prod"  # the user token's app
 
 
+def _lines_about(output: str, path: str) -> list[str]:
+    return [line for line in output.splitlines() if path in line]
+
+
 def test_a_client_leaving_mid_upload_is_one_log_line(server_factory: Callable[..., Server], tmp_path: Path) -> None:
     db_url = _db(tmp_path)
     key = _tenant(db_url)
@@ -148,10 +152,12 @@ def test_a_client_leaving_mid_upload_is_one_log_line(server_factory: Callable[..
         sock.sendall(head.encode() + b"[" + b" " * 100_000)
         time.sleep(0.3)
     # Generous: on a loaded machine the server may take a while to notice the closed socket.
+    # (Waited for by the line itself: a request id is random hex, so "499" alone may match one.)
     deadline = time.monotonic() + 30
-    while "499" not in server.output() and time.monotonic() < deadline:
+    while time.monotonic() < deadline and not _lines_about(server.output(), "/v3/calls/events"):
         time.sleep(0.1)
+    time.sleep(0.2)  # a second line, if one were written, would follow at once
     output = server.output()
     assert "Traceback" not in output and "Exception" not in output
-    mentions = [line for line in output.splitlines() if "/v3/calls/events" in line]
+    mentions = _lines_about(output, "/v3/calls/events")
     assert len(mentions) == 1 and " 499 " in mentions[0], output
