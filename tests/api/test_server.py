@@ -6,6 +6,7 @@ server process: tests/e2e/test_production.py.)"""
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -16,7 +17,7 @@ import uvloop
 from uvicorn.server import ServerState
 
 from calltrail.api.gate import ADMITTED, Admission
-from calltrail.api.server import Acceptor, LimitedHttpToolsProtocol, protocol_class
+from calltrail.api.server import GC_THRESHOLDS, Acceptor, LimitedHttpToolsProtocol, protocol_class, settle_collector
 from calltrail.app import create_app
 from calltrail.settings import Settings
 from calltrail.store import Stores
@@ -154,3 +155,18 @@ def test_the_acceptor_takes_every_waiting_connection_in_one_pass() -> None:
             client.close()
 
     uvloop.run(main())  # the loop calltrail serve runs on, whose own accepting takes one per pass
+
+
+def test_serving_freezes_startup_objects_and_collects_less_often() -> None:
+    before = gc.get_threshold()
+    try:
+        settle_collector()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle
+        assert gc.collect() >= 1  # cycles made after startup are still collected
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
