@@ -8,14 +8,17 @@ import secrets
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 
 from calltrail.exports.records import KINDS, encode_page, value_paths
 from calltrail.exports.registry import FORMATS
 from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.query import CallQuery
+from calltrail.sessions.record import SCALAR_FIELDS
 from calltrail.store import Stores
 from calltrail.store.exports import ExportCursor
+from calltrail.store.migrations import m0017_call_scalars
 from calltrail.voice.query import ChannelCallQuery
 from calltrail.voice.vocabulary import new_channel_settings
 
@@ -168,3 +171,32 @@ def test_voice_values_give_the_bytes_of_whole_records(stores: Stores) -> None:
     some = ChannelCallQuery(channels=(channel,), statuses=("completed", "busy"))
     with_values = _export(stores.exports.voice(app_id, some, 11, paths=paths), "voice", values=True)
     assert with_values == _export(stores.exports.voice(app_id, some, 11), "voice", values=False)
+
+
+def test_calls_keep_their_scalars_and_the_migration_fills_them_in(stores: Stores) -> None:
+    """A CSV export reads each call's stored scalars (``calls.scalars``): as the writers keep them,
+    as ``m0017`` reads them from the records, and (a row without them) from the record itself."""
+    app_id = _app(stores)
+    stores.sessions.put_records(app_id, _calls())
+    paths = value_paths("csv", "calls")
+    expected = _export(stores.exports.calls(app_id, CallQuery(), 1000), "calls", values=False)
+
+    def exported() -> bytes:
+        return _export(stores.exports.calls(app_id, CallQuery(), 1000, paths=paths), "calls", values=True)
+
+    assert exported() == expected
+    dialect = stores.db.dialect
+    _, fill = m0017_call_scalars.statements(dialect)
+    for change in (f"{fill} WHERE app_id = ?", "UPDATE calls SET scalars = NULL WHERE app_id = ?"):
+        with stores.db.write() as conn:
+            conn.execute(change, [app_id])
+        assert exported() == expected, change
+    # Read, not recomputed: what the column holds is what the export shows.
+    with stores.db.write() as conn:
+        conn.execute("UPDATE calls SET scalars = ? WHERE app_id = ?", [orjson.dumps(["x", *[None] * 16]), app_id])
+    assert exported().count(b"\r\nx,,") == len(_calls())
+
+
+def test_the_migration_lists_the_scalar_fields_of_today() -> None:
+    # Changing SCALAR_FIELDS needs a migration that rewrites calls.scalars: m0017 never changes.
+    assert m0017_call_scalars.FIELDS == SCALAR_FIELDS

@@ -67,6 +67,7 @@ def _random_call(rng: random.Random, index: int) -> CallRow:
         has_recording=False,
         summary=orjson.dumps({"participants": entries}),
         extra=None,
+        scalars=b"[]",
         members=members,
     )
 

@@ -15,26 +15,10 @@ import orjson
 from calltrail.exports.base import TabularFormat
 from calltrail.exports.ndjson import lines
 from calltrail.exports.registry import FORMATS
+from calltrail.sessions.record import SCALAR_FIELDS
 
-CALL_COLUMNS = (
-    "sessionId",
-    "status",
-    "type",
-    "mode",
-    "initiator",
-    "receiver",
-    "receiverType",
-    "initiatedAt",
-    "startedAt",
-    "endedAt",
-    "totalDurationInMinutes",
-    "totalAudioMinutes",
-    "totalVideoMinutes",
-    "totalDuration",
-    "totalParticipants",
-    "hasRecording",
-    "mid",
-)
+#: A call's row: its record's scalar fields (each stored call keeps their values ready).
+CALL_COLUMNS = SCALAR_FIELDS
 PARTICIPANT_COLUMNS = (
     "sessionId",
     "uid",

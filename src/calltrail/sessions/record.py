@@ -31,6 +31,29 @@ from calltrail.sessions.vocabulary import (
     normalize_type,
 )
 
+#: A record's scalar fields, in the order a tabular export (CSV) shows them. Each stored call
+#: keeps their values as a compact JSON array (``CallRow.scalars``), so an export reads them
+#: without parsing the record; changing this list needs a migration that rewrites that column
+#: (see ``m0017_call_scalars``).
+SCALAR_FIELDS = (
+    "sessionId",
+    "status",
+    "type",
+    "mode",
+    "initiator",
+    "receiver",
+    "receiverType",
+    "initiatedAt",
+    "startedAt",
+    "endedAt",
+    "totalDurationInMinutes",
+    "totalAudioMinutes",
+    "totalVideoMinutes",
+    "totalDuration",
+    "totalParticipants",
+    "hasRecording",
+    "mid",
+)
 #: Fields only Get Call shows; List Calls leaves them out, as the spec examples do.
 DETAIL_ONLY_FIELDS = ("metaData", "tags")
 MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
@@ -131,6 +154,8 @@ def row_from_record(record: Mapping[str, Any], source: str) -> CallRow:
         has_recording=bool(record.get("hasRecording", bool(recordings))),
         summary=summary,
         extra=extra,
+        # The list-shape record's values (no scalar field is detail-only), as orjson writes them.
+        scalars=orjson.dumps([record.get(name) for name in SCALAR_FIELDS]),
         members=_members(record, status),
     )
 

@@ -104,4 +104,6 @@ class CallRow:
     has_recording: bool
     summary: bytes
     extra: bytes | None
+    #: The values of ``record.SCALAR_FIELDS`` as a compact JSON array (``null`` when absent).
+    scalars: bytes
     members: tuple[Member, ...]

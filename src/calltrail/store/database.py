@@ -93,6 +93,30 @@ def json_keys(paths: Sequence[Sequence[str]]) -> list[Sequence[str]]:
     return checked
 
 
+def json_values_sql(dialect: str, document: str, paths: Sequence[Sequence[str]]) -> str:
+    """The expression :meth:`Connection.json_values` gives on ``dialect`` (also for migrations,
+    which have no connection object to ask)."""
+    if dialect == "sqlite":
+        # One json_extract of several paths parses the document once and answers an array of
+        # the values' own texts; a BLOB argument would be read as JSONB (3.45+), so it is cast.
+        # Plain keys need no quotes in a path (unquoted ones are found a little faster).
+        listed = ", ".join("'$" + "".join(f".{key}" for key in path) + "'" for path in json_keys(paths))
+        return f"CAST(json_extract(CAST({document} AS TEXT), {listed}) AS BLOB)"
+    # json (not jsonb, which rewrites numbers) keeps each value's text; json_to_record parses
+    # the document once. PostgreSQL refuses \u0000 in any JSON text it parses: such documents
+    # come back whole.
+    checked = json_keys(paths)
+    tops = list(dict.fromkeys(path[0] for path in checked))
+    columns = ", ".join(f'"{key}" json' for key in tops)
+    values = [f'x."{path[0]}"' + "".join(f" -> '{key}'" for key in path[1:]) for path in checked]
+    array = " || ',' || ".join(f"coalesce(({value})::text, 'null')" for value in values)
+    parsed = f"json_to_record(convert_from({document}, 'UTF8')::json) AS x({columns})"
+    return (
+        f"CASE WHEN position('\\\\u0000'::bytea in {document}) = 0 "
+        f"THEN (SELECT convert_to('[' || {array} || ']', 'UTF8') FROM {parsed}) ELSE {document} END"
+    )
+
+
 class Connection:
     """One database connection inside a transaction (see :meth:`Database.read`/``write``)."""
 
@@ -216,11 +240,7 @@ class SQLiteConnection(Connection):
         return f"+{expression}"
 
     def json_values(self, document: str, paths: Sequence[Sequence[str]]) -> str:
-        # One json_extract of several paths parses the document once and answers an array of
-        # the values' own texts; a BLOB argument would be read as JSONB (3.45+), so it is cast.
-        # Plain keys need no quotes in a path (unquoted ones are found a little faster).
-        listed = ", ".join("'$" + "".join(f".{key}" for key in path) + "'" for path in json_keys(paths))
-        return f"CAST(json_extract(CAST({document} AS TEXT), {listed}) AS BLOB)"
+        return json_values_sql(self.dialect, document, paths)
 
 
 class PostgresConnection(Connection):
@@ -313,19 +333,7 @@ class PostgresConnection(Connection):
         return f"{column} = ANY(?)", [list(values)]
 
     def json_values(self, document: str, paths: Sequence[Sequence[str]]) -> str:
-        # json (not jsonb, which rewrites numbers) keeps each value's text; json_to_record parses
-        # the document once. PostgreSQL refuses \u0000 in any JSON text it parses: such documents
-        # come back whole.
-        checked = json_keys(paths)
-        tops = list(dict.fromkeys(path[0] for path in checked))
-        columns = ", ".join(f'"{key}" json' for key in tops)
-        values = [f'x."{path[0]}"' + "".join(f" -> '{key}'" for key in path[1:]) for path in checked]
-        array = " || ',' || ".join(f"coalesce(({value})::text, 'null')" for value in values)
-        parsed = f"json_to_record(convert_from({document}, 'UTF8')::json) AS x({columns})"
-        return (
-            f"CASE WHEN position('\\\\u0000'::bytea in {document}) = 0 "
-            f"THEN (SELECT convert_to('[' || {array} || ']', 'UTF8') FROM {parsed}) ELSE {document} END"
-        )
+        return json_values_sql(self.dialect, document, paths)
 
 
 class Database:

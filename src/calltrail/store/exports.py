@@ -22,6 +22,7 @@ import orjson
 
 from calltrail.kernel.cursors import Cursor
 from calltrail.sessions.query import CallQuery
+from calltrail.sessions.record import SCALAR_FIELDS
 from calltrail.store.database import Connection, Database
 from calltrail.store.sessions_sql import compile_query
 from calltrail.store.voice_sql import compile_page
@@ -33,6 +34,8 @@ Position = tuple[Any, Any]
 PageReader = Callable[[Connection, Position | None, int], tuple[list[bytes], Position | None]]
 #: Where each value a tabular export reads is in a stored record (keys from the top).
 Paths = Sequence[tuple[str, ...]]
+#: The paths whose values each call row keeps ready (``calls.scalars``).
+STORED_SCALARS = tuple((name,) for name in SCALAR_FIELDS)
 
 
 class ExportCursor:
@@ -98,6 +101,10 @@ def call_pages(app_id: str, query: CallQuery, paths: Paths | None = None) -> Pag
         found = statements.get(conn.dialect)
         if found is None:
             selected = "c.summary" if paths is None else conn.json_values("c.summary", paths)
+            if paths is not None and tuple(paths) == STORED_SCALARS:
+                # Kept at write time (m0017): read, not parsed out of the record. (COALESCE: a
+                # row without them would still export right.)
+                selected = f"COALESCE(c.scalars, {selected})"
             select = f"SELECT {selected} FROM {compiled.source} WHERE {compiled.where}"
             found = statements[conn.dialect] = (
                 f"{select} {order}",

@@ -51,6 +51,7 @@ CALL_COLUMNS = (
     "has_recording",
     "summary",
     "extra",
+    "scalars",
 )
 MEMBER_COLUMNS = ("app_id", "session_id", "uid", "initiated_at", "is_initiator", "joined", "rejected", "missed")
 
@@ -111,6 +112,7 @@ def _call_values(app_id: str, row: CallRow) -> tuple[Any, ...]:
         int(row.has_recording),
         row.summary,
         row.extra,
+        row.scalars,
     )
 
 
