@@ -36,12 +36,15 @@ def test_sqlite_readers_are_pooled_and_bounded(tmp_path: Path) -> None:
             with db.read() as conn:
                 return conn.fetchone("SELECT 1")
 
+        db._clock = lambda: 0.0  # no reader is ever idle long enough to be closed here
+        opened: list[object] = []
+        connect = db._connect
+        db._connect = lambda **kwargs: opened.append(kwargs) or connect(**kwargs)  # type: ignore[method-assign,func-returns-value]
         _waves(read)
-        # 240 threads made 1,200 reads; at most MAX_READERS connections ever opened.
-        assert 1 <= db.reader_count() <= SQLiteDatabase.MAX_READERS
-        opened = db.reader_count()
         _waves(read, waves=3)
-        assert db.reader_count() == opened  # reused, not reopened
+        # 312 threads made 1,560 reads; at most MAX_READERS connections were ever opened, each
+        # kept and reused (how many depends on how many reads overlapped, not on the threads).
+        assert 1 <= len(opened) == db.reader_count() <= SQLiteDatabase.MAX_READERS
     finally:
         db.close()
 
