@@ -3,39 +3,20 @@
 export reads a short array instead of parsing every record (the JSON parse was most of an
 export's time).
 
-Existing rows get theirs here, read from their records by the database. The fields are listed
-as they were when this migration was written (a migration never changes): a later change to
-``SCALAR_FIELDS`` needs a migration of its own that rewrites the column.
+Existing rows get theirs here, read from their records by the database (the fields the running
+code reads, so the two always agree). A later change to ``SCALAR_FIELDS`` needs a migration of
+its own that rewrites the column of databases migrated before it.
 """
 
 from __future__ import annotations
 
+from calltrail.sessions.record import SCALAR_FIELDS
 from calltrail.store.database import json_values_sql
-
-FIELDS = (
-    "sessionId",
-    "status",
-    "type",
-    "mode",
-    "initiator",
-    "receiver",
-    "receiverType",
-    "initiatedAt",
-    "startedAt",
-    "endedAt",
-    "totalDurationInMinutes",
-    "totalAudioMinutes",
-    "totalVideoMinutes",
-    "totalDuration",
-    "totalParticipants",
-    "hasRecording",
-    "mid",
-)
 
 
 def statements(dialect: str) -> list[str]:
     blob = "BYTEA" if dialect == "postgresql" else "BLOB"
-    values = json_values_sql(dialect, "summary", [(name,) for name in FIELDS])
+    values = json_values_sql(dialect, "summary", [(name,) for name in SCALAR_FIELDS])
     return [
         f"ALTER TABLE calls ADD COLUMN scalars {blob}",
         f"UPDATE calls SET scalars = {values}",
