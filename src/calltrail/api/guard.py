@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
@@ -50,10 +50,11 @@ def _new_id() -> str:
     return raw.hex()
 
 
-def header(scope: Scope, name: bytes) -> str | None:
-    """The first value of a request header (``name`` in lower case), as Starlette's ``Headers``
-    reads it, without building the whole mapping."""
-    for key, value in scope["headers"]:
+def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The first value of a request header (``name`` in lower case) among raw header pairs (an
+    ASGI scope's, or the HTTP protocol's), as Starlette's ``Headers`` reads it, without building
+    the whole mapping."""
+    for key, value in headers:
         if key == name:
             return str(value.decode("latin-1"))
     return None
@@ -72,7 +73,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        info = open_request(request_id(header(scope, b"x-request-id")))
+        info = open_request(request_id(header(scope["headers"], b"x-request-id")))
         extra_headers = [(b"x-request-id", info.request_id.encode())]
         status = 500
 
@@ -109,7 +110,7 @@ class CORS(CORSMiddleware):
     added to the response's ``Vary`` header, exactly as the parent class adds it."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or header(scope, b"origin") is not None:
+        if scope["type"] != "http" or header(scope["headers"], b"origin") is not None:
             await super().__call__(scope, receive, send)
             return
 

@@ -23,6 +23,13 @@ from dataclasses import dataclass
 MAX_BUCKETS = 100_000
 
 
+#: The headers a decision sets: their names, and the same in lower case as ASGI carries them.
+_LIMIT = ("X-RateLimit-Limit", b"x-ratelimit-limit")
+_REMAINING = ("X-RateLimit-Remaining", b"x-ratelimit-remaining")
+_RESET = ("X-RateLimit-Reset", b"x-ratelimit-reset")
+_RETRY_AFTER = ("Retry-After", b"retry-after")
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """Whether a request may proceed, and what to tell the client about its budget."""
@@ -35,28 +42,21 @@ class Decision:
     #: Seconds until one request is allowed again (``Retry-After``; 0 when allowed).
     retry_after: int
 
+    def _fields(self) -> list[tuple[tuple[str, bytes], int]]:
+        """Each header's (name, name as ASGI carries it) and value: what both forms are made of."""
+        fields = [(_LIMIT, self.limit), (_REMAINING, self.remaining), (_RESET, self.reset_after)]
+        if not self.allowed:
+            fields.append((_RETRY_AFTER, self.retry_after))
+        return fields
+
     def headers(self) -> dict[str, str]:
         """The ``X-RateLimit-*`` headers of a response (and ``Retry-After`` when refused)."""
-        headers = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset_after),
-        }
-        if not self.allowed:
-            headers["Retry-After"] = str(self.retry_after)
-        return headers
+        return {name: str(value) for (name, _), value in self._fields()}
 
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        """:meth:`headers` as an ASGI message carries them (names in lower case): built directly,
-        as every admitted request with a credential adds them."""
-        raw = [
-            (b"x-ratelimit-limit", b"%d" % self.limit),
-            (b"x-ratelimit-remaining", b"%d" % self.remaining),
-            (b"x-ratelimit-reset", b"%d" % self.reset_after),
-        ]
-        if not self.allowed:
-            raw.append((b"retry-after", b"%d" % self.retry_after))
-        return raw
+        """:meth:`headers` as an ASGI message carries them (names in lower case), as every
+        admitted request with a credential adds them."""
+        return [(raw, b"%d" % value) for (_, raw), value in self._fields()]
 
 
 class RateLimiter:

@@ -43,7 +43,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from calltrail.api.gate import ADMITTED, Admission, Gate
-from calltrail.api.guard import request_id
+from calltrail.api.guard import header, request_id
 from calltrail.api.metrics import REFUSED
 from calltrail.api.ratelimit import presented_credential
 from calltrail.api.workers import listening_socket
@@ -149,10 +149,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         )
 
     def _request_id(self) -> bytes:
-        for name, value in self.headers:
-            if name == b"x-request-id":
-                return request_id(value.decode("latin-1")).encode()
-        return request_id(None).encode()
+        return request_id(header(self.headers, b"x-request-id")).encode()
 
     def _has_body(self) -> bool:
         for name, value in self.headers:

@@ -20,7 +20,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from operator import add
-from typing import Any
+from typing import Any, TypeVar
 
 from calltrail.sessions.vocabulary import CALL_STATUSES
 from calltrail.store.database import Connection, Database, chunks, integer, placeholders
@@ -76,6 +76,7 @@ _SPAN_COLUMNS = ("session_id", "initiated_at", "started_at", "ended_at", *GROUP_
 _SELECT = f"SELECT {', '.join(_SPAN_COLUMNS)} FROM usage_calls WHERE app_id = ?"
 _ROW_COLUMNS = ("app_id", "grp", "level", "block", "value", *FIGURES, "edges")
 _GRP_IN = f"grp IN ({placeholders(len(GROUPS))})"
+K = TypeVar("K")
 
 
 def call_span(row: Sequence[Any]) -> CallSpan:
@@ -211,6 +212,12 @@ def backfill(db: Database) -> list[str]:
 Key = tuple[int, Any]
 
 
+def _add_into(totals: dict[K, list[int]], key: K, figures: Sequence[int]) -> None:
+    """Add ``figures`` to the running sums kept under ``key`` (a copy of them if none yet)."""
+    total = totals.get(key)
+    totals[key] = list(figures) if total is None else list(map(add, total, figures))
+
+
 class SeriesRead:
     """One series read from the rollups: sums of whole slots, and every bucket's peak."""
 
@@ -282,10 +289,8 @@ class SeriesRead:
             adds += [(before.get(last, {}), 1), (before.get(first, {}), -1)]
             for found, sign in adds:
                 for value, figures in found.items():
-                    key = self._key(index, value)
-                    total = totals.get(key)
                     mine = figures[:NET] if sign > 0 else [-figure for figure in figures[:NET]]
-                    totals[key] = list(mine) if total is None else list(map(add, total, mine))
+                    _add_into(totals, self._key(index, value), mine)
         sums: dict[Key, CallSums] = {}
         statuses: dict[Key, Counter[str]] = {}
         counted = len(STATUS_COLUMNS)
@@ -299,9 +304,7 @@ class SeriesRead:
         found: dict[str, list[int]] = {}
         for block, position in day_prefix(instant):
             for value, row in self.rows[block].items():
-                part = sums_before(row[-1], position)
-                mine = found.get(value)
-                found[value] = list(part) if mine is None else list(map(add, mine, part))
+                _add_into(found, value, sums_before(row[-1], position))
         return found
 
     def peaks(self) -> dict[Key, int]:
