@@ -155,6 +155,7 @@ def measure_series(args: argparse.Namespace, stores: Stores, url: str, key: str)
         ("12 months, interval=month, groupBy=type", {"interval": "month", "groupBy": "type"}, year, "month", True, 0),
     ]
     print(f"{'series':44} {'HTTP p50':>9} {'in-proc':>9} {'DuckDB':>9} {'HTTP/Duck':>9}")
+    measured: dict[str, float] = {}
     with httpx.Client(base_url=url, headers={"apikey": key}, timeout=120) as client:
         for label, params, (lo, hi), bucket, group, offset in cases:
             query = {"from": str(lo), "to": str(hi), **params}
@@ -164,7 +165,10 @@ def measure_series(args: argparse.Namespace, stores: Stores, url: str, key: str)
             anchor = p50(
                 lambda lo=lo, hi=hi, b=bucket, g=group, o=offset: duck_series(duck, lo, hi, b, g, o), args.runs
             )
+            measured[params.get("tz", "UTC") if bucket == "day" else label] = http
             print(f"{label:44} {http:8.1f}ms {inproc:8.1f}ms {anchor:8.1f}ms {http / anchor:9.2f}")
+        for zone in ("Asia/Kolkata", "America/New_York"):
+            print(f"{'365 days: ' + zone + ' / UTC (HTTP p50)':44} {measured[zone] / measured['UTC']:9.2f}")
         uid = {"from": str(end - 30 * DAY), "to": str(end), "groupBy": "uid"}
         http = p50(lambda: client.get("/api/usage/calls", params=uid).raise_for_status(), args.runs)
         request = parse_call_usage(list(uid.items()), now_ms())

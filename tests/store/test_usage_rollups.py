@@ -162,3 +162,14 @@ def test_rollups_from_before_their_edges_get_them_on_open(backend: str, database
     """Back to the schema before ``m0016``: rollups without their ``edges`` column."""
     _reopened_after(database_url(backend), ("ALTER TABLE usage_rollups DROP COLUMN edges",
                                             "DELETE FROM calltrail_migrations WHERE version = 16"))  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_day_rows_from_before_their_slot_records_get_them_on_open(
+    backend: str, database_url: Callable[[str], str]
+) -> None:
+    """Back to before ``m0018``: the day rows' edges not those of today's version (here none);
+    opening the database rewrites them from the slots' rows alone."""
+    _reopened_after(database_url(backend), ("DROP TABLE usage_rollup_day_backfill",
+                                            "UPDATE usage_rollups SET edges = NULL WHERE level = 3",
+                                            "DELETE FROM calltrail_migrations WHERE version = 18"))  # fmt: skip

@@ -9,6 +9,8 @@ from calltrail.usage.edges import (
     child_fresh,
     day_prefix,
     decompose_parts,
+    edge_children,
+    fresh_run,
     part_profile,
     part_row,
     parts,
@@ -36,14 +38,26 @@ def _random_row(rng: random.Random) -> list[int] | None:
     return row
 
 
-def test_a_blocks_edges_give_every_prefix_and_suffix_of_its_children() -> None:
+def _compose_up(block: tuple[int, int], slots: dict[tuple[int, int], list[int]]) -> list[int] | None:
+    """A block's figures composed level by level from its slots' rows, as the writer does."""
+    if block[0] == 0:
+        return slots.get(block)
+    kids = {child: row for child in children(block) if (row := _compose_up(child, slots)) is not None}
+    return compose(block, kids) if kids else None
+
+
+def test_a_blocks_edges_give_every_prefix_and_suffix_of_its_edge_children() -> None:
+    """Hours and 4-hour blocks keep a record per child; a day one per slot, so that any slot is
+    one record of the day's row."""
     rng = random.Random(3)
     day = 20_000 * LEVELS[3]
     for level in (1, 2, 3):
         block = (level, day + LEVELS[level] * rng.randrange(0, LEVELS[3] // LEVELS[level]))
-        kids = children(block)
+        kids = edge_children(block)
+        assert kids == (children(block) if level < 3 else tuple((0, day + n * 900) for n in range(96)))
         rows = {child: row for child in kids if (row := _random_row(rng)) is not None}
-        whole = compose(block, rows)
+        whole = compose(block, rows) if level < 3 else _compose_up(block, rows)
+        assert whole is not None
         packed = block_edges(block, rows)
         ordered = [rows.get(child) for child in kids]
         for position, child in enumerate(kids):
@@ -58,6 +72,12 @@ def test_a_blocks_edges_give_every_prefix_and_suffix_of_its_children() -> None:
                 expected = ordered[position][F0 + fresh] if ordered[position] else 0  # type: ignore[index]
                 assert child_fresh(packed, block, child, fresh) == expected
         assert part_profile((level, block[1], block_end(block)), whole, packed) is whole
+        # A first hour read at once: slot j of it at its f value j.
+        for position in range(len(kids)):
+            for fresh in range(FRESH_SLOTS):
+                for count in range(1, min(FRESH_SLOTS - fresh, len(kids) - position) + 1):
+                    expected = max(child_fresh(packed, block, kids[position + j], fresh + j) for j in range(count))
+                    assert fresh_run(packed, position, fresh, count) == expected
 
 
 def test_parts_cover_a_range_with_whole_blocks_and_edges_of_one_row_each() -> None:
@@ -67,7 +87,6 @@ def test_parts_cover_a_range_with_whole_blocks_and_edges_of_one_row_each() -> No
         start = day + rng.randrange(0, 3 * 96) * 900
         end = start + rng.randrange(1, 4 * 96) * 900
         found = decompose_parts(start, end)
-        assert found == parts(decompose(start, end))
         assert [lo for _, lo, _ in found] == [start, *(hi for _, _, hi in found[:-1])]
         assert found[-1][2] == end
         for part in found:
@@ -75,11 +94,18 @@ def test_parts_cover_a_range_with_whole_blocks_and_edges_of_one_row_each() -> No
             row = part_row(part)
             assert row[1] <= lo < hi <= block_end(row)
             assert hi - lo == LEVELS[level] or lo == row[1] or hi == block_end(row)
+            # What starts or ends a day is one record of the day's row; what lies inside a day
+            # is read as below a day.
+            first = lo - lo % LEVELS[3]
+            touches = lo == first or hi == first + LEVELS[3]
+            assert (level == 3) == touches
+            if not touches:  # then the whole range lies inside this day
+                assert found == parts(decompose(start, end))
 
 
 def test_day_prefix_adds_up_to_the_start_of_the_day() -> None:
     day = 20_000 * LEVELS[3]
     assert day_prefix(day) == []
-    # 18:30 UTC: four 4-hour blocks, two hours, two slots.
+    # 18:30 UTC: the day's record of its 75th slot (a day keeps one per slot).
     instant = day + 18 * 3600 + 1800
-    assert day_prefix(instant) == [((3, day), 4), ((2, day + 16 * 3600), 2), ((1, day + 18 * 3600), 2)]
+    assert day_prefix(instant) == [((3, day), 74)]

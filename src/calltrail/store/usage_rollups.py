@@ -27,9 +27,10 @@ from calltrail.store.database import Connection, Database, chunks, integer, plac
 from calltrail.usage.edges import (
     Part,
     block_edges,
-    child_fresh,
     day_prefix,
     decompose_parts,
+    edge_children,
+    fresh_run,
     part_profile,
     part_row,
     sums_before,
@@ -38,8 +39,8 @@ from calltrail.usage.figures import CallSums
 from calltrail.usage.periods import Bucket, seconds_bounds
 from calltrail.usage.rollups import (
     FIGURES,
+    FRESH_SLOTS,
     GROUP_COLUMNS,
-    LATE,
     LEVELS,
     LONG_CALL,
     NET,
@@ -53,7 +54,6 @@ from calltrail.usage.rollups import (
     Figures,
     Group,
     LongSpan,
-    Run,
     block_end,
     carried_by_bucket,
     ceil_slot,
@@ -62,10 +62,10 @@ from calltrail.usage.rollups import (
     floor_slot,
     light_span,
     merge_ranges,
+    middle_spans,
     parent,
     plan_bucket,
     slot_figures,
-    split_middle,
     window_peak,
 )
 
@@ -135,19 +135,31 @@ def refresh(conn: Connection, app_id: str, changed: Iterable[CallSpan]) -> None:
     blocks = set(rows)
     for level in range(1, len(LEVELS)):
         blocks = {parent(block) for block in blocks}
-        kids = _read_blocks(conn, app_id, level - 1, merge_ranges((b[1], block_end(b)) for b in blocks))
-        _replace(conn, app_id, level, {block: _compose_groups(block, kids) for block in blocks})
+        ranges = merge_ranges((b[1], block_end(b)) for b in blocks)
+        kids = _read_blocks(conn, app_id, level - 1, ranges)
+        # A day's edges keep a record per slot (calltrail.usage.edges): its slots' rows, the
+        # level-0 rows written above.
+        edge_kids = _read_blocks(conn, app_id, 0, ranges) if level == len(LEVELS) - 1 else kids
+        _replace(conn, app_id, level, {block: _compose_groups(block, kids, edge_kids) for block in blocks})
 
 
-def _compose_groups(block: Block, kids: dict[Block, dict[Group, Figures]]) -> dict[Group, list[Any]]:
-    """Each group's figures and edges of a parent block. A group with a child row keeps its row
-    even if its own figures are all 0: its edges may not be (a call ending in one child while
-    another starts in the next)."""
+def _compose_groups(
+    block: Block, kids: dict[Block, dict[Group, Figures]], edge_kids: dict[Block, dict[Group, Figures]]
+) -> dict[Group, list[Any]]:
+    """Each group's figures (from the children) and edges (from the edge children) of a parent
+    block. A group with a child row keeps its row even if its own figures are all 0: its edges
+    may not be (a call ending in one child while another starts in the next)."""
     by_group: dict[Group, dict[Block, Figures]] = {}
     for child in children(block):
         for group, figures in kids.get(child, {}).items():
             by_group.setdefault(group, {})[child] = figures
-    return {group: [*compose(block, mine), block_edges(block, mine)] for group, mine in by_group.items()}
+    edge_rows: dict[Group, dict[Block, Figures]] = {}
+    for child in edge_children(block):
+        for group, figures in edge_kids.get(child, {}).items():
+            edge_rows.setdefault(group, {})[child] = figures
+    return {
+        group: [*compose(block, mine), block_edges(block, edge_rows.get(group, {}))] for group, mine in by_group.items()
+    }
 
 
 def _read_blocks(
@@ -207,9 +219,53 @@ def backfill(db: Database) -> list[str]:
     return pending
 
 
+#: Days whose edges one statement of :func:`backfill_day_edges` rewrites.
+DAY_BACKFILL_PAGE = 64
+
+
+def backfill_day_edges(db: Database) -> list[str]:
+    """Rewrite the ``edges`` of the day rows of every app listed in ``usage_rollup_day_backfill``
+    (migration ``m0018``: a record per slot) from the slots' rows; the figures do not change."""
+    with db.read() as conn:
+        pending = [app_id for (app_id,) in conn.fetchall("SELECT app_id FROM usage_rollup_day_backfill ORDER BY 1")]
+    for app_id in pending:
+        with db.write() as conn:
+            conn.lock_keys([f"{app_id}/usage-rollups"])
+            days = conn.fetchall(
+                "SELECT block FROM usage_rollups WHERE app_id = ? AND grp = '' AND level = 3 ORDER BY block", (app_id,)
+            )  # every call counts in the group of all calls: its days are every day with a row
+            for start in range(0, len(days), DAY_BACKFILL_PAGE):
+                page = [integer(day) for (day,) in days[start : start + DAY_BACKFILL_PAGE]]
+                _rewrite_day_edges(conn, app_id, page)
+            conn.execute("DELETE FROM usage_rollup_day_backfill WHERE app_id = ?", (app_id,))
+    return pending
+
+
+def _rewrite_day_edges(conn: Connection, app_id: str, days: list[int]) -> None:
+    slots = _read_blocks(conn, app_id, 0, merge_ranges((day, day + DAY) for day in days))
+    rows = conn.fetchall(
+        f"SELECT block, grp, value FROM usage_rollups WHERE app_id = ? AND {_GRP_IN} AND level = 3 "
+        "AND block >= ? AND block <= ?",
+        (app_id, *GROUPS, days[0], days[-1]),
+    )
+    updates = []
+    for block, grp, value in rows:
+        day: Block = (3, integer(block))
+        mine = {child: found[(grp, value)] for child in edge_children(day)
+                if (found := slots.get(child)) and (grp, value) in found}  # fmt: skip
+        updates.append((block_edges(day, mine), app_id, grp, day[1], value))
+    conn.executemany(
+        "UPDATE usage_rollups SET edges = ? WHERE app_id = ? AND grp = ? AND level = 3 AND block = ? AND value = ?",
+        updates,
+    )
+
+
 # -- reading -------------------------------------------------------------------------------------
 
+
 Key = tuple[int, Any]
+#: A bucket's middle run: ``(bucket, lo, hi, long earlier calls in progress per group value)``.
+MiddleRun = tuple[int, int, int, dict[str, int]]
 
 
 def _add_into(totals: dict[K, list[int]], key: K, figures: Sequence[int]) -> None:
@@ -318,8 +374,8 @@ class SeriesRead:
         last = plans[-1]
         long_calls = self._long_calls(after=plans[0].lo, until=last.lo)
         carried = carried_by_bucket(plans, long_calls.values())
-        runs = [run for index, plan in enumerate(plans) if plan.middle for run in
-                split_middle(index, plan, carried[index])]  # fmt: skip
+        runs = [(index, *span) for index, plan in enumerate(plans) if plan.middle
+                for span in middle_spans(plan, carried[index])]  # fmt: skip
         if last.windows:
             long_calls |= self._long_calls(after=last.lo, until=last.hi, since=last.lo)
         best: dict[Key, int] = {}
@@ -353,47 +409,56 @@ class SeriesRead:
         return found
 
     def _heads(self, plans: list[BucketPeak], best: dict[Key, int]) -> None:
-        # A head's f value is read from its parent's edges: the row a boundary's parts read too.
-        heads = [(index, parent(block), block, position) for index, plan in enumerate(plans)
-                 for block, position in plan.heads]  # fmt: skip
-        self.fetch(row for _, row, _, _ in heads)
-        for index, row, block, position in heads:
+        # A bucket's first hour is a few slots, the k-th read at its f value k: records of its
+        # day's row, which keeps one per slot (two rows if the hour crosses a UTC midnight).
+        heads = []  # (bucket, day row, first slot's record, its f index, slots)
+        for index, plan in enumerate(plans):
+            if not plan.heads:
+                continue
+            (level, slot), fresh = plan.heads[0]
+            count = FRESH_SLOTS if level else len(plan.heads)
+            while count:
+                day = slot - slot % DAY
+                here = min(count, (day + DAY - slot) // SLOT)
+                heads.append((index, (3, day), (slot - day) // SLOT, fresh, here))
+                slot, fresh, count = day + DAY, fresh + here, count - here
+        self.fetch(row for _, row, _, _, _ in heads)
+        for index, row, position, fresh, count in heads:
             for value, figures in self.rows[row].items():
-                height = child_fresh(figures[-1], row, block, position)
+                height = fresh_run(figures[-1], position, fresh, count)
                 key = self._key(index, value)
                 if height > best.get(key, 0):
                     best[key] = height
 
-    def _middles(self, plans: list[BucketPeak], runs: list[Run], best: dict[Key, int]) -> None:
+    def _middles(self, plans: list[BucketPeak], runs: list[MiddleRun], best: dict[Key, int]) -> None:
+        """Each run's peak: the level at its start (the days before it, then the record of its
+        slot in its day's row) plus the rise over its parts, less the long calls it carries."""
         if not runs:
             return
-        walk_start = (runs[0].late or runs[0].blocks[0])[1]
-        walk_start -= walk_start % LEVELS[-1]
-        pieces: list[tuple[Part, Run | None, int]] = []  # (part, its run, RISE or LATE)
-        cursor = walk_start
-        for run in runs:
-            first = run.late or run.blocks[0]
-            pieces += [(part, None, RISE) for part in decompose_parts(cursor, first[1])]
-            if run.late:
-                pieces.append(((run.late[0], run.late[1], block_end(run.late)), run, LATE))
-            if run.blocks:
-                pieces += [(part, run, RISE) for part in decompose_parts(run.blocks[0][1], block_end(run.blocks[-1]))]
-            cursor = block_end(run.blocks[-1]) if run.blocks else block_end(first)
-        self.fetch(part_row(part) for part, _, _ in pieces)
-        walk = [(found, owner, rise) for part, owner, rise in pieces if (found := self.part(part)) or owner]
-        levels: dict[str, int] = self._levels_before(walk_start)
-        values = set(levels).union(*(found for found in self.rows.values()), *(run.carried for run in runs))
+        pieces = [(bucket, lo, carried, decompose_parts(lo, hi)) for bucket, lo, hi, carried in runs]
+        first_day = pieces[0][1] - pieces[0][1] % DAY
+        days = range(first_day, pieces[-1][1] - pieces[-1][1] % DAY + DAY, DAY)
+        self.fetch([*((3, day) for day in days), *(part_row(part) for *_, found in pieces for part in found)])
+        levels: dict[str, int] = self._levels_before(first_day)
+        values = set(levels).union(*(found for found in self.rows.values()), *(run[3] for run in runs))
         for value in values:
             level = levels.get(value, 0)
-            for found, owner, rise in walk:
-                figures = found.get(value)
-                if owner is not None:
-                    height = level + (figures[rise] if figures else 0) - owner.carried.get(value, 0)
-                    key = self._key(owner.bucket, value)
+            day_levels = {}
+            for day in days:
+                day_levels[day] = level
+                figures = self.rows[(3, day)].get(value)
+                level += figures[NET] if figures else 0
+            for bucket, lo, carried_by_value, found in pieces:
+                day = lo - lo % DAY
+                before = self.part((3, day, lo)).get(value) if lo != day else None
+                level = day_levels[day] + (before[NET] if before else 0)
+                key, carried = self._key(bucket, value), carried_by_value.get(value, 0)
+                for part in found:
+                    figures = self.part(part).get(value)
+                    height = level + (figures[RISE] if figures else 0) - carried
                     if height > best.get(key, 0):
                         best[key] = height
-                if figures:
-                    level += figures[NET]
+                    level += figures[NET] if figures else 0
 
     def _levels_before(self, start: int) -> dict[str, int]:
         value = "" if self.only is None else " AND value = ?"

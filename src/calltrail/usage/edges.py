@@ -3,14 +3,16 @@
 Pure: no I/O; the blocks and their figures are those of :mod:`calltrail.usage.rollups`.
 
 A zone whose days do not start on a UTC day (``Asia/Kolkata``: 18:30 UTC) would read a dozen
-blocks per day. So each hour, 4-hour block and day also keeps, per child, its figures
-*before* the child (sums, ``net``, ``rise``), its ``rise`` *from* the child to its end, and the
-child's ``f`` values (:func:`block_edges`, packed in one column). Sums subtract, so a bucket's
-are its UTC days' totals less the sums before its start in its first day plus those before its
-end in its last (:func:`day_prefix`: a record per level). For a peak, a run of siblings that
-starts or ends their parent is one :data:`Part` of the parent's row (:func:`parts`). A Kolkata
-day is then read from four rows, shared with the days on either side; a parent's row is
-rewritten by every write below it anyway, so no more rows are written (only wider ones).
+blocks per day. So each hour and 4-hour block keeps, per child, and each day per *slot*
+(:func:`edge_children`: 96 records), its figures *before* the child (sums, ``net``, ``rise``),
+its ``rise`` *from* the child to its end, and the child's ``f`` values (:func:`block_edges`,
+packed in one column). Every zone's day boundary is on a slot, so it is one record of a day's
+row: a bucket's sums are its UTC days' totals less the sums before its start in its first day
+plus those before its end in its last (:func:`day_prefix`), its first hour's ``f`` values are
+four records, and a range that starts or ends a day is one :data:`Part` of the day's row
+(:func:`decompose_parts`). A Kolkata day is then read from the same day rows as a UTC day, a
+record or two more; a day's row is rewritten by every write below it anyway, so no more rows
+are written (only wider ones: 100 bytes per slot).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from calltrail.usage.rollups import (
     decompose,
 )
 
+_DAY = LEVELS[-1]
+_TOP = len(LEVELS) - 1
+
 _SUMS = NET  # the status counts and the sums come first
 
 #: A range ``(level, lo, hi)`` read from the row of the block of ``level`` holding it: the whole
@@ -55,10 +60,26 @@ _FRESH_AT, _BEFORE_AT = _PROFILE.size, _PROFILE.size + _FRESH.size
 _NO_FRESH = (0,) * FRESH_SLOTS
 
 
+def edge_children(block: Block) -> tuple[Block, ...]:
+    """The blocks a parent's ``edges`` keep one record each for, in order: its children, and a
+    day's 96 slots (so every zone's day boundary is one record of the day's row)."""
+    return _day_slots(block[1]) if block[0] == _TOP else children(block)
+
+
+@functools.lru_cache(maxsize=1024)
+def _day_slots(day: int) -> tuple[Block, ...]:
+    return tuple((0, slot) for slot in range(day, day + _DAY, LEVELS[0]))
+
+
+def child_length(level: int) -> int:
+    """The length of the blocks a parent of ``level`` keeps a record for."""
+    return LEVELS[0] if level == _TOP else LEVELS[level - 1]
+
+
 def block_edges(block: Block, rows: dict[Block, Figures]) -> bytes:
-    """The ``edges`` of a parent block from its children's figures (a missing child had nothing):
-    one :data:`EDGE` record per child, in order."""
-    kids = [rows.get(child) for child in children(block)]
+    """The ``edges`` of a parent block from its edge children's figures (a missing child had
+    nothing): one :data:`EDGE` record per child of :func:`edge_children`, in order."""
+    kids = [rows.get(child) for child in edge_children(block)]
     before: list[tuple[int, int, list[int]]] = []  # (net, rise, sums) before each child
     sums, level, rise = [0] * _SUMS, 0, 0
     for position, row in enumerate(kids):
@@ -106,12 +127,19 @@ def parts(blocks: Sequence[Block]) -> list[Part]:
 
 
 def decompose_parts(start: int, end: int) -> list[Part]:
-    """``parts(decompose(start, end))``, cached by shape as :func:`decompose` is: a series reads
-    hundreds of buckets of one shape."""
-    day = start - start % LEVELS[-1]
-    if end - start > 64 * LEVELS[-1]:
-        return parts(decompose(start, end))
-    return [(level, day + lo, day + hi) for level, lo, hi in _part_shape(start - day, end - day)]
+    """``[start, end)`` (on slots) as parts, in order: what of it starts or ends a day is one
+    record of the day's row (whole days are their rows); a range inside a day is
+    ``parts(decompose(...))``, cached by shape: a series reads hundreds of buckets of one shape."""
+    found: list[Part] = []
+    while start < end:
+        day = start - start % _DAY
+        stop = min(end, day + _DAY)
+        if start == day or stop == day + _DAY:
+            found.append((_TOP, start, stop))
+        else:
+            found += [(level, day + lo, day + hi) for level, lo, hi in _part_shape(start - day, stop - day)]
+        start = stop
+    return found
 
 
 @functools.lru_cache(maxsize=4096)
@@ -135,25 +163,19 @@ def part_profile(part: Part, figures: Sequence[int], packed: bytes | None) -> Se
     assert packed is not None, "a parent row keeps its edges"
     found = [0] * len(FIGURES)
     if lo == start:  # a prefix: what the record of the first child after it had before it
-        found[NET], found[RISE], _ = _PROFILE.unpack_from(packed, (hi - start) // LEVELS[level - 1] * EDGE.size)
+        found[NET], found[RISE], _ = _PROFILE.unpack_from(packed, (hi - start) // child_length(level) * EDGE.size)
     else:  # a suffix: the rest of the block, from the record of its first child
-        net, _, found[RISE] = _PROFILE.unpack_from(packed, (lo - start) // LEVELS[level - 1] * EDGE.size)
+        net, _, found[RISE] = _PROFILE.unpack_from(packed, (lo - start) // child_length(level) * EDGE.size)
         found[NET] = figures[NET] - net
     return found
 
 
 def day_prefix(instant: int) -> list[tuple[Block, int]]:
-    """The ``(block, child position)`` records whose sums before the child add up to the sums
-    from the start of the UTC day holding ``instant`` (on a slot) to ``instant``: at most one
-    per level, so a range's sums are its days' totals less one prefix plus another."""
-    found = []
-    start = instant - instant % LEVELS[-1]
-    for level in range(len(LEVELS) - 1, 0, -1):
-        position = (instant - start) // LEVELS[level - 1]
-        if position:
-            found.append(((level, start), position))
-        start += position * LEVELS[level - 1]
-    return found
+    """The ``(day, slot position)`` record whose sums before the slot are the sums from the start
+    of the UTC day holding ``instant`` (on a slot) to it; none at the start of a day. A range's
+    sums are its days' totals less one prefix plus another."""
+    day = instant - instant % _DAY
+    return [((_TOP, day), (instant - day) // LEVELS[0])] if instant != day else []
 
 
 def sums_before(packed: bytes | None, position: int) -> tuple[int, ...]:
@@ -161,6 +183,20 @@ def sums_before(packed: bytes | None, position: int) -> tuple[int, ...]:
     if packed is None:
         return (0,) * _SUMS
     return _BEFORE.unpack_from(packed, position * EDGE.size + _BEFORE_AT)
+
+
+def fresh_run(packed: bytes | None, position: int, fresh: int, count: int) -> int:
+    """The most of ``f[fresh + j]`` of the records ``position + j``, ``j < count``: a bucket's
+    first hour read from its day's row (slot ``j`` of the hour is ``j`` slots from its start)."""
+    if packed is None:
+        return 0
+    return int(max(_fresh_stride(count).unpack_from(packed, position * EDGE.size + _FRESH_AT + 4 * fresh)))
+
+
+@functools.lru_cache(maxsize=FRESH_SLOTS)
+def _fresh_stride(count: int) -> struct.Struct:
+    # One 32-bit f value per record, each a record and one value further on than the last.
+    return struct.Struct("<i" + f"{EDGE.size}xi" * (count - 1))
 
 
 def child_fresh(packed: bytes | None, parent: Block, child: Block, position: int) -> int:

@@ -339,13 +339,23 @@ def carried_by_bucket(plans: Sequence[BucketPeak], long_calls: Iterable[LongSpan
 
 
 def split_middle(bucket: int, plan: BucketPeak, carried: Sequence[LongSpan]) -> list[Run]:
-    """The middle's runs; a slot in which a long earlier call starts or ends becomes a window.
-    ``carried``: the long calls initiated before the bucket (:func:`carried_by_bucket`)."""
+    """The middle's runs as blocks (:func:`middle_spans`), the first reading a ``late`` rise."""
+    assert plan.middle is not None
+    runs = [Run(bucket, decompose(lo, hi), counts) for lo, hi, counts in middle_spans(plan, carried)]
+    if runs and runs[0].blocks[0][1] == plan.middle[0]:
+        runs[0] = _with_late(runs[0], plan)
+    return runs
+
+
+def middle_spans(plan: BucketPeak, carried: Sequence[LongSpan]) -> list[tuple[int, int, dict[str, int]]]:
+    """The middle's runs ``(lo, hi, carried calls per group value)``; a slot in which a long
+    earlier call starts or ends becomes a window (added to ``plan``). ``carried``: the long
+    calls initiated before the bucket (:func:`carried_by_bucket`)."""
     assert plan.middle is not None
     start, end = plan.middle
     spans = [(value, a, b) for value, _, a, b in carried if a < end and (b is None or b > start)]
     if not spans:
-        return [_with_late(Run(bucket, decompose(start, end), {}), plan)]
+        return [(start, end, {})]
     cuts, exact = {start, end}, set()
     for _, a, b in spans:
         for point in (a, b):
@@ -365,9 +375,7 @@ def split_middle(bucket: int, plan: BucketPeak, carried: Sequence[LongSpan]) -> 
         for value, s, e in spans:
             if s <= a and (e is None or e > a):
                 counts[value] = counts.get(value, 0) + 1
-        runs.append(Run(bucket, decompose(a, b), counts))
-    if runs and runs[0].blocks[0][1] == start:
-        runs[0] = _with_late(runs[0], plan)
+        runs.append((a, b, counts))
     return runs
 
 
