@@ -59,6 +59,20 @@ def p50(function: Callable[[], Any], runs: int) -> float:
     return statistics.median(times)
 
 
+def interleaved(functions: list[list[Callable[[], Any]]], runs: int) -> list[list[float]]:
+    """The median wall time in milliseconds of each function, run in turn, round after round
+    (after one warm-up round): on a shared machine, a slow spell slows every one alike."""
+    times: list[list[list[float]]] = [[[] for _ in row] for row in functions]
+    for round_ in range(runs + 1):
+        for row, found in zip(functions, times, strict=True):
+            for function, spent in zip(row, found, strict=True):
+                started = time.perf_counter()
+                function()
+                if round_:
+                    spent.append((time.perf_counter() - started) * 1000)
+    return [[statistics.median(spent) for spent in found] for found in times]
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -155,20 +169,22 @@ def measure_series(args: argparse.Namespace, stores: Stores, url: str, key: str)
         ("12 months, interval=month, groupBy=type", {"interval": "month", "groupBy": "type"}, year, "month", True, 0),
     ]
     print(f"{'series':44} {'HTTP p50':>9} {'in-proc':>9} {'DuckDB':>9} {'HTTP/Duck':>9}")
-    measured: dict[str, float] = {}
     with httpx.Client(base_url=url, headers={"apikey": key}, timeout=120) as client:
-        for label, params, (lo, hi), bucket, group, offset in cases:
+        timed: list[list[Callable[[], Any]]] = []  # per case: HTTP, in process, DuckDB
+        for _, params, (lo, hi), bucket, group, offset in cases:
             query = {"from": str(lo), "to": str(hi), **params}
-            http = p50(lambda q=query: client.get("/api/usage/calls", params=q).raise_for_status(), args.runs)
             request = parse_call_usage(list(query.items()), now_ms())
-            inproc = p50(lambda r=request: stores.usage.calls(args.app, r, now_ms()), args.runs)
-            anchor = p50(
-                lambda lo=lo, hi=hi, b=bucket, g=group, o=offset: duck_series(duck, lo, hi, b, g, o), args.runs
-            )
-            measured[params.get("tz", "UTC") if bucket == "day" else label] = http
+            timed.append([
+                lambda q=query: client.get("/api/usage/calls", params=q).raise_for_status(),
+                lambda r=request: stores.usage.calls(args.app, r, now_ms()),
+                lambda lo=lo, hi=hi, b=bucket, g=group, o=offset: duck_series(duck, lo, hi, b, g, o),
+            ])  # fmt: skip
+        medians = interleaved(timed, args.runs)
+        for (label, *_), (http, inproc, anchor) in zip(cases, medians, strict=True):
             print(f"{label:44} {http:8.1f}ms {inproc:8.1f}ms {anchor:8.1f}ms {http / anchor:9.2f}")
-        for zone in ("Asia/Kolkata", "America/New_York"):
-            print(f"{'365 days: ' + zone + ' / UTC (HTTP p50)':44} {measured[zone] / measured['UTC']:9.2f}")
+        for position, zone in ((1, "Asia/Kolkata"), (2, "America/New_York")):
+            ratio = medians[position][0] / medians[0][0]
+            print(f"{'365 days: ' + zone + ' / UTC (HTTP p50)':44} {ratio:9.2f}")
         uid = {"from": str(end - 30 * DAY), "to": str(end), "groupBy": "uid"}
         http = p50(lambda: client.get("/api/usage/calls", params=uid).raise_for_status(), args.runs)
         request = parse_call_usage(list(uid.items()), now_ms())

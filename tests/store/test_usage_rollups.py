@@ -23,6 +23,7 @@ from calltrail.store.usage_read import UsageReader, _Filter
 from calltrail.store.usage_rollups import SeriesRead, backfill, refresh
 from calltrail.usage.figures import CallSums
 from calltrail.usage.periods import buckets, seconds_bounds, zone
+from calltrail.usage.rollups import LONG_CALL
 
 BASE = 1_774_000_000  # 2026-03-20, before Europe's DST change
 ZONES = ("UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns", "Europe/Amsterdam")
@@ -171,5 +172,10 @@ def test_day_rows_from_before_their_slot_records_get_them_on_open(
     """Back to before ``m0018``: the day rows' edges not those of today's version (here none);
     opening the database rewrites them from the slots' rows alone."""
     _reopened_after(database_url(backend), ("DROP TABLE usage_rollup_day_backfill",
+                                            "DROP INDEX usage_calls_long_start", "DROP INDEX usage_calls_long_end",
+                                            f"CREATE INDEX usage_calls_long_start ON usage_calls (app_id, started_at) "
+                                            f"WHERE {LONG_CALL}",
+                                            f"CREATE INDEX usage_calls_long_end ON usage_calls (app_id, ended_at) "
+                                            f"WHERE {LONG_CALL}",
                                             "UPDATE usage_rollups SET edges = NULL WHERE level = 3",
                                             "DELETE FROM calltrail_migrations WHERE version = 18"))  # fmt: skip

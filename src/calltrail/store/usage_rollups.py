@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from operator import add
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import add, sub
 from typing import Any, TypeVar
 
 from calltrail.sessions.vocabulary import CALL_STATUSES
@@ -266,6 +266,7 @@ def _rewrite_day_edges(conn: Connection, app_id: str, days: list[int]) -> None:
 Key = tuple[int, Any]
 #: A bucket's middle run: ``(bucket, lo, hi, long earlier calls in progress per group value)``.
 MiddleRun = tuple[int, int, int, dict[str, int]]
+_NO_SUMS = (0,) * NET
 
 
 def _add_into(totals: dict[K, list[int]], key: K, figures: Sequence[int]) -> None:
@@ -339,14 +340,23 @@ class SeriesRead:
         self.fetch([*((3, day) for _, days, _, _ in plans for day in days),
                     *(block for cut in cuts for block, _ in day_prefix(cut))])  # fmt: skip
         before = {cut: self._before(cut) for cut in cuts}
-        totals: dict[Key, list[int]] = {}
+        totals: dict[Key, Sequence[int]] = {}
         for index, days, first, last in plans:
-            adds: list[tuple[Mapping[str, Sequence[int]], int]] = [(self.rows[(3, day)], 1) for day in days]
-            adds += [(before.get(last, {}), 1), (before.get(first, {}), -1)]
-            for found, sign in adds:
+            adds: list[tuple[Mapping[str, Sequence[int]], Callable[[int, int], int]]] = [
+                (self.rows[(3, day)], add) for day in days
+            ]
+            if last in before:
+                adds.append((before[last], add))
+            if first in before:
+                adds.append((before[first], sub))
+            for found, operation in adds:
                 for value, figures in found.items():
-                    mine = figures[:NET] if sign > 0 else [-figure for figure in figures[:NET]]
-                    _add_into(totals, self._key(index, value), mine)
+                    key = self._key(index, value)
+                    total = totals.get(key)
+                    if total is None and operation is add:
+                        totals[key] = figures[:NET]  # a row's own figures (a tuple): not copied
+                    else:
+                        totals[key] = list(map(operation, _NO_SUMS if total is None else total, figures[:NET]))
         sums: dict[Key, CallSums] = {}
         statuses: dict[Key, Counter[str]] = {}
         counted = len(STATUS_COLUMNS)

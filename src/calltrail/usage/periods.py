@@ -87,11 +87,15 @@ def period_start(ms: int, interval: str, tz: ZoneInfo) -> int:
 
 def next_start(start: int, interval: str, tz: ZoneInfo) -> int:
     """The start of the period after the one starting at ``start``."""
+    return _next_start(start, _local(start, tz), interval, tz)
+
+
+def _next_start(start: int, local: datetime, interval: str, tz: ZoneInfo) -> int:
     if interval == "hour":
         # The next local hour: an offset change of 30 or 60 minutes makes this hour shorter.
         candidate = period_start(start + HOUR_MS, "hour", tz)
         return candidate if candidate > start else start + HOUR_MS
-    day = _local(start, tz).date()
+    day = local.date()
     if interval == "day":
         return _midnight(day + timedelta(days=1), tz)
     if interval == "week":
@@ -104,13 +108,15 @@ def next_start(start: int, interval: str, tz: ZoneInfo) -> int:
 
 def label(ms: int, tz: ZoneInfo) -> str:
     """RFC 3339 with the zone's offset, e.g. ``2026-03-29T00:00:00+01:00``."""
-    local = _local(ms, tz)
+    return _label(ms, _local(ms, tz))
+
+
+def _label(ms: int, local: datetime) -> str:
     offset = local.utcoffset()
     if offset is not None and offset.seconds % 60:
         # A local mean time offset with seconds (before 1972) is not RFC 3339: show UTC.
         local = local.astimezone(UTC)
-    text = local.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
-    return text
+    return local.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
 
 
 def buckets(from_ms: int, to_ms: int, interval: str, tz: ZoneInfo) -> list[Bucket]:
@@ -120,8 +126,9 @@ def buckets(from_ms: int, to_ms: int, interval: str, tz: ZoneInfo) -> list[Bucke
     found = []
     start = period_start(from_ms, interval, tz)
     while start < to_ms:
-        end = next_start(start, interval, tz)
-        found.append(Bucket(max(start, from_ms), min(end, to_ms), label(start, tz)))
+        local = _local(start, tz)  # once per bucket: its end and its label both start from it
+        end = _next_start(start, local, interval, tz)
+        found.append(Bucket(max(start, from_ms), min(end, to_ms), _label(start, local)))
         start = end
     return found
 
