@@ -8,7 +8,7 @@ Generating a million calls through the pipeline takes hours on PostgreSQL on a s
 copies what List Calls and the user view read (the app, its calls, member rows, count tables and
 profiles) with COPY, then VACUUM ANALYZE, so both engines serve the same calls. Other tables
 (events, usage) stay empty: the copy is for list benchmarks only; ``--voice`` adds the channels
-and phone calls (bench/engines.py).
+and phone calls (bench/engines.py), ``--usage`` what the calls' usage series read (bench/usage.py).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ TABLES = (
 )
 #: With --voice: what the Bird listing reads.
 VOICE_TABLES = ("channels", "channel_calls", "channel_call_tags")
+#: With --usage: what the calls' usage series read (bench/usage.py).
+USAGE_TABLES = ("usage_calls", "usage_call_slots", "usage_members", "usage_rollups", "usage_member_rollups")
 
 
 def main() -> None:
@@ -42,6 +44,7 @@ def main() -> None:
     parser.add_argument("--to", dest="target", required=True, help="an empty postgresql:// database")
     parser.add_argument("--app", required=True)
     parser.add_argument("--voice", action="store_true", help="copy the app's channels and phone calls too")
+    parser.add_argument("--usage", action="store_true", help="copy what the calls' usage series read too")
     args = parser.parse_args()
 
     stores = open_stores(args.source)  # brings the source's schema up to date (page counts included)
@@ -51,7 +54,7 @@ def main() -> None:
     stores.close()
     source = sqlite3.connect(f"file:{sqlite_path(args.source)}?mode=ro", uri=True)
     with psycopg.connect(args.target) as target:
-        for table in TABLES + (VOICE_TABLES if args.voice else ()):
+        for table in TABLES + (VOICE_TABLES if args.voice else ()) + (USAGE_TABLES if args.usage else ()):
             started = time.perf_counter()
             columns = ", ".join(row[1] for row in source.execute(f"PRAGMA table_info({table})"))
             rows = source.execute(f"SELECT {columns} FROM {table} WHERE app_id = ?", (args.app,))
