@@ -8,10 +8,12 @@ block from its children, with its ``edges`` (migration ``m0016``: what the block
 child and from it on). Recomputing instead of adding deltas keeps the profile exact (a peak
 does not subtract); on PostgreSQL one lock per app orders the writers that do it.
 
+A day's edges keep a record per slot (migration ``m0018``), built from its slots' rows.
+
 Reading (:class:`SeriesRead`): see :mod:`calltrail.usage.rollups` and :mod:`calltrail.usage.edges`
 for what is read and why. A bucket's sums are its UTC days' totals corrected by two day prefixes;
-its peak walks parts (whole blocks and edges), so a day that starts at 18:30 UTC reads four rows,
-not a dozen blocks.
+its first hour is a run of slot records, and the rest of its peak the level at its start plus the
+rise over its parts, so a day that starts at 18:30 UTC reads the same day rows as a UTC day.
 """
 
 from __future__ import annotations

@@ -29,8 +29,9 @@ blocks with the same long earlier calls in progress, ``level + rise - those call
 few windows computed from calls (an edge that is not on a slot, the slot holding now, a slot in
 which such a long call starts or ends). :func:`plan_bucket` says which; the store reads them.
 
-Each parent's row also keeps its ``edges`` (:mod:`calltrail.usage.edges`), so a zone whose days
-do not start on a UTC day reads a few rows per day, not a dozen blocks.
+Each parent's row also keeps its ``edges`` (:mod:`calltrail.usage.edges`; a day's, one record per
+slot), so a zone whose days do not start on a UTC day reads the same day rows as UTC, not a dozen
+blocks per day.
 """
 
 from __future__ import annotations
