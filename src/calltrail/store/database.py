@@ -258,7 +258,9 @@ class PostgresConnection(Connection):
         return translated
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.raw.execute(self._sql(sql), params)
+        # Results in binary: a call's record (bytea) and a day's rollup edges come as they are
+        # stored, not as hex text twice their size to be decoded (a 100-call page, 365 day rows).
+        return self.raw.execute(self._sql(sql), params, binary=True)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
