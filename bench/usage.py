@@ -50,13 +50,7 @@ DAY = 86400
 
 def p50(function: Callable[[], Any], runs: int) -> float:
     """The median wall time of ``function`` in milliseconds (after one warm-up run)."""
-    function()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    return interleaved([[function]], runs)[0][0]
 
 
 def interleaved(functions: list[list[Callable[[], Any]]], runs: int) -> list[list[float]]:

@@ -6,7 +6,6 @@ import random
 
 from calltrail.usage.edges import (
     block_edges,
-    child_fresh,
     day_prefix,
     decompose_parts,
     edge_children,
@@ -70,13 +69,13 @@ def test_a_blocks_edges_give_every_prefix_and_suffix_of_its_edge_children() -> N
             assert list(sums_before(packed, position)) == before[:NET]
             for fresh in range(FRESH_SLOTS):
                 expected = ordered[position][F0 + fresh] if ordered[position] else 0  # type: ignore[index]
-                assert child_fresh(packed, block, child, fresh) == expected
+                assert fresh_run(packed, position, fresh, 1) == expected
         assert part_profile((level, block[1], block_end(block)), whole, packed) is whole
         # A first hour read at once: slot j of it at its f value j.
         for position in range(len(kids)):
             for fresh in range(FRESH_SLOTS):
                 for count in range(1, min(FRESH_SLOTS - fresh, len(kids) - position) + 1):
-                    expected = max(child_fresh(packed, block, kids[position + j], fresh + j) for j in range(count))
+                    expected = max(row[F0 + fresh + j] if (row := ordered[position + j]) else 0 for j in range(count))
                     assert fresh_run(packed, position, fresh, count) == expected
 
 

@@ -195,7 +195,7 @@ class Connection:
 
         A value's text is its text in the document (numbers keep their digits), or another
         text of the same value; keys must be unique in the document (first and last agree)."""
-        raise NotImplementedError
+        return json_values_sql(self.dialect, document, paths)
 
 
 class SQLiteConnection(Connection):
@@ -238,9 +238,6 @@ class SQLiteConnection(Connection):
     def unindexed(self, expression: str) -> str:
         # Unary + keeps SQLite from using an index on the column (for filtering or ordering).
         return f"+{expression}"
-
-    def json_values(self, document: str, paths: Sequence[Sequence[str]]) -> str:
-        return json_values_sql(self.dialect, document, paths)
 
 
 class PostgresConnection(Connection):
@@ -333,9 +330,6 @@ class PostgresConnection(Connection):
         # row by row when the planner has no statistics yet (a freshly loaded table), while the
         # array form still probes the index.
         return f"{column} = ANY(?)", [list(values)]
-
-    def json_values(self, document: str, paths: Sequence[Sequence[str]]) -> str:
-        return json_values_sql(self.dialect, document, paths)
 
 
 class Database:

@@ -151,17 +151,21 @@ def _compose_groups(
     """Each group's figures (from the children) and edges (from the edge children) of a parent
     block. A group with a child row keeps its row even if its own figures are all 0: its edges
     may not be (a call ending in one child while another starts in the next)."""
-    by_group: dict[Group, dict[Block, Figures]] = {}
-    for child in children(block):
-        for group, figures in kids.get(child, {}).items():
-            by_group.setdefault(group, {})[child] = figures
-    edge_rows: dict[Group, dict[Block, Figures]] = {}
-    for child in edge_children(block):
-        for group, figures in edge_kids.get(child, {}).items():
-            edge_rows.setdefault(group, {})[child] = figures
+    edge_rows = _by_group(edge_children(block), edge_kids)
     return {
-        group: [*compose(block, mine), block_edges(block, edge_rows.get(group, {}))] for group, mine in by_group.items()
+        group: [*compose(block, mine), block_edges(block, edge_rows.get(group, {}))]
+        for group, mine in _by_group(children(block), kids).items()
     }
+
+
+def _by_group(blocks: Iterable[Block], rows: dict[Block, dict[Group, Figures]]) -> dict[Group, dict[Block, Figures]]:
+    """The rows of ``blocks`` regrouped: each group's figures by block (blocks it has no row in
+    left out)."""
+    found: dict[Group, dict[Block, Figures]] = {}
+    for block in blocks:
+        for group, figures in rows.get(block, {}).items():
+            found.setdefault(group, {})[block] = figures
+    return found
 
 
 def _read_blocks(
@@ -250,12 +254,13 @@ def _rewrite_day_edges(conn: Connection, app_id: str, days: list[int]) -> None:
         "AND block >= ? AND block <= ?",
         (app_id, *GROUPS, days[0], days[-1]),
     )
+    by_day: dict[Block, dict[Group, dict[Block, Figures]]] = {}
     updates = []
     for block, grp, value in rows:
         day: Block = (3, integer(block))
-        mine = {child: found[(grp, value)] for child in edge_children(day)
-                if (found := slots.get(child)) and (grp, value) in found}  # fmt: skip
-        updates.append((block_edges(day, mine), app_id, grp, day[1], value))
+        if day not in by_day:
+            by_day[day] = _by_group(edge_children(day), slots)
+        updates.append((block_edges(day, by_day[day].get((grp, value), {})), app_id, grp, day[1], value))
     conn.executemany(
         "UPDATE usage_rollups SET edges = ? WHERE app_id = ? AND grp = ? AND level = 3 AND block = ? AND value = ?",
         updates,

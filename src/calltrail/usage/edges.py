@@ -198,11 +198,3 @@ def fresh_run(packed: bytes | None, position: int, fresh: int, count: int) -> in
 def _fresh_stride(count: int) -> struct.Struct:
     # One 32-bit f value per record, each a record and one value further on than the last.
     return struct.Struct("<i" + f"{EDGE.size}xi" * (count - 1))
-
-
-def child_fresh(packed: bytes | None, parent: Block, child: Block, position: int) -> int:
-    """A child's ``f`` value ``position`` as its parent's ``edges`` keep it."""
-    if packed is None:
-        return 0
-    offset = (child[1] - parent[1]) // LEVELS[child[0]] * EDGE.size + _FRESH_AT
-    return int(_FRESH.unpack_from(packed, offset)[position])
