@@ -14,7 +14,7 @@ from calltrail.store.usage import backfill as backfill_usage
 from calltrail.store.usage_members import backfill as backfill_members
 from calltrail.store.usage_read import UsageReader
 from calltrail.store.usage_rollups import backfill as backfill_rollups
-from calltrail.store.usage_rollups import backfill_day_edges
+from calltrail.store.usage_rollups import backfill_day_edges, backfill_peak_times
 from calltrail.store.users import UserStore
 from calltrail.store.voice import VoiceStore
 
@@ -57,6 +57,7 @@ def open_stores(url: str, *, run_migrations: bool = True) -> Stores:
             backfill_usage(db)  # once, for apps that had calls before the usage tables existed
             backfill_rollups(db)  # once, for apps that had calls before the rollups existed
             backfill_day_edges(db)  # once, for apps whose day rows predate a record per slot
+            backfill_peak_times(db)  # once, for apps whose slot rows predate their peak times
             backfill_members(db)  # once, for apps that had calls before the per-user rollups existed
     except BaseException:
         db.close()

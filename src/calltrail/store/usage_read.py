@@ -70,6 +70,7 @@ _VOICE_SUMS = (
 )
 
 Key = tuple[int, Any]
+_NO_STATUSES: Mapping[str, int] = {}
 
 
 def bucket_case(expr: str, ranges: Sequence[tuple[int, int, int]]) -> str:
@@ -166,7 +167,7 @@ class UsageReader:
                 return self._member_series(conn, app_id, request, series, now_ms)
             group = CALL_GROUPS.get(period.group_by or "")
             sums: dict[Key, CallSums] = {}
-            statuses: dict[Key, Counter[str]] = {}
+            statuses: dict[Key, dict[str, int]] = {}
             filters = _Filter(request.query)
             rollup = _rollup_choice(request.query, group)
             if rollup is not None:
@@ -175,7 +176,8 @@ class UsageReader:
                 for start in range(0, len(edges), BUCKETS_PER_QUERY):
                     part_edges = edges[start : start + BUCKETS_PER_QUERY]
                     self._raw_sums(conn, app_id, filters, group, part_edges, sums, statuses)
-                peaks = read.peaks()
+                # Only the buckets in which a call was initiated can have a peak (their own calls').
+                peaks = read.peaks({index for (index, _), found in sums.items() if found.calls})
             for offset, part in _chunks(series if rollup is None else []):
                 if _slot_eligible(request.query, group):
                     self._slot_sums(conn, app_id, filters, group, part, offset, sums, statuses)
@@ -190,7 +192,7 @@ class UsageReader:
                 bucket.label,
                 g,
                 sums.get((i, g), CallSums()),
-                statuses.get((i, g), Counter()),
+                statuses.get((i, g), _NO_STATUSES),
                 peaks.get((i, g), 0),
                 grouped=period.group_by is not None,
                 uid=False,
@@ -201,7 +203,7 @@ class UsageReader:
 
     def _slot_sums(
         self, conn: Connection, app_id: str, filters: _Filter, group: str | None, part: list[Bucket], offset: int,
-        sums: dict[Key, CallSums], statuses: dict[Key, Counter[str]],
+        sums: dict[Key, CallSums], statuses: dict[Key, dict[str, int]],
     ) -> None:  # fmt: skip
         plan = split_slots(part)
         if plan.slot_ranges:
@@ -219,7 +221,7 @@ class UsageReader:
 
     def _raw_sums(
         self, conn: Connection, app_id: str, filters: _Filter, group: str | None,
-        ranges: list[tuple[int, int, int]], sums: dict[Key, CallSums], statuses: dict[Key, Counter[str]],
+        ranges: list[tuple[int, int, int]], sums: dict[Key, CallSums], statuses: dict[Key, dict[str, int]],
     ) -> None:  # fmt: skip
         grouped = f"u.{group}, " if group else ""
         sql = (
@@ -385,7 +387,7 @@ class UsageReader:
 
 
 def _collect_calls(
-    rows: list[tuple[Any, ...]], grouped: bool, sums: dict[Key, CallSums], statuses: dict[Key, Counter[str]]
+    rows: list[tuple[Any, ...]], grouped: bool, sums: dict[Key, CallSums], statuses: dict[Key, dict[str, int]]
 ) -> None:
     for row in rows:
         index, g = row[0], row[1] if grouped else None
@@ -393,7 +395,8 @@ def _collect_calls(
         if index < 0:
             continue  # a slot cut by a bucket boundary: read from the per-call rows instead
         sums.setdefault((index, g), CallSums()).add(CallSums(*map(integer, figures)))
-        statuses.setdefault((index, g), Counter())[status] += integer(figures[0])
+        counts = statuses.setdefault((index, g), {})
+        counts[status] = counts.get(status, 0) + integer(figures[0])
 
 
 def _check_member_rows(top: list[str], series: list[Bucket]) -> None:

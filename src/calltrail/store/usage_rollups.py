@@ -19,8 +19,7 @@ rise over its parts, so a day that starts at 18:30 UTC reads the same day rows a
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from operator import add, sub
 from typing import Any, TypeVar
 
@@ -53,6 +52,7 @@ from calltrail.usage.rollups import (
     Block,
     BucketPeak,
     CallSpan,
+    EventSlot,
     Figures,
     Group,
     LongSpan,
@@ -76,7 +76,10 @@ DAY = LEVELS[-1]
 _SPAN_COLUMNS = ("session_id", "initiated_at", "started_at", "ended_at", *GROUP_COLUMNS, "duration_ms", "audio_ms",
                  "video_ms", "participant_ms")  # fmt: skip
 _SELECT = f"SELECT {', '.join(_SPAN_COLUMNS)} FROM usage_calls WHERE app_id = ?"
-_ROW_COLUMNS = ("app_id", "grp", "level", "block", "value", *FIGURES, "edges")
+#: Where a slot is at its peak (migration ``m0019``; null above a slot, and in older rows).
+PEAK_TIMES = ("peak_from", "peak_until")
+PEAK_FROM, PEAK_UNTIL = len(FIGURES), len(FIGURES) + 1
+_ROW_COLUMNS = ("app_id", "grp", "level", "block", "value", *FIGURES, *PEAK_TIMES, "edges")
 _GRP_IN = f"grp IN ({placeholders(len(GROUPS))})"
 K = TypeVar("K")
 
@@ -115,6 +118,22 @@ def refresh(conn: Connection, app_id: str, changed: Iterable[CallSpan]) -> None:
     if not slots:
         return
     conn.lock_keys([f"{app_id}/usage-rollups"])
+    rows = _slot_rows(conn, app_id, slots)
+    _replace(conn, app_id, 0, rows)
+    blocks = set(rows)
+    for level in range(1, len(LEVELS)):
+        blocks = {parent(block) for block in blocks}
+        ranges = merge_ranges((b[1], block_end(b)) for b in blocks)
+        kids = _read_blocks(conn, app_id, level - 1, ranges)
+        # A day's edges keep a record per slot (calltrail.usage.edges): its slots' rows, the
+        # level-0 rows written above.
+        edge_kids = _read_blocks(conn, app_id, 0, ranges) if level == len(LEVELS) - 1 else kids
+        _replace(conn, app_id, level, {block: _compose_groups(block, kids, edge_kids) for block in blocks})
+
+
+def _slot_rows(conn: Connection, app_id: str, slots: list[int]) -> dict[Block, dict[Group, list[Any]]]:
+    """The rows of these slots (in order), from the calls that can touch them: each group's
+    figures, where it is at its peak (``PEAK_TIMES``), and no edges."""
     by_start: dict[str, CallSpan] = {}
     for lo, hi in merge_ranges((slot - SHORT, slot + SLOT) for slot in slots):
         for row in conn.fetchall(f"{_SELECT} AND initiated_at >= ? AND initiated_at < ?", (app_id, lo, hi)):
@@ -131,18 +150,10 @@ def refresh(conn: Connection, app_id: str, changed: Iterable[CallSpan]) -> None:
     rows: dict[Block, dict[Group, list[Any]]] = {}
     for slot in slots:
         near = dict(ordered[bisect_left(starts, slot - SHORT) : bisect_left(starts, slot + SLOT)])
-        found = slot_figures(slot, (near | long_calls).values())  # each call once
-        rows[(0, slot)] = {group: [*figures, None] for group, figures in found.items()}  # a slot has no edges
-    _replace(conn, app_id, 0, rows)
-    blocks = set(rows)
-    for level in range(1, len(LEVELS)):
-        blocks = {parent(block) for block in blocks}
-        ranges = merge_ranges((b[1], block_end(b)) for b in blocks)
-        kids = _read_blocks(conn, app_id, level - 1, ranges)
-        # A day's edges keep a record per slot (calltrail.usage.edges): its slots' rows, the
-        # level-0 rows written above.
-        edge_kids = _read_blocks(conn, app_id, 0, ranges) if level == len(LEVELS) - 1 else kids
-        _replace(conn, app_id, level, {block: _compose_groups(block, kids, edge_kids) for block in blocks})
+        times: dict[Group, tuple[int, int]] = {}
+        found = slot_figures(slot, (near | long_calls).values(), times)  # each call once
+        rows[(0, slot)] = {group: [*figures, *times[group], None] for group, figures in found.items()}
+    return rows
 
 
 def _compose_groups(
@@ -153,9 +164,9 @@ def _compose_groups(
     may not be (a call ending in one child while another starts in the next)."""
     edge_rows = _by_group(edge_children(block), edge_kids)
     return {
-        group: [*compose(block, mine), block_edges(block, edge_rows.get(group, {}))]
+        group: [*compose(block, mine), None, None, block_edges(block, edge_rows.get(group, {}))]
         for group, mine in _by_group(children(block), kids).items()
-    }
+    }  # no peak times above a slot
 
 
 def _by_group(blocks: Iterable[Block], rows: dict[Block, dict[Group, Figures]]) -> dict[Group, dict[Block, Figures]]:
@@ -267,13 +278,44 @@ def _rewrite_day_edges(conn: Connection, app_id: str, days: list[int]) -> None:
     )
 
 
+#: Days whose slot rows one step of :func:`backfill_peak_times` recomputes.
+PEAK_BACKFILL_DAYS = 8
+
+
+def backfill_peak_times(db: Database) -> list[str]:
+    """Recompute the slot rows of every app listed in ``usage_rollup_peak_backfill`` (migration
+    ``m0019``: where each slot is at its peak) from the calls; their figures do not change."""
+    with db.read() as conn:
+        pending = [app_id for (app_id,) in conn.fetchall("SELECT app_id FROM usage_rollup_peak_backfill ORDER BY 1")]
+    for app_id in pending:
+        with db.write() as conn:
+            conn.lock_keys([f"{app_id}/usage-rollups"])
+            days = [integer(day) for (day,) in conn.fetchall(
+                "SELECT block FROM usage_rollups WHERE app_id = ? AND grp = '' AND level = 3 ORDER BY block", (app_id,)
+            )]  # fmt: skip
+            for start in range(0, len(days), PEAK_BACKFILL_DAYS):
+                page = days[start : start + PEAK_BACKFILL_DAYS]
+                slots = [integer(slot) for (slot,) in conn.fetchall(
+                    "SELECT block FROM usage_rollups WHERE app_id = ? AND grp = '' AND level = 0 AND block >= ? "
+                    "AND block < ? ORDER BY block", (app_id, page[0], page[-1] + DAY),
+                )]  # fmt: skip
+                if slots:
+                    _replace(conn, app_id, 0, _slot_rows(conn, app_id, slots))
+            conn.execute("DELETE FROM usage_rollup_peak_backfill WHERE app_id = ?", (app_id,))
+    return pending
+
+
 # -- reading -------------------------------------------------------------------------------------
 
 
 Key = tuple[int, Any]
-#: A bucket's middle run: ``(bucket, lo, hi, long earlier calls in progress per group value)``.
-MiddleRun = tuple[int, int, int, dict[str, int]]
+#: A bucket's middle run: ``(bucket, lo, hi, long earlier calls in progress per group value at
+#: its start, the one such call that starts or ends inside it as ``(group value, instant, +1 or
+#: -1)``)``. A run with such a call is one slot (:data:`calltrail.usage.rollups.EventSlot`).
+MiddleRun = tuple[int, int, int, dict[str, int], tuple[str, int, int] | None]
 _NO_SUMS = (0,) * NET
+#: Windows whose calls one statement reads (SQLite allows 500 terms in a compound SELECT).
+WINDOWS_PER_QUERY = 200
 
 
 def _add_into(totals: dict[K, list[int]], key: K, figures: Sequence[int]) -> None:
@@ -302,18 +344,29 @@ class SeriesRead:
                 by_level.setdefault(block[0], set()).add(block[1])
         value = "" if self.only is None else " AND value = ?"
         extra = [] if self.only is None else [self.only]
+        select = (
+            f"SELECT block, value, {', '.join((*FIGURES, *PEAK_TIMES))}, edges FROM usage_rollups WHERE app_id = ? "
+        )
+        select += "AND grp = ? "
         for level, starts in sorted(by_level.items()):
             for start in starts:
                 self.rows.setdefault((level, start), {})
-            for part in chunks(sorted(starts)):
-                among, values = self.conn.any_of("block", part)
-                rows = self.conn.fetchall(
-                    f"SELECT block, value, {', '.join(FIGURES)}, edges FROM usage_rollups WHERE app_id = ? "
-                    f"AND grp = ? AND level = ? AND {among}{value}",
-                    (self.app_id, self.grp, level, *values, *extra),
-                )
-                for row in rows:
-                    self.rows[(level, row[0])][row[1]] = row[2:]
+            ordered = sorted(starts)
+            if (ordered[-1] - ordered[0]) // LEVELS[level] < 2 * len(ordered):
+                # Most of the blocks of a range (a year of days): one range scan, not a key each.
+                queries = [(f"{select}AND level = ? AND block >= ? AND block <= ?{value}",
+                            (self.app_id, self.grp, level, ordered[0], ordered[-1], *extra))]  # fmt: skip
+            else:
+                queries = []
+                for part in chunks(ordered):
+                    among, values = self.conn.any_of("block", part)
+                    queries.append((f"{select}AND level = ? AND {among}{value}",
+                                    (self.app_id, self.grp, level, *values, *extra)))  # fmt: skip
+            for sql, params in queries:
+                for row in self.conn.fetchall(sql, params):
+                    found = self.rows.get((level, row[0]))
+                    if found is not None:
+                        found[row[1]] = row[2:]
 
     def part(self, part: Part) -> dict[str, Sequence[int]]:
         """A part's ``net`` and ``rise`` per group value (its row must have been fetched)."""
@@ -326,7 +379,7 @@ class SeriesRead:
             found = self.parts[part] = {value: part_profile(part, row, row[-1]) for value, row in rows.items()}
         return found
 
-    def sums(self) -> tuple[dict[Key, CallSums], dict[Key, Counter[str]], list[tuple[int, int, int]]]:
+    def sums(self) -> tuple[dict[Key, CallSums], dict[Key, dict[str, int]], list[tuple[int, int, int]]]:
         """Sums of each bucket's whole slots, and the ``(lo, hi, bucket)`` edges left to read. Sums
         subtract: a bucket's are its UTC days' totals, less what its first day had before its
         start, plus what its last day had before its end (a few records each, :func:`day_prefix`)."""
@@ -348,10 +401,11 @@ class SeriesRead:
                     *(block for cut in cuts for block, _ in day_prefix(cut))])  # fmt: skip
         before = {cut: self._before(cut) for cut in cuts}
         totals: dict[Key, Sequence[int]] = {}
+        rows = self.rows
         for index, days, first, last in plans:
             adds: list[tuple[Mapping[str, Sequence[int]], Callable[[int, int], int]]] = [
-                (self.rows[(3, day)], add) for day in days
-            ]
+                (found, add) for found in (rows[(3, day)] for day in days) if found
+            ]  # most buckets: one day, or none with calls
             if last in before:
                 adds.append((before[last], add))
             if first in before:
@@ -365,11 +419,11 @@ class SeriesRead:
                     else:
                         totals[key] = list(map(operation, _NO_SUMS if total is None else total, figures[:NET]))
         sums: dict[Key, CallSums] = {}
-        statuses: dict[Key, Counter[str]] = {}
+        statuses: dict[Key, dict[str, int]] = {}
         counted = len(STATUS_COLUMNS)
         for key, total in totals.items():
             sums[key] = CallSums(sum(total[:counted]), *total[counted:])
-            statuses[key] = Counter({status: n for status, n in zip(CALL_STATUSES, total, strict=False) if n})
+            statuses[key] = dict(zip(CALL_STATUSES, total[:counted], strict=True))
         return sums, statuses, edges
 
     def _before(self, instant: int) -> dict[str, list[int]]:
@@ -380,10 +434,15 @@ class SeriesRead:
                 _add_into(found, value, sums_before(row[-1], position))
         return found
 
-    def peaks(self) -> dict[Key, int]:
-        """Every bucket's ``peakConcurrent``, per group value."""
+    def peaks(self, active: Collection[int] | None = None) -> dict[Key, int]:
+        """Every bucket's ``peakConcurrent``, per group value; with ``active``, only those buckets'
+        (a bucket in which no call was initiated has a peak of 0: its own calls count)."""
+        chosen = range(len(self.series)) if active is None else sorted(active)
+        if not chosen:
+            return {}
         plans = []
-        for bucket in self.series:
+        for index in chosen:
+            bucket = self.series[index]
             lo, hi = seconds_bounds(bucket)
             plans.append(plan_bucket(lo, hi, bucket.start_ms, bucket.end_ms, self.now_ms))
         # Long calls initiated before the last bucket: what later buckets carry, and the members
@@ -391,15 +450,36 @@ class SeriesRead:
         last = plans[-1]
         long_calls = self._long_calls(after=plans[0].lo, until=last.lo)
         carried = carried_by_bucket(plans, long_calls.values())
-        runs = [(index, *span) for index, plan in enumerate(plans) if plan.middle
-                for span in middle_spans(plan, carried[index])]  # fmt: skip
+        runs: list[MiddleRun] = []
+        events: list[tuple[int, EventSlot]] = []
+        for index, plan in enumerate(plans):
+            if plan.middle:
+                found: list[EventSlot] = []
+                runs += [(index, *span, None) for span in middle_spans(plan, carried[index], found)]
+                events += [(index, event) for event in found]
+        runs += self._event_runs(plans, events)
         if last.windows:
             long_calls |= self._long_calls(after=last.lo, until=last.hi, since=last.lo)
         best: dict[Key, int] = {}
         self._heads(plans, best)
         self._middles(plans, runs, best)
         self._windows(plans, long_calls, best)
-        return best
+        if active is None:
+            return best
+        return {(chosen[index], value): height for (index, value), height in best.items()}
+
+    def _event_runs(self, plans: list[BucketPeak], events: list[tuple[int, EventSlot]]) -> list[MiddleRun]:
+        """The slots in which one carried call starts or ends, as runs read from the slot's row
+        (its peak times); a slot whose row has none (written before ``m0019``) becomes a window."""
+        self.fetch((0, event[0]) for _, event in events)
+        runs: list[MiddleRun] = []
+        for index, (slot, carried, value, instant, kind) in events:
+            row = self.rows[(0, slot)].get(value)
+            if row is None or row[PEAK_FROM] is None:
+                plans[index].windows.append((slot * 1000, (slot + SLOT) * 1000))
+            else:
+                runs.append((index, slot, slot + SLOT, carried, (value, instant, kind)))
+        return runs
 
     def _light(self, sql: str, params: Sequence[Any]) -> dict[str, LongSpan]:
         """``{session id: span}`` of the rows of ``sql`` (``_LIGHT`` columns) this series counts."""
@@ -449,12 +529,16 @@ class SeriesRead:
 
     def _middles(self, plans: list[BucketPeak], runs: list[MiddleRun], best: dict[Key, int]) -> None:
         """Each run's peak: the level at its start (the days before it, then the record of its
-        slot in its day's row) plus the rise over its parts, less the long calls it carries."""
+        slot in its day's row) plus the rise over its parts, less the long calls it carries. A
+        slot in which one carried call starts or ends is read from the slot's row: its peak is
+        one less if the slot first reaches it once the call has started, one more if it is still
+        there once the call has ended (``calltrail.usage.rollups.peak_span``)."""
         if not runs:
             return
-        pieces = [(bucket, lo, carried, decompose_parts(lo, hi)) for bucket, lo, hi, carried in runs]
-        first_day = pieces[0][1] - pieces[0][1] % DAY
-        days = range(first_day, pieces[-1][1] - pieces[-1][1] % DAY + DAY, DAY)
+        pieces = [(bucket, lo, carried, event, [(0, lo, hi)] if event else decompose_parts(lo, hi))
+                  for bucket, lo, hi, carried, event in runs]  # fmt: skip
+        first_day = min(lo for _, lo, *_ in pieces) // DAY * DAY
+        days = range(first_day, max(lo for _, lo, *_ in pieces) // DAY * DAY + DAY, DAY)
         self.fetch([*((3, day) for day in days), *(part_row(part) for *_, found in pieces for part in found)])
         levels: dict[str, int] = self._levels_before(first_day)
         values = set(levels).union(*(found for found in self.rows.values()), *(run[3] for run in runs))
@@ -465,7 +549,7 @@ class SeriesRead:
                 day_levels[day] = level
                 figures = self.rows[(3, day)].get(value)
                 level += figures[NET] if figures else 0
-            for bucket, lo, carried_by_value, found in pieces:
+            for bucket, lo, carried_by_value, event, found in pieces:
                 day = lo - lo % DAY
                 before = self.part((3, day, lo)).get(value) if lo != day else None
                 level = day_levels[day] + (before[NET] if before else 0)
@@ -473,6 +557,12 @@ class SeriesRead:
                 for part in found:
                     figures = self.part(part).get(value)
                     height = level + (figures[RISE] if figures else 0) - carried
+                    if event is not None and figures is not None and event[0] == value:
+                        _, instant, kind = event
+                        if kind < 0 and figures[PEAK_UNTIL] > instant:
+                            height += 1  # at its peak after the carried call ended
+                        elif kind > 0 and figures[PEAK_FROM] >= instant:
+                            height -= 1  # at its peak only once the carried call had started
                     if height > best.get(key, 0):
                         best[key] = height
                     level += figures[NET] if figures else 0
@@ -487,23 +577,41 @@ class SeriesRead:
         return {found: integer(total) for found, total in rows}
 
     def _windows(self, plans: list[BucketPeak], long_calls: dict[str, LongSpan], best: dict[Key, int]) -> None:
+        windows = [(index, lo_ms, hi_ms) for index, plan in enumerate(plans) for lo_ms, hi_ms in plan.windows]
+        if not windows:
+            return
         longs = sorted(long_calls.items(), key=lambda item: item[1][1])
         long_starts = [span[1] for _, span in longs]
-        sql = (
-            f"{self._select()} AND initiated_at >= ? AND initiated_at < ? AND started_at < ? "
-            "AND (ended_at IS NULL OR ended_at >= ?)"
-        )
-        for index, plan in enumerate(plans):
-            # Only the bucket's own calls count: the long ones initiated in it, and the short ones
-            # initiated within an hour before the window, read if in progress during it.
-            members = dict(longs[bisect_left(long_starts, plan.lo) : bisect_left(long_starts, plan.hi)])
-            for lo_ms, hi_ms in plan.windows:
-                lo, hi = max(plan.lo, lo_ms // 1000 - SHORT), min(plan.hi, -(-hi_ms // 1000))
-                near = self._light(sql, (self.app_id, lo, hi, hi, lo_ms // 1000)) if lo < hi else {}
-                by_value: dict[str, list[LongSpan]] = {}
-                for span in (near | members).values():
-                    by_value.setdefault(span[0], []).append(span)
-                for value, group_calls in by_value.items():
-                    height = window_peak((lo_ms, hi_ms), (plan.lo, plan.hi), group_calls, self.now_ms)
-                    key = self._key(index, value)
-                    best[key] = max(best.get(key, 0), height)
+        # Only the bucket's own calls count: the long ones initiated in it, and the short ones
+        # initiated within an hour before the window, read if in progress during it (every
+        # window's in one statement, each row tagged with its window).
+        reads = []
+        for position, (index, lo_ms, hi_ms) in enumerate(windows):
+            plan = plans[index]
+            lo, hi = max(plan.lo, lo_ms // 1000 - SHORT), min(plan.hi, -(-hi_ms // 1000))
+            if lo < hi:
+                reads.append((position, (self.app_id, lo, hi, hi, lo_ms // 1000)))
+        near: list[dict[str, LongSpan]] = [{} for _ in windows]
+        value = self.grp or "''"
+        for start in range(0, len(reads), WINDOWS_PER_QUERY):
+            part = reads[start : start + WINDOWS_PER_QUERY]
+            sql = " UNION ALL ".join(
+                f"SELECT {position}, session_id, initiated_at, started_at, ended_at, status, {value} FROM usage_calls "
+                "WHERE app_id = ? AND initiated_at >= ? AND initiated_at < ? AND started_at < ? "
+                "AND (ended_at IS NULL OR ended_at >= ?)"
+                for position, _ in part
+            )
+            for position, session_id, *call in self.conn.fetchall(sql, [p for _, params in part for p in params]):
+                span = light_span(call[4], *call[:4]) if self.only is None or call[4] == self.only else None
+                if span is not None:
+                    near[position][session_id] = span
+        for (index, lo_ms, hi_ms), found in zip(windows, near, strict=True):
+            plan = plans[index]
+            found.update(longs[bisect_left(long_starts, plan.lo) : bisect_left(long_starts, plan.hi)])
+            by_value: dict[str, list[LongSpan]] = {}
+            for span in found.values():
+                by_value.setdefault(span[0], []).append(span)
+            for group_value, group_calls in by_value.items():
+                height = window_peak((lo_ms, hi_ms), (plan.lo, plan.hi), group_calls, self.now_ms)
+                key = self._key(index, group_value)
+                best[key] = max(best.get(key, 0), height)

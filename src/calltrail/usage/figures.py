@@ -121,6 +121,9 @@ class CallSums:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+_NO_CALLS = dict.fromkeys(CALL_STATUSES, 0)
+
+
 def call_row(
     period: str, group: object, sums: CallSums, statuses: Mapping[str, int], peak_now: int, *, grouped: bool, uid: bool
 ) -> dict[str, Any]:
@@ -129,7 +132,7 @@ def call_row(
     if grouped:
         row["group"] = group
     row["calls"] = sums.calls
-    row["statuses"] = {status: int(statuses.get(status, 0)) for status in CALL_STATUSES}
+    row["statuses"] = {**_NO_CALLS, **statuses}  # in CALL_STATUSES order (a status is one of them)
     row["totalMinutes"] = sums.duration_ms / MINUTE_MS
     row["audioMinutes"] = sums.audio_ms / MINUTE_MS
     row["videoMinutes"] = sums.video_ms / MINUTE_MS

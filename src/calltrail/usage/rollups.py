@@ -170,8 +170,11 @@ def children(block: Block) -> tuple[Block, ...]:
 # -- writing: one slot's figures from its calls, a parent's from its children --------------------
 
 
-def slot_figures(slot: int, calls: Iterable[CallSpan]) -> dict[Group, Figures]:
-    """Every group's figures for one slot, from the calls that can touch it (a superset is fine)."""
+def slot_figures(
+    slot: int, calls: Iterable[CallSpan], peak_times: dict[Group, tuple[int, int]] | None = None
+) -> dict[Group, Figures]:
+    """Every group's figures for one slot, from the calls that can touch it (a superset is fine);
+    with ``peak_times``, each group's :func:`peak_span` is put there too."""
     end = slot + SLOT
     found: dict[Group, Figures] = {}
     events: dict[Group, list[tuple[int, int]]] = {}
@@ -206,7 +209,11 @@ def slot_figures(slot: int, calls: Iterable[CallSpan]) -> dict[Group, Figures]:
         row = found.setdefault(group, [0] * len(FIGURES))
         row[NET], row[RISE] = profile(slot, events.get(group, []))
         row[F0 : F0 + FRESH_SLOTS] = fresh_peaks(fresh.get(group, []))
-    return {group: row for group, row in found.items() if any(row)}
+    kept = {group: row for group, row in found.items() if any(row)}
+    if peak_times is not None:
+        for group in kept:
+            peak_times[group] = peak_span(slot, end, events.get(group, []))
+    return kept
 
 
 def fresh_peaks(events: list[tuple[int, int]]) -> list[int]:
@@ -240,6 +247,28 @@ def profile(start: int, events: list[tuple[int, int]]) -> tuple[int, int]:
         if rise is None or level > rise:
             rise = level
     return level, rise or 0
+
+
+def peak_span(start: int, end: int, events: list[tuple[int, int]]) -> tuple[int, int]:
+    """Where a block of ``[start, end)`` is at its ``rise`` (:func:`profile`): the first instant,
+    and the end of the last stretch at that level. A slot keeps them (migration ``m0019``): a
+    series whose run starts or ends one carried call inside the slot reads its peak from them."""
+    deltas: dict[int, int] = {}
+    for instant, delta in events:
+        deltas[instant] = deltas.get(instant, 0) + delta
+    _, rise = profile(start, events)
+    steps = sorted(deltas.items())
+    level, first, until = 0, None, None
+    stretches = [] if start in deltas else [(start, 0)]  # (from, level) of each stretch
+    for instant, delta in steps:
+        level += delta
+        stretches.append((instant, level))
+    for position, (since, height) in enumerate(stretches):
+        if height == rise:
+            first = since if first is None else first
+            until = stretches[position + 1][0] if position + 1 < len(stretches) else end
+    assert first is not None and until is not None, "the rise is the level of a stretch"
+    return first, until
 
 
 def compose(block: Block, rows: dict[Block, Figures]) -> Figures:
@@ -348,36 +377,49 @@ def split_middle(bucket: int, plan: BucketPeak, carried: Sequence[LongSpan]) -> 
     return runs
 
 
-def middle_spans(plan: BucketPeak, carried: Sequence[LongSpan]) -> list[tuple[int, int, dict[str, int]]]:
+#: A middle's slot in which exactly one long earlier call starts or ends, off the slot's start:
+#: ``(slot, carried calls per group value at its start, the call's group value, the instant, +1
+#: for a start or -1 for an end)``. Its peak is the slot's, from its :func:`peak_span`.
+EventSlot = tuple[int, dict[str, int], str, int, int]
+
+
+def middle_spans(
+    plan: BucketPeak, carried: Sequence[LongSpan], singles: list[EventSlot] | None = None
+) -> list[tuple[int, int, dict[str, int]]]:
     """The middle's runs ``(lo, hi, carried calls per group value)``; a slot in which a long
-    earlier call starts or ends becomes a window (added to ``plan``). ``carried``: the long
+    earlier call starts or ends becomes a window (added to ``plan``), or, with ``singles``, when
+    one call does so there, an :data:`EventSlot` (added to ``singles``). ``carried``: the long
     calls initiated before the bucket (:func:`carried_by_bucket`)."""
     assert plan.middle is not None
     start, end = plan.middle
     spans = [(value, a, b) for value, _, a, b in carried if a < end and (b is None or b > start)]
     if not spans:
         return [(start, end, {})]
-    cuts, exact = {start, end}, set()
-    for _, a, b in spans:
-        for point in (a, b):
+    cuts = {start, end}
+    inside: dict[int, list[tuple[str, int, int]]] = {}  # slot -> (value, instant, +1 | -1)
+    for value, a, b in spans:
+        for point, kind in ((a, 1), (b, -1)):
             if point is not None and start < point < end:
                 if point % SLOT:
-                    exact.add(floor_slot(point))
+                    inside.setdefault(floor_slot(point), []).append((value, point, kind))
                 else:
                     cuts.add(point)
-    for slot in exact:
-        plan.windows.append((slot * 1000, (slot + SLOT) * 1000))
+    for slot, found in inside.items():
+        if singles is not None and len(found) == 1:
+            singles.append((slot, _carried_at(spans, slot), *found[0]))
+        else:
+            plan.windows.append((slot * 1000, (slot + SLOT) * 1000))
         cuts |= {slot, slot + SLOT}
-    runs = []
-    for a, b in pairwise(sorted(cuts)):
-        if a in exact:
-            continue
-        counts: dict[str, int] = {}
-        for value, s, e in spans:
-            if s <= a and (e is None or e > a):
-                counts[value] = counts.get(value, 0) + 1
-        runs.append((a, b, counts))
-    return runs
+    return [(a, b, _carried_at(spans, a)) for a, b in pairwise(sorted(cuts)) if a not in inside]
+
+
+def _carried_at(spans: Sequence[tuple[str, int, int | None]], instant: int) -> dict[str, int]:
+    """How many of ``spans`` are in progress at ``instant``, per group value."""
+    counts: dict[str, int] = {}
+    for value, s, e in spans:
+        if s <= instant and (e is None or e > instant):
+            counts[value] = counts.get(value, 0) + 1
+    return counts
 
 
 def _with_late(run: Run, plan: BucketPeak) -> Run:
