@@ -32,6 +32,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from itertools import groupby
+from operator import add
 from typing import Any, cast
 
 from calltrail.sessions.vocabulary import CALL_STATUSES
@@ -92,7 +93,7 @@ Rows = dict[tuple[Block, str], Figures]
 
 
 def _plus(total: Sequence[int], more: Sequence[int]) -> list[int]:
-    return [total[position] + more[position] for position in range(len(COLUMNS))]
+    return list(map(add, total[: len(COLUMNS)], more[: len(COLUMNS)]))
 
 
 def stored_members(conn: Connection, app_id: str, session_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -474,9 +475,11 @@ class MemberSeriesRead:
                     mine = replace(plans[index], windows=[])
                     runs += split_middle(index, mine, cut[position])
                     windows += [(index, lo_ms, hi_ms, [uid]) for lo_ms, hi_ms in mine.windows]
-                else:  # what split_middle() gives, less the long calls in progress all along
-                    count = {uid: counts[position]} if counts[position] else {}
+                elif counts[position]:  # what split_middle() gives, less the long calls in progress all along
+                    count = {uid: counts[position]}
                     runs += [Run(run.bucket, run.blocks, count, run.late) for run in shared[index]]
+                else:  # none in progress: the shared runs themselves (read, never changed)
+                    runs += shared[index]
             runs_of[uid] = runs
         if firsts:
             self._middles(walk, runs_of, self._levels_at(walk, long_calls), best)
