@@ -99,7 +99,31 @@ def test_the_writers_keep_what_a_rebuild_computes(stores: Stores, filled: tuple[
 
 @pytest.mark.parametrize("seed", range(40))
 def test_series_equal_reading_every_call(stores: Stores, filled: tuple[str, dict[str, CallUsage]], seed: int) -> None:
-    app_id, _ = filled
+    _check_series(stores, filled[0], seed)
+
+
+@pytest.fixture(scope="module")
+def filled_before_peak_times(stores: Stores) -> str:
+    """The same calls in another app, its slot rows as ``m0019`` found them: no peak times."""
+    app_id = stores.tenants.create_app(new_app_settings("Rollups", f"r-{secrets.token_hex(5)}")).app_id
+    rng = random.Random(7)
+    _write(stores, app_id, [_random_call(rng, n) for n in range(480)], [])
+    with stores.db.write() as conn:
+        conn.execute("UPDATE usage_rollups SET peak_from = NULL, peak_until = NULL WHERE app_id = ?", (app_id,))
+    return app_id
+
+
+@pytest.mark.parametrize("seed", range(0, 40, 3))
+def test_slots_without_peak_times_are_read_from_their_calls(
+    stores: Stores, filled_before_peak_times: str, seed: int
+) -> None:
+    """A slot row written before ``m0019`` (or by an older server during a rolling upgrade) has no
+    peak times: a run in which one carried call starts or ends there is read as a window."""
+    _check_series(stores, filled_before_peak_times, seed)
+
+
+def _check_series(stores: Stores, app_id: str, seed: int) -> None:
+    """A random series read from the rollups equals summing and sweeping every call."""
     rng = random.Random(seed)
     interval = rng.choice(("hour", "day", "day", "week", "month", "all"))
     tz = zone(rng.choice(ZONES))
@@ -159,12 +183,13 @@ def _reopened_after(url: str, statements: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_database_from_before_the_rollups_gets_them_on_open(backend: str, database_url: Callable[[str], str]) -> None:
-    """Back to the schema before ``m0013``: its table, indexes and record dropped (and ``m0016``'s,
-    which adds a column to that table)."""
-    _reopened_after(database_url(backend), ("DROP TABLE usage_rollup_backfill", "DROP TABLE usage_rollups",
-                                            "DROP TABLE usage_rollup_peak_backfill",
-                                            "DROP INDEX usage_calls_long_start", "DROP INDEX usage_calls_long_end",
-                                            "DELETE FROM calltrail_migrations WHERE version IN (13, 16, 19)"))  # fmt: skip
+    """Back to the schema before ``m0013``: its table, indexes and record dropped (and those of
+    ``m0016`` and ``m0019``, which add columns to that table)."""
+    statements = ("DROP TABLE usage_rollup_backfill", "DROP TABLE usage_rollups",
+                  "DROP TABLE usage_rollup_peak_backfill", "DROP INDEX usage_calls_long_start",
+                  "DROP INDEX usage_calls_long_end",
+                  "DELETE FROM calltrail_migrations WHERE version IN (13, 16, 19)")  # fmt: skip
+    _reopened_after(database_url(backend), statements)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from calltrail.usage.rollups import LEVELS, decompose, merge_ranges, profile
+from calltrail.usage.rollups import (
+    LEVELS,
+    SLOT,
+    BucketPeak,
+    EventSlot,
+    decompose,
+    merge_ranges,
+    middle_spans,
+    peak_span,
+    profile,
+)
 
 
 def test_merge_ranges_joins_overlapping_and_touching_ranges_and_drops_empty_ones() -> None:
@@ -24,3 +34,35 @@ def test_profile_counts_an_end_before_a_start_at_one_instant() -> None:
     assert profile(0, [(10, 1), (20, -1), (20, 1)]) == (1, 1)
     assert profile(0, [(0, -1)]) == (-1, -1)  # the level at the start is never reached
     assert profile(0, []) == (0, 0)
+
+
+def test_peak_span_is_where_the_level_first_reaches_its_rise_and_last_leaves_it() -> None:
+    # 0 until 10, 1 until 20, 2 until 30, 1 until 40, 2 until 50, then 1 to the end (100).
+    events = [(10, 1), (20, 1), (30, -1), (40, 1), (50, -1)]
+    assert profile(0, events) == (1, 2)
+    assert peak_span(0, 100, events) == (20, 50)
+    assert peak_span(0, 100, []) == (0, 100)  # always at its level at the start
+    assert peak_span(0, 100, [(0, -1)]) == (0, 100)  # the start's own event: the level after it
+    assert peak_span(0, 100, [(30, 1)]) == (30, 100)  # still there at the end
+    assert peak_span(0, 100, [(30, 1), (30, -1)]) == (0, 100)  # an end and a start at one instant
+
+
+def test_a_middle_slot_with_one_carried_call_starting_or_ending_becomes_an_event_slot() -> None:
+    day = 20_000 * LEVELS[3]
+    plan = BucketPeak(day, day + LEVELS[3], middle=(day + 3600, day + LEVELS[3]))
+    ends = ("audio", day - 600, day - 600, day + 5 * SLOT + 7)  # carried, ends 7 s into slot 5
+    starts = ("video", day - 60, day + 9 * SLOT + 1, None)  # carried, answered 1 s into slot 9
+    both = [("audio", day - 1, day + 12 * SLOT + 3, day + 12 * SLOT + 9)]  # two events in slot 12
+    singles: list[EventSlot] = []
+    runs = middle_spans(plan, [ends, starts, *both], singles)
+    assert singles == [
+        (day + 5 * SLOT, {"audio": 1}, "audio", day + 5 * SLOT + 7, -1),
+        (day + 9 * SLOT, {}, "video", day + 9 * SLOT + 1, 1),
+    ]
+    assert plan.windows == [((day + 12 * SLOT) * 1000, (day + 13 * SLOT) * 1000)]
+    assert [(lo - day) // SLOT for lo, _, _ in runs] == [4, 6, 10, 13]
+    assert runs[1][2] == {} and runs[2][2] == {"video": 1}
+    # Without a list for them, every such slot is a window (the per-user series' way).
+    plan = BucketPeak(day, day + LEVELS[3], middle=(day + 3600, day + LEVELS[3]))
+    middle_spans(plan, [ends, starts], None)
+    assert len(plan.windows) == 2
