@@ -225,3 +225,21 @@ def test_day_rows_from_before_their_slot_records_get_them_on_open(
                                             f"WHERE {LONG_CALL}",
                                             "UPDATE usage_rollups SET edges = NULL WHERE level = 3",
                                             "DELETE FROM calltrail_migrations WHERE version = 18"))  # fmt: skip
+
+
+def test_day_edges_are_stored_uncompressed_on_postgresql(database_url: Callable[[str], str]) -> None:
+    """``m0020``: a day's 96 records are read by every series; PostgreSQL keeps them as they are
+    (decompressing pglz took twice the time of reading them)."""
+    stores = open_stores(database_url("postgresql"))
+    try:
+        app_id = stores.tenants.create_app(new_app_settings("Edges", f"e-{secrets.token_hex(5)}")).app_id
+        calls = generate_calls(build_world(2), app_id=app_id, count=60, seed=3, end="2026-03-30T00:00:00Z", span_days=2)
+        feed_session_demo(stores.sessions, app_id, calls)
+        with stores.db.read() as conn:
+            found = conn.fetchall(
+                "SELECT length(edges), pg_column_compression(edges) FROM usage_rollups WHERE app_id = ? AND level = 3",
+                (app_id,),
+            )
+    finally:
+        stores.close()
+    assert found and all(size == 9600 and method is None for size, method in found)
