@@ -344,10 +344,8 @@ class SeriesRead:
                 by_level.setdefault(block[0], set()).add(block[1])
         value = "" if self.only is None else " AND value = ?"
         extra = [] if self.only is None else [self.only]
-        select = (
-            f"SELECT block, value, {', '.join((*FIGURES, *PEAK_TIMES))}, edges FROM usage_rollups WHERE app_id = ? "
-        )
-        select += "AND grp = ? "
+        columns = ", ".join((*FIGURES, *PEAK_TIMES))
+        select = f"SELECT block, value, {columns}, edges FROM usage_rollups WHERE app_id = ? AND grp = ? "
         for level, starts in sorted(by_level.items()):
             for start in starts:
                 self.rows.setdefault((level, start), {})
@@ -481,10 +479,11 @@ class SeriesRead:
                 runs.append((index, slot, slot + SLOT, carried, (value, instant, kind)))
         return runs
 
-    def _light(self, sql: str, params: Sequence[Any]) -> dict[str, LongSpan]:
-        """``{session id: span}`` of the rows of ``sql`` (``_LIGHT`` columns) this series counts."""
+    def _light(self, rows: Iterable[Sequence[Any]]) -> dict[str, LongSpan]:
+        """``{session id: span}`` of the calls in ``rows`` (:meth:`_select`'s columns) this series
+        counts."""
         found = {}
-        for session_id, initiated, started, ended, status, value in self.conn.fetchall(sql, params):
+        for session_id, initiated, started, ended, status, value in rows:
             if self.only is None or value == self.only:
                 span = light_span(value, initiated, started, ended, status)
                 if span is not None:
@@ -501,8 +500,8 @@ class SeriesRead:
         select = f"{self._select('usage_calls' + self.conn.indexed_by('usage_calls_long_end'))} AND {LONG_CALL}"
         select += " AND initiated_at < ?" + ("" if since is None else " AND initiated_at >= ?")
         bounds = (until,) if since is None else (until, since)
-        found = self._light(f"{select} AND ended_at IS NULL", (self.app_id, *bounds))
-        found |= self._light(f"{select} AND ended_at > ?", (self.app_id, *bounds, after))
+        found = self._light(self.conn.fetchall(f"{select} AND ended_at IS NULL", (self.app_id, *bounds)))
+        found |= self._light(self.conn.fetchall(f"{select} AND ended_at > ?", (self.app_id, *bounds, after)))
         return found
 
     def _heads(self, plans: list[BucketPeak], best: dict[Key, int]) -> None:
@@ -591,21 +590,15 @@ class SeriesRead:
             lo, hi = max(plan.lo, lo_ms // 1000 - SHORT), min(plan.hi, -(-hi_ms // 1000))
             if lo < hi:
                 reads.append((position, (self.app_id, lo, hi, hi, lo_ms // 1000)))
-        near: list[dict[str, LongSpan]] = [{} for _ in windows]
-        value = self.grp or "''"
+        rows: list[list[Sequence[Any]]] = [[] for _ in windows]
+        select = self._select().replace("SELECT ", "SELECT ?, ", 1)  # the window's position first
+        where = " AND initiated_at >= ? AND initiated_at < ? AND started_at < ? AND (ended_at IS NULL OR ended_at >= ?)"
         for start in range(0, len(reads), WINDOWS_PER_QUERY):
             part = reads[start : start + WINDOWS_PER_QUERY]
-            sql = " UNION ALL ".join(
-                f"SELECT {position}, session_id, initiated_at, started_at, ended_at, status, {value} FROM usage_calls "
-                "WHERE app_id = ? AND initiated_at >= ? AND initiated_at < ? AND started_at < ? "
-                "AND (ended_at IS NULL OR ended_at >= ?)"
-                for position, _ in part
-            )
-            for position, session_id, *call in self.conn.fetchall(sql, [p for _, params in part for p in params]):
-                span = light_span(call[4], *call[:4]) if self.only is None or call[4] == self.only else None
-                if span is not None:
-                    near[position][session_id] = span
-        for (index, lo_ms, hi_ms), found in zip(windows, near, strict=True):
+            sql = " UNION ALL ".join([select + where] * len(part))
+            for position, *call in self.conn.fetchall(sql, [p for read in part for p in (read[0], *read[1])]):
+                rows[int(position)].append(call)
+        for (index, lo_ms, hi_ms), found in zip(windows, map(self._light, rows), strict=True):
             plan = plans[index]
             found.update(longs[bisect_left(long_starts, plan.lo) : bisect_left(long_starts, plan.hi)])
             by_value: dict[str, list[LongSpan]] = {}
