@@ -205,14 +205,18 @@ def slot_figures(
             edges = [(max(start, slot), back)] + ([(stop, -1 - back)] if stop is not None and stop < end else [])
             for group in call.groups:
                 fresh.setdefault(group, []).extend(edges)
+    spans: dict[Group, tuple[int, int]] = {}
     for group in events.keys() | fresh.keys():
         row = found.setdefault(group, [0] * len(FIGURES))
-        row[NET], row[RISE] = profile(slot, events.get(group, []))
+        stretches = _stretches(slot, events.get(group, []))
+        row[NET], row[RISE] = _profile_of(stretches)
+        if peak_times is not None:
+            spans[group] = _span_of(stretches, row[RISE], end)
         row[F0 : F0 + FRESH_SLOTS] = fresh_peaks(fresh.get(group, []))
     kept = {group: row for group, row in found.items() if any(row)}
     if peak_times is not None:
-        for group in kept:
-            peak_times[group] = peak_span(slot, end, events.get(group, []))
+        # A group with only sums (no event, no first-hour call) stays at level 0 all along.
+        peak_times.update((group, spans.get(group, (slot, end))) for group in kept)
     return kept
 
 
@@ -237,32 +241,37 @@ def fresh_peaks(events: list[tuple[int, int]]) -> list[int]:
 
 def profile(start: int, events: list[tuple[int, int]]) -> tuple[int, int]:
     """``(net, rise)`` of ``(instant, +1 | -1)`` events in a block starting at ``start``."""
-    deltas: dict[int, int] = {}
-    for instant, delta in events:
-        deltas[instant] = deltas.get(instant, 0) + delta
-    level = 0
-    rise = None if start in deltas else 0  # no event at the start: its level counts
-    for instant in sorted(deltas):
-        level += deltas[instant]
-        if rise is None or level > rise:
-            rise = level
-    return level, rise or 0
+    return _profile_of(_stretches(start, events))
 
 
 def peak_span(start: int, end: int, events: list[tuple[int, int]]) -> tuple[int, int]:
     """Where a block of ``[start, end)`` is at its ``rise`` (:func:`profile`): the first instant,
     and the end of the last stretch at that level. A slot keeps them (migration ``m0019``): a
     series whose run starts or ends one carried call inside the slot reads its peak from them."""
+    stretches = _stretches(start, events)
+    return _span_of(stretches, _profile_of(stretches)[1], end)
+
+
+def _stretches(start: int, events: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``(from, level)`` of each stretch of constant level, in order: the start's own (level 0)
+    unless an event falls on it, then one after each instant with events."""
     deltas: dict[int, int] = {}
     for instant, delta in events:
         deltas[instant] = deltas.get(instant, 0) + delta
-    _, rise = profile(start, events)
-    steps = sorted(deltas.items())
-    level, first, until = 0, None, None
-    stretches = [] if start in deltas else [(start, 0)]  # (from, level) of each stretch
-    for instant, delta in steps:
+    stretches = [] if start in deltas else [(start, 0)]
+    level = 0
+    for instant, delta in sorted(deltas.items()):
         level += delta
         stretches.append((instant, level))
+    return stretches
+
+
+def _profile_of(stretches: list[tuple[int, int]]) -> tuple[int, int]:
+    return stretches[-1][1], max(level for _, level in stretches)
+
+
+def _span_of(stretches: list[tuple[int, int]], rise: int, end: int) -> tuple[int, int]:
+    first = until = None
     for position, (since, height) in enumerate(stretches):
         if height == rise:
             first = since if first is None else first
