@@ -243,18 +243,26 @@ DAY_BACKFILL_PAGE = 64
 def backfill_day_edges(db: Database) -> list[str]:
     """Rewrite the ``edges`` of the day rows of every app listed in ``usage_rollup_day_backfill``
     (migration ``m0018``: a record per slot) from the slots' rows; the figures do not change."""
+    return _backfill_by_days(db, "usage_rollup_day_backfill", DAY_BACKFILL_PAGE, _rewrite_day_edges)
+
+
+def _backfill_by_days(
+    db: Database, table: str, page_size: int, step: Callable[[Connection, str, list[int]], None]
+) -> list[str]:
+    """For every app listed in ``table`` (a migration's to-do list), ``step`` over its days with
+    rows, ``page_size`` days at a time, in one transaction holding the app's rollup lock; then
+    the app leaves the list."""
     with db.read() as conn:
-        pending = [app_id for (app_id,) in conn.fetchall("SELECT app_id FROM usage_rollup_day_backfill ORDER BY 1")]
+        pending = [app_id for (app_id,) in conn.fetchall(f"SELECT app_id FROM {table} ORDER BY 1")]
     for app_id in pending:
         with db.write() as conn:
             conn.lock_keys([f"{app_id}/usage-rollups"])
             days = conn.fetchall(
                 "SELECT block FROM usage_rollups WHERE app_id = ? AND grp = '' AND level = 3 ORDER BY block", (app_id,)
             )  # every call counts in the group of all calls: its days are every day with a row
-            for start in range(0, len(days), DAY_BACKFILL_PAGE):
-                page = [integer(day) for (day,) in days[start : start + DAY_BACKFILL_PAGE]]
-                _rewrite_day_edges(conn, app_id, page)
-            conn.execute("DELETE FROM usage_rollup_day_backfill WHERE app_id = ?", (app_id,))
+            for start in range(0, len(days), page_size):
+                step(conn, app_id, [integer(day) for (day,) in days[start : start + page_size]])
+            conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (app_id,))
     return pending
 
 
@@ -285,24 +293,17 @@ PEAK_BACKFILL_DAYS = 8
 def backfill_peak_times(db: Database) -> list[str]:
     """Recompute the slot rows of every app listed in ``usage_rollup_peak_backfill`` (migration
     ``m0019``: where each slot is at its peak) from the calls; their figures do not change."""
-    with db.read() as conn:
-        pending = [app_id for (app_id,) in conn.fetchall("SELECT app_id FROM usage_rollup_peak_backfill ORDER BY 1")]
-    for app_id in pending:
-        with db.write() as conn:
-            conn.lock_keys([f"{app_id}/usage-rollups"])
-            days = [integer(day) for (day,) in conn.fetchall(
-                "SELECT block FROM usage_rollups WHERE app_id = ? AND grp = '' AND level = 3 ORDER BY block", (app_id,)
-            )]  # fmt: skip
-            for start in range(0, len(days), PEAK_BACKFILL_DAYS):
-                page = days[start : start + PEAK_BACKFILL_DAYS]
-                slots = [integer(slot) for (slot,) in conn.fetchall(
-                    "SELECT block FROM usage_rollups WHERE app_id = ? AND grp = '' AND level = 0 AND block >= ? "
-                    "AND block < ? ORDER BY block", (app_id, page[0], page[-1] + DAY),
-                )]  # fmt: skip
-                if slots:
-                    _replace(conn, app_id, 0, _slot_rows(conn, app_id, slots))
-            conn.execute("DELETE FROM usage_rollup_peak_backfill WHERE app_id = ?", (app_id,))
-    return pending
+    return _backfill_by_days(db, "usage_rollup_peak_backfill", PEAK_BACKFILL_DAYS, _recompute_slots)
+
+
+def _recompute_slots(conn: Connection, app_id: str, days: list[int]) -> None:
+    slots = conn.fetchall(
+        "SELECT block FROM usage_rollups WHERE app_id = ? AND grp = '' AND level = 0 AND block >= ? AND block < ? "
+        "ORDER BY block",
+        (app_id, days[0], days[-1] + DAY),
+    )
+    if slots:
+        _replace(conn, app_id, 0, _slot_rows(conn, app_id, [integer(slot) for (slot,) in slots]))
 
 
 # -- reading -------------------------------------------------------------------------------------
