@@ -121,7 +121,7 @@ def _label(ms: int, local: datetime) -> str:
     if offset is None or offset.seconds % 60:
         # A local mean time offset with seconds (before 1972) is not RFC 3339: show UTC.
         return local.astimezone(UTC).isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
-    if ms % 86_400_000 != -offset // _MS % 86_400_000:
+    if ms % DAY_MS != -offset // _MS % DAY_MS:
         return local.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
     # A local midnight (most buckets' start): its date and its offset's text, known after the
     # first. isoformat() was the costliest step of building a bucket.
