@@ -35,7 +35,14 @@ TABLES = (
 #: With --voice: what the Bird listing reads.
 VOICE_TABLES = ("channels", "channel_calls", "channel_call_tags")
 #: With --usage: what the calls' usage series read (bench/usage.py).
-USAGE_TABLES = ("usage_calls", "usage_call_slots", "usage_members", "usage_rollups", "usage_member_rollups")
+USAGE_TABLES = (
+    "usage_calls",
+    "usage_call_slots",
+    "usage_members",
+    "usage_long_members",
+    "usage_rollups",
+    "usage_member_rollups",
+)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from tests.api.native.conftest import load_usage_app
 TABLES = {
     "usage_calls": "initiated_at, session_id",
     "usage_members": "session_id, uid",
+    "usage_long_members": "uid, open_until, session_id",
     "usage_call_slots": "slot, status, type, mode, receiver_type, has_recording",
     "usage_voice_calls": "call_id",
 }

@@ -21,7 +21,7 @@ from calltrail.sessions.query import CallQuery
 from calltrail.sessions.vocabulary import CallRow, Member
 from calltrail.store import Stores, open_stores
 from calltrail.store.usage import account_calls, unaccount_calls
-from calltrail.store.usage_members import backfill
+from calltrail.store.usage_members import STILL_OPEN, backfill
 from calltrail.store.usage_read import UsageReader
 from calltrail.usage.params import CallUsageRequest, Period
 from calltrail.usage.periods import buckets, zone
@@ -80,6 +80,33 @@ def _member_rollups(stores: Stores, app_id: str) -> list[tuple[Any, ...]]:
         return [tuple(int(v) if not isinstance(v, str) else v for v in row) for row in rows]
 
 
+def _long_members(stores: Stores, app_id: str) -> list[tuple[Any, ...]]:
+    with stores.db.read() as conn:
+        rows = conn.fetchall(
+            "SELECT uid, open_until, session_id, initiated_at, started_at, status FROM usage_long_members "
+            "WHERE app_id = ?",
+            (app_id,),
+        )
+    return sorted((uid, int(until), sid, int(initiated), int(started), status)
+                  for uid, until, sid, initiated, started, status in rows)  # fmt: skip
+
+
+def _long_members_from_calls(stores: Stores, app_id: str) -> list[tuple[Any, ...]]:
+    """What ``usage_long_members`` should hold, computed in Python from the calls and members."""
+    with stores.db.read() as conn:
+        calls = {row[0]: row[1:] for row in conn.fetchall(
+            "SELECT session_id, initiated_at, started_at, ended_at, status FROM usage_calls WHERE app_id = ?", (app_id,)
+        )}  # fmt: skip
+        members = conn.fetchall("SELECT session_id, uid FROM usage_members WHERE app_id = ?", (app_id,))
+    found = []
+    for session_id, uid in members:
+        initiated, started, ended, status = calls[session_id]
+        if started is not None and (ended is None or ended > initiated + 3600):
+            until = STILL_OPEN if ended is None else int(ended)
+            found.append((uid, until, session_id, int(initiated), int(started), status))
+    return sorted(found)
+
+
 @pytest.fixture(scope="module")
 def filled(stores: Stores) -> str:
     app_id = stores.tenants.create_app(new_app_settings("Members", f"m-{secrets.token_hex(5)}")).app_id
@@ -106,6 +133,14 @@ def test_the_writers_keep_what_a_rebuild_computes(stores: Stores, filled: str) -
     assert _member_rollups(stores, filled) == kept
 
 
+def test_the_writers_keep_each_long_call_member(stores: Stores, filled: str) -> None:
+    """``usage_long_members`` through writes, rewrites (a call turned short, long, ended) and
+    deletions: the members of the long calls, with each call's span as it is now."""
+    kept = _long_members(stores, filled)
+    assert {until == STILL_OPEN for _, until, *_ in kept} == {True, False}
+    assert kept == _long_members_from_calls(stores, filled)
+
+
 def test_deleting_every_call_leaves_no_rows(stores: Stores) -> None:
     app_id = stores.tenants.create_app(new_app_settings("Gone", f"g-{secrets.token_hex(5)}")).app_id
     rng = random.Random(5)
@@ -118,6 +153,7 @@ def test_deleting_every_call_leaves_no_rows(stores: Stores) -> None:
     with stores.db.write() as conn:
         unaccount_calls(conn, app_id, [call.session_id for call in calls[12:]])
     assert _member_rollups(stores, app_id) == []
+    assert _long_members(stores, app_id) == []
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -165,5 +201,31 @@ def test_a_database_from_before_the_member_rollups_gets_them_on_open(
     reopened = open_stores(url)
     try:
         assert _member_rollups(reopened, app_id) == kept
+    finally:
+        reopened.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_database_from_before_the_long_members_gets_them_from_its_calls(
+    backend: str, database_url: Callable[[str], str]
+) -> None:
+    """Back to before ``m0021``: migrating fills ``usage_long_members`` with what the writers keep."""
+    url = database_url(backend)
+    stores = open_stores(url)
+    try:
+        app_id = stores.tenants.create_app(new_app_settings("Long", f"l-{secrets.token_hex(5)}")).app_id
+        rng = random.Random(21)
+        with stores.db.write() as conn:
+            account_calls(conn, app_id, [_random_call(rng, n) for n in range(80)])
+        kept = _long_members(stores, app_id)
+        assert kept
+        with stores.db.write() as conn:
+            for statement in ("DROP TABLE usage_long_members", "DELETE FROM calltrail_migrations WHERE version = 21"):
+                conn.execute(statement)
+    finally:
+        stores.close()
+    reopened = open_stores(url)
+    try:
+        assert _long_members(reopened, app_id) == kept
     finally:
         reopened.close()

@@ -14,6 +14,8 @@ Tables (migration ``m0007_usage``):
 * ``usage_call_slots``: those rows summed per app x 15-minute UTC slot x (status, type, mode,
   receiver type, recording). A series without other filters reads these sums.
 * ``usage_members``: each user's own minutes and missed flag per call (``groupBy=uid``).
+* ``usage_long_members`` (``m0021``): the members of long calls by user, with the call's span
+  (``groupBy=uid`` counts each ranked user's long calls in progress from it).
 * ``usage_voice_calls``: one row per phone call, with what Bird's record carries only in its
   JSON (answer and end times, hang-up cause, PDD, MOS).
 
@@ -31,7 +33,7 @@ import orjson
 from calltrail.kernel.instants import parse_rfc3339
 from calltrail.sessions.vocabulary import CallRow
 from calltrail.store.database import Connection, Database, chunks, placeholders
-from calltrail.store.usage_members import refresh_members, stored_members
+from calltrail.store.usage_members import long_member_rows, refresh_members, stored_members, write_long_members
 from calltrail.store.usage_rollups import call_span, refresh
 from calltrail.usage.figures import billable_minutes, entry_ms, quality, to_ms, user_ms
 from calltrail.usage.periods import SLOT_SECONDS
@@ -186,9 +188,18 @@ def unaccount_calls(conn: Connection, app_id: str, session_ids: Sequence[str]) -
     _delete_calls(conn, app_id, session_ids)
     _apply_slot_deltas(conn, app_id, deltas)
     spans = [usage.span() for usage in stored]
+    write_long_members(conn, _long_rows(app_id, stored, spans, was), [])
     refresh(conn, app_id, spans)
     refresh_members(conn, app_id, [(uid, span) for usage, span in zip(stored, spans, strict=True)
                                    for uid in was.get(usage.session_id, ())])  # fmt: skip
+
+
+def _long_rows(
+    app_id: str, stored: Sequence[CallUsage], spans: Sequence[CallSpan], members: dict[str, list[str]]
+) -> list[tuple[Any, ...]]:
+    """The ``usage_long_members`` rows of these calls with these members."""
+    return [row for usage, span in zip(stored, spans, strict=True)
+            for row in long_member_rows(app_id, usage.session_id, span, members.get(usage.session_id, ()))]  # fmt: skip
 
 
 def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> None:
@@ -202,8 +213,10 @@ def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> Non
         _add(deltas, usage, -1)
     _delete_calls(conn, app_id, [row.session_id for row in rows])
     calls, members, spans = [], [], [usage.span() for usage in stored]
+    gone = _long_rows(app_id, stored, spans, was)
     # Each member's user, with the call as it was and as it is: per-user rollups to recompute.
     by_user = [(uid, span) for usage, span in zip(stored, spans, strict=True) for uid in was.get(usage.session_id, ())]
+    long_members = []
     for row in rows:
         usage, own = call_usage(row)
         _add(deltas, usage, 1)
@@ -211,8 +224,10 @@ def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> Non
         spans.append(usage.span())
         members += [(app_id, row.session_id, uid, row.initiated_at, ms, missed) for uid, ms, missed in own]
         by_user += [(uid, spans[-1]) for uid, _, _ in own]
+        long_members += long_member_rows(app_id, row.session_id, spans[-1], [uid for uid, _, _ in own])
     conn.insert_rows("usage_calls", CALL_COLUMNS, calls)
     conn.insert_rows("usage_members", MEMBER_COLUMNS, members)
+    write_long_members(conn, gone, long_members)
     _apply_slot_deltas(conn, app_id, deltas)
     refresh(conn, app_id, spans)  # the rollups read the calls just written
     refresh_members(conn, app_id, by_user)  # so do the per-user rollups
@@ -281,8 +296,8 @@ def backfill(db: Database) -> list[str]:
     for app_id in pending:
         with db.write() as conn:
             conn.lock_keys([f"{app_id}/usage-backfill-{n}" for n in range(64)])  # > 32 keys: the app's bulk lock
-            tables = ("usage_calls", "usage_members", "usage_call_slots", "usage_voice_calls", "usage_rollups")
-            for table in (*tables, "usage_member_rollups"):
+            tables = ("usage_calls", "usage_members", "usage_long_members", "usage_call_slots", "usage_voice_calls")
+            for table in (*tables, "usage_rollups", "usage_member_rollups"):
                 conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (app_id,))
             after = ""
             while True:

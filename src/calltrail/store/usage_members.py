@@ -108,6 +108,26 @@ def stored_members(conn: Connection, app_id: str, session_ids: Sequence[str]) ->
     return found
 
 
+#: ``usage_long_members``' ``open_until`` of a call without an end (``m0021_long_members``).
+STILL_OPEN = 2**62
+_LONG_COLUMNS = ("app_id", "uid", "open_until", "session_id", "initiated_at", "started_at", "status")
+_DELETE_LONG = "DELETE FROM usage_long_members WHERE app_id = ? AND uid = ? AND open_until = ? AND session_id = ?"
+
+
+def long_member_rows(app_id: str, session_id: str, span: CallSpan, uids: Iterable[str]) -> list[tuple[Any, ...]]:
+    """A call's ``usage_long_members`` rows: one per member if the call is long, else none."""
+    if not span.is_long():
+        return []
+    until = STILL_OPEN if span.ended is None else span.ended
+    return [(app_id, uid, until, session_id, span.initiated, span.started, span.status) for uid in uids]
+
+
+def write_long_members(conn: Connection, gone: Sequence[tuple[Any, ...]], new: Sequence[tuple[Any, ...]]) -> None:
+    """Delete the rows of the calls as they were (by key), then insert them as they are."""
+    conn.executemany(_DELETE_LONG, [row[:4] for row in gone])
+    conn.insert_rows("usage_long_members", _LONG_COLUMNS, new)
+
+
 # -- writing -----------------------------------------------------------------------------------
 
 
@@ -501,31 +521,18 @@ class MemberSeriesRead:
         return found
 
     def _long_calls(self, lo: int, hi: int) -> dict[str, dict[str, LongSpan]]:
-        """The ranked users' long calls initiated before ``hi`` and not over before ``lo``: the calls
-        from the long-call index, then their ranked members by key. Two reads, not a join: a join's
-        plan hangs on the estimate for the partial index, which PostgreSQL put at 38,000 rows for
-        158 at 1M calls, and it then hashed all 2M member rows (1.2 s instead of 10 ms)."""
-        select = (
-            f"SELECT session_id, initiated_at, started_at, ended_at, status FROM usage_calls"
-            f"{self.conn.indexed_by('usage_calls_long_end')} WHERE app_id = ? AND {LONG_CALL} AND "
-        )
-        calls: dict[str, tuple[int, int | None, int | None, str]] = {}
-        for where, params in (("initiated_at < ? AND ended_at IS NULL", (hi,)),
-                              ("initiated_at < ? AND ended_at >= ?", (hi, lo))):  # fmt: skip
-            for session_id, *call in self.conn.fetchall(select + where, (self.app_id, *params)):
-                calls[session_id] = (call[0], call[1], call[2], call[3])
+        """The ranked users' long calls initiated before ``hi`` and not over before ``lo``, from
+        ``usage_long_members``: one index range per user, from ``lo`` on."""
+        users, names = self._users()
         found: dict[str, dict[str, LongSpan]] = {}
-        # The ranked users are picked here, not in SQL: as a second index term PostgreSQL would
-        # probe every call once per user, and it chose to scan the table instead.
-        ranked = set(self.uids)
-        for part in chunks(sorted(calls)):
-            among, keys = self.conn.any_of("session_id", part)
-            for uid, session_id in self.conn.fetchall(
-                f"SELECT uid, session_id FROM usage_members WHERE app_id = ? AND {among}", (self.app_id, *keys)
-            ):
-                span = light_span(uid, *calls[session_id]) if uid in ranked else None
-                if span is not None:
-                    found.setdefault(uid, {})[session_id] = span
+        for uid, session_id, initiated, started, until, status in self.conn.fetchall(
+            "SELECT uid, session_id, initiated_at, started_at, open_until, status FROM usage_long_members "
+            f"WHERE app_id = ? AND {users} AND open_until >= ? AND initiated_at < ?",
+            (self.app_id, *names, lo, hi),
+        ):
+            span = light_span(uid, initiated, started, None if until == STILL_OPEN else until, status)
+            if span is not None:
+                found.setdefault(uid, {})[session_id] = span
         return found
 
     def _levels_at(self, walk: int, long_calls: dict[str, dict[str, LongSpan]]) -> dict[str, int]:
