@@ -14,17 +14,16 @@ from typing import Any
 import orjson
 import pytest
 
-from calltrail.jobs.feeder import feed_session_demo
 from calltrail.kernel.tenancy import new_app_settings
-from calltrail.sessions.demo import build_world, generate_calls
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.vocabulary import CallRow, Member
-from calltrail.store import Stores, open_stores
+from calltrail.store import Stores
 from calltrail.store.usage import account_calls, unaccount_calls
 from calltrail.store.usage_members import STILL_OPEN, backfill
 from calltrail.store.usage_read import UsageReader
 from calltrail.usage.params import CallUsageRequest, Period
 from calltrail.usage.periods import buckets, zone
+from tests.store.older_schema import reopened_after
 
 BASE = 1_774_000_000  # 2026-03-20, before Europe's DST change
 ZONES = ("UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns", "Europe/Amsterdam")
@@ -180,29 +179,11 @@ def test_series_equal_reading_every_member_row(stores: Stores, filled: str, seed
 def test_a_database_from_before_the_member_rollups_gets_them_on_open(
     backend: str, database_url: Callable[[str], str]
 ) -> None:
-    """Calls written through the real writers, then the database taken back to the schema before
-    ``m0014`` (its tables and record dropped): opening it computes the same rows."""
-    url = database_url(backend)
-    stores = open_stores(url)
-    try:
-        app_id = stores.tenants.create_app(new_app_settings("Old", f"o-{secrets.token_hex(5)}")).app_id
-        calls = generate_calls(
-            build_world(2), app_id=app_id, count=150, seed=9, end="2026-03-30T00:00:00Z", span_days=3
-        )
-        feed_session_demo(stores.sessions, app_id, calls)
-        kept = _member_rollups(stores, app_id)
-        assert kept
-        with stores.db.write() as conn:
-            for statement in ("DROP TABLE usage_member_rollup_backfill", "DROP TABLE usage_member_rollups",
-                              "DELETE FROM calltrail_migrations WHERE version = 14"):  # fmt: skip
-                conn.execute(statement)
-    finally:
-        stores.close()
-    reopened = open_stores(url)
-    try:
-        assert _member_rollups(reopened, app_id) == kept
-    finally:
-        reopened.close()
+    """Back to the schema before ``m0014`` (its tables and record dropped): opening the database
+    computes the same rows."""
+    statements = ("DROP TABLE usage_member_rollup_backfill", "DROP TABLE usage_member_rollups",
+                  "DELETE FROM calltrail_migrations WHERE version = 14")  # fmt: skip
+    reopened_after(database_url(backend), statements, _member_rollups)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -210,22 +191,5 @@ def test_a_database_from_before_the_long_members_gets_them_from_its_calls(
     backend: str, database_url: Callable[[str], str]
 ) -> None:
     """Back to before ``m0021``: migrating fills ``usage_long_members`` with what the writers keep."""
-    url = database_url(backend)
-    stores = open_stores(url)
-    try:
-        app_id = stores.tenants.create_app(new_app_settings("Long", f"l-{secrets.token_hex(5)}")).app_id
-        rng = random.Random(21)
-        with stores.db.write() as conn:
-            account_calls(conn, app_id, [_random_call(rng, n) for n in range(80)])
-        kept = _long_members(stores, app_id)
-        assert kept
-        with stores.db.write() as conn:
-            for statement in ("DROP TABLE usage_long_members", "DELETE FROM calltrail_migrations WHERE version = 21"):
-                conn.execute(statement)
-    finally:
-        stores.close()
-    reopened = open_stores(url)
-    try:
-        assert _long_members(reopened, app_id) == kept
-    finally:
-        reopened.close()
+    statements = ("DROP TABLE usage_long_members", "DELETE FROM calltrail_migrations WHERE version = 21")
+    reopened_after(database_url(backend), statements, _long_members)

@@ -23,6 +23,7 @@ from calltrail.store.usage_rollups import SeriesRead, backfill, refresh
 from calltrail.usage.figures import CallSums
 from calltrail.usage.periods import buckets, seconds_bounds, zone
 from calltrail.usage.rollups import FIGURES, LONG_CALL
+from tests.store.older_schema import reopened_after
 
 BASE = 1_774_000_000  # 2026-03-20, before Europe's DST change
 ZONES = ("UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns", "Europe/Amsterdam")
@@ -158,27 +159,9 @@ def _counted(statuses: dict[Any, dict[str, int]]) -> dict[Any, dict[str, int]]:
 
 
 def _reopened_after(url: str, statements: tuple[str, ...]) -> None:
-    """Calls written through the real writers, then ``statements`` take the database back to an
-    older schema: opening it again computes the same rollups."""
-    stores = open_stores(url)
-    try:
-        app_id = stores.tenants.create_app(new_app_settings("Old", f"o-{secrets.token_hex(5)}")).app_id
-        calls = generate_calls(
-            build_world(2), app_id=app_id, count=150, seed=9, end="2026-03-30T00:00:00Z", span_days=3
-        )
-        feed_session_demo(stores.sessions, app_id, calls)
-        kept = _rollups(stores, app_id)
-        assert any(row[-1] for row in kept)  # the parents' edges
-        with stores.db.write() as conn:
-            for statement in statements:
-                conn.execute(statement)
-    finally:
-        stores.close()
-    reopened = open_stores(url)
-    try:
-        assert _rollups(reopened, app_id) == kept
-    finally:
-        reopened.close()
+    """Back to an older schema by ``statements``: opening it again computes the same rollups."""
+    kept = reopened_after(url, statements, _rollups)
+    assert any(row[-1] for row in kept)  # the parents' edges
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
