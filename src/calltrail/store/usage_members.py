@@ -21,7 +21,8 @@ Reading (:class:`MemberSeriesRead`): the users with the most minutes over the ra
 whole blocks, plus the member rows of the edges that cut through a slot), then the ranked
 users' rows of each bucket's blocks: their sums, and their peaks: each bucket's first hour from
 ``f`` values, the rest from ``rise`` and ``net`` less the user's long calls initiated before the
-bucket, and the few windows those calls cut (and an edge off the slots, the slot holding *now*)
+bucket (their rows in ``usage_long_members``, ``m0021``: each member of a long call, by user and
+end), and the few windows those calls cut (and an edge off the slots, the slot holding *now*)
 from the user's calls themselves. The level a user's walk starts from is counted from their
 calls in progress then (the long ones and those of the hour before), not summed over history.
 """
