@@ -135,6 +135,11 @@ class Connection:
         row = self.execute(sql, params).fetchone()
         return tuple(row) if row is not None else None
 
+    def fetch_documents(self, sql: str, params: Sequence[Any], column: str) -> list[bytes]:
+        """``column`` of every row of ``sql``, in its order: stored JSON documents (whose text
+        never holds a NUL), as bytes."""
+        return [bytes(row[0]) for row in self.fetchall(sql, params)]
+
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = "") -> None:
         """Insert rows with multi-row ``INSERT`` statements (several times faster than one
         statement per row on PostgreSQL). ``tail`` may add an ``ON CONFLICT`` clause. Chunks are
@@ -229,6 +234,17 @@ class SQLiteConnection(Connection):
         # The one writer (BEGIN IMMEDIATE) makes "after the largest" race-free; ``column`` is indexed.
         last = int((self.fetchone(f"SELECT COALESCE(MAX({column}), 0) FROM {table}") or (0,))[0])
         return list(range(last + 1, last + 1 + count))
+
+    def fetch_documents(self, sql: str, params: Sequence[Any], column: str) -> list[bytes]:
+        # One step for the whole page, not one per row. The sqlite3 module releases the GIL
+        # around every step, and under load each step's thread then waits for it behind the
+        # event loop: a 100-call page made some 100 such hand-overs, which cost the loop more
+        # than the page itself (1,024 connections on one process: pages/s +30 %, refusals/s
+        # +38 %). The subquery keeps its ORDER BY and LIMIT, so it is not flattened into the
+        # aggregate and feeds it rows in its order; JSON text never holds a NUL, the separator.
+        joined_sql = f"SELECT CAST(group_concat({column}, char(0)) AS BLOB) FROM ({sql})"
+        (joined,) = self.fetchone(joined_sql, params) or (None,)
+        return bytes(joined).split(b"\x00") if joined is not None else []
 
     needs_plan_hints = True
 

@@ -341,19 +341,18 @@ class SessionStore:
                     compiled = compile_query(app_id, CallQuery(compiled.window.counted))
             if seek is not None:  # same snapshot as the total
                 sql = compiled.page_sql(direction, sort=False, conn=conn, bounded=True)
-                rows = conn.fetchall(sql, (*compiled.params, seek.lower, seek.upper, limit, seek.skip))
-                return _page(total, rows, reverse)
+                params = (*compiled.params, seek.lower, seek.upper, limit, seek.skip)
+                return _page(total, conn.fetch_documents(sql, params, "summary"), reverse)
             sort = False
             if compiled.ranged and conn.needs_plan_hints:
                 app_total = int((conn.fetchone(app_total_sql(), (app_id,)) or (0,))[0])
                 sort = prefer_sort(total, app_total, offset + limit)
             sql = compiled.page_sql(direction, sort=sort, conn=conn)
-            rows = conn.fetchall(sql, (*compiled.params, limit, offset))
-        return _page(total, rows, reverse)
+            items = conn.fetch_documents(sql, (*compiled.params, limit, offset), "summary")
+        return _page(total, items, reverse)
 
 
-def _page(total: int, rows: list[Row], reverse: bool) -> CallPage:
-    items = [bytes(summary) for (summary,) in rows]
+def _page(total: int, items: list[bytes], reverse: bool) -> CallPage:
     if reverse:
         items.reverse()
     return CallPage(total, items)
