@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
@@ -116,3 +117,34 @@ def test_point_reads_skip_the_trip_only_on_sqlite_with_nothing_else_running(
     finally:
         sqlite.close()
         postgres.close()
+
+
+def test_a_result_reaches_its_caller_two_loop_iterations_after_its_thread_ends() -> None:
+    """Under a flood one iteration of the loop is a pass over every connection (tens of ms): each
+    callback hop between a thread's end and its caller's resumption costs a request one."""
+    threads = WorkerThreads(limit=1)
+    go = threading.Event()
+    iterations = 0
+
+    def tick() -> None:
+        nonlocal iterations
+        iterations += 1
+        asyncio.get_running_loop().call_soon(tick)
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        ended_at: list[int] = []
+
+        def hold_until_the_thread_ends() -> None:
+            go.set()
+            while threads._busy:  # the loop is held while the thread ends and queues its outcome
+                time.sleep(0.001)
+            time.sleep(0.05)
+            ended_at.append(iterations)
+
+        loop.call_soon(tick)
+        loop.call_soon(hold_until_the_thread_ends)
+        await threads.call(lambda: go.wait(10))
+        return iterations - ended_at[0]
+
+    assert asyncio.run(main()) <= 2

@@ -11,7 +11,7 @@ import os
 import queue
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeAlias, TypeVar
+from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -69,7 +69,7 @@ class WorkerThreads:
         os.register_at_fork(after_in_child=self._reset)
 
     def _reset(self) -> None:
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Call[Any]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
         self._busy = 0  # calls queued or running
@@ -81,53 +81,76 @@ class WorkerThreads:
         if here_when_idle and not self._busy:
             return contextvars.copy_context().run(function)
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[T] = loop.create_future()
+        call: _Call[T] = _Call(loop, loop.create_future(), contextvars.copy_context(), function)
         with self._lock:
             self._busy += 1
             start = self._busy > self._threads and self._threads < self.limit
             self._threads += start
         if start:
             threading.Thread(target=self._work, name="calltrail-worker", daemon=True).start()
-        self._jobs.put((loop, done, contextvars.copy_context(), function))
+        self._jobs.put(call)
         try:
-            return await asyncio.shield(done)
+            # Awaited directly, not through asyncio.shield: each callback hop costs the caller one
+            # pass of the event loop, and under a flood a pass over a thousand connections takes
+            # some 30 ms. A shield added a hop: an accepted page waited three passes for its result.
+            return await call.done
         except asyncio.CancelledError:
             # A thread cannot be interrupted: the request waits for its call to end (as anyio's
             # threads made it), so nothing the call does outlives the request or its stores.
-            while not done.done():
+            with self._lock:
+                if not call.ended:
+                    call.ending = loop.create_future()
+            while call.ending is not None and not call.ending.done():
                 try:
-                    await asyncio.shield(done)
+                    await asyncio.shield(call.ending)
                 except asyncio.CancelledError:
                     continue
             raise
 
     def _work(self) -> None:
         while True:
-            loop, done, context, function = self._jobs.get()
+            call = self._jobs.get()
             result, error = None, None
             try:
-                result = context.run(function)
+                result = call.context.run(call.function)
             except BaseException as exc:  # handed to the caller, whatever it is
                 error = exc
             # Idle again before the caller learns the outcome: its next call needs no new thread.
             with self._lock:
                 self._busy -= 1
+                call.ended = True
             with contextlib.suppress(RuntimeError):  # the loop closed while it ran: nobody waits
-                loop.call_soon_threadsafe(_settle, done, result, error)
-            del result, error, done, function, context  # hold nothing until the next job
+                call.loop.call_soon_threadsafe(_settle, call, result, error)
+            del result, error, call  # hold nothing until the next job
 
 
-_Job: TypeAlias = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", contextvars.Context, Callable[[], Any]]
+class _Call(Generic[T]):
+    """One call handed to the worker threads: where its caller waits, and how it ended."""
+
+    __slots__ = ("context", "done", "ended", "ending", "function", "loop")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        done: asyncio.Future[T],
+        context: contextvars.Context,
+        function: Callable[[], T],
+    ):
+        self.loop, self.done, self.context, self.function = loop, done, context, function
+        self.ended = False  # the function has returned or raised (set by its thread, under the lock)
+        self.ending: asyncio.Future[None] | None = None  # made when a cancelled caller waits for the end
 
 
-def _settle(done: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+def _settle(call: _Call[Any], result: Any, error: BaseException | None) -> None:
     """Hand a call's outcome to its caller (on the caller's loop), unless the caller is gone."""
-    if done.done():
+    if call.ending is not None and not call.ending.done():
+        call.ending.set_result(None)
+    if call.done.done():
         return
     if error is None:
-        done.set_result(result)
+        call.done.set_result(result)
     else:
-        done.set_exception(error)
+        call.done.set_exception(error)
 
 
 #: The worker threads of this process.
