@@ -17,7 +17,14 @@ import uvloop
 from uvicorn.server import ServerState
 
 from calltrail.api.gate import ADMITTED, Admission
-from calltrail.api.server import GC_THRESHOLDS, Acceptor, LimitedHttpToolsProtocol, protocol_class, settle_collector
+from calltrail.api.server import (
+    GC_THRESHOLDS,
+    Acceptor,
+    HeldHead,
+    LimitedHttpToolsProtocol,
+    protocol_class,
+    settle_collector,
+)
 from calltrail.app import create_app
 from calltrail.settings import Settings
 from calltrail.store import Stores
@@ -30,10 +37,12 @@ class Transport:
 
     def __init__(self) -> None:
         self.sent = b""
+        self.writes: list[bytes] = []
         self.closed = False
 
     def write(self, data: bytes) -> None:
         self.sent += data
+        self.writes.append(data)
 
     def close(self) -> None:
         self.closed = True
@@ -129,6 +138,38 @@ def test_health_is_let_in_with_headers_as_uvicorn_reads_them(stores: Stores) -> 
         assert status == b"HTTP/1.1 200 OK" and orjson.loads(body)["status"] == "ok"
 
     _serving(stores, Settings(max_in_flight=0), test)
+
+
+def test_a_response_goes_out_in_one_write_with_its_head(stores: Stores) -> None:
+    async def test(protocol: LimitedHttpToolsProtocol, transport: Transport) -> None:
+        protocol.data_received(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.gather(*protocol.tasks)
+        ((status, _, body),) = _answers(transport.sent)
+        assert status == b"HTTP/1.1 200 OK" and orjson.loads(body)["status"] == "ok"
+        assert transport.writes == [transport.sent]  # head and body in one system call
+        protocol.data_received(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.gather(*protocol.tasks)
+        assert len(transport.writes) == 2 and transport.writes[1].startswith(b"HTTP/1.1 200 OK\r\n")
+        assert transport.writes[1].endswith(b"\r\n\r\n")  # a HEAD answer: its head, sent when complete
+        assert not transport.closed
+
+    _serving(stores, Settings(max_in_flight=0), test)
+
+
+def test_a_held_head_waits_for_the_first_body_write_only() -> None:
+    transport = Transport()
+    held = HeldHead(transport)  # type: ignore[arg-type]
+    held.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # before the head: at once
+    held.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+    held.write(b"chunk 1")
+    held.write(b"chunk 2")
+    held.flush()  # nothing held: nothing written
+    assert transport.writes[1:] == [b"HTTP/1.1 200 OK\r\n\r\nchunk 1", b"chunk 2"]
+    closing = HeldHead(transport)  # type: ignore[arg-type]
+    closing.write(b"HTTP/1.1 500 Internal Server Error\r\n\r\n")
+    closing.close()  # the head goes before the connection closes
+    assert transport.writes[-1] == b"HTTP/1.1 500 Internal Server Error\r\n\r\n" and transport.closed
 
 
 def test_the_acceptor_takes_every_waiting_connection_in_one_pass() -> None:

@@ -114,7 +114,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self._gate_refused():
             return
+        before = self.cycle
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle is not before:  # none is made for an upgrade
+            # The new cycle's task has not run yet: it writes through the holder from its first message.
+            self.cycle.transport = HeldHead(self.transport)  # type: ignore[assignment]
 
     def _gate_refused(self) -> bool:
         """Ask the gate; answer a refusal here and now. Only when no earlier response on this
@@ -157,6 +161,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 return True
         return False
 
+    def on_response_complete(self) -> None:
+        head = self.cycle.transport if self.cycle is not None else None
+        if isinstance(head, HeldHead):
+            head.flush()  # a response without a body write (HEAD, 204, 304): its head goes now
+        super().on_response_complete()
+
     def on_body(self, body: bytes) -> None:
         if not self._refused and not self._skip_message:
             super().on_body(body)
@@ -196,6 +206,45 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.write(b"".join(head) + response.body)
         self.transport.close()
         log.warning("refused a request from %s: %s", self.client[0] if self.client else "-", message)
+
+
+class HeldHead:
+    """Stands for the transport in one of uvicorn's response cycles: a response's head is held
+    until its first body write and goes out with it, in one system call and one TCP segment. uvicorn
+    writes them apart: under load the head's write alone was a fifth of the event loop's time
+    serving single calls (``py-spy``, 16 connections), and a small response left as two segments.
+
+    Writes before the head (``100 Continue``) go at once; so does the head when the connection is
+    closed or the response completes without a body write (see ``on_response_complete``)."""
+
+    __slots__ = ("_held", "_started", "transport")
+
+    def __init__(self, transport: asyncio.Transport):
+        self.transport = transport
+        self._held: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        if not self._started and not data.startswith(b"HTTP/1.1 100 "):
+            self._started = True
+            self._held = data
+            return
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        """Write the held head, if any."""
+        if self._held is not None:
+            held, self._held = self._held, None
+            self.transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
 
 
 #: The request headers that may carry a credential (see ``presented_credential``).
