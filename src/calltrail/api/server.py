@@ -15,6 +15,9 @@
   clients arriving together) waited one pass each, in turn: the last of a burst of 1,024 waited
   seconds. :class:`Acceptor` accepts every waiting connection when the listening socket is ready
   (up to :data:`ACCEPT_BATCH`) and hands each to the loop.
+* **One write per response.** uvicorn writes a response's head and its body apart: two system
+  calls, and two TCP segments for a small answer. :class:`HeldHead` holds the head until the first
+  body write and sends them together.
 * **Logs.** ``text`` (one line per record) or ``json`` (one JSON object per line). The access log is
   Calltrail's own (:mod:`calltrail.api.guard`: request id, route, status, duration, app id,
   secrets in paths redacted); uvicorn's, which would print paths as sent, is off.
