@@ -31,9 +31,7 @@ def _documents_in_order(url: str) -> None:
         with db.write() as conn:
             blob = "BYTEA" if conn.dialect == "postgresql" else "BLOB"
             conn.execute(f"CREATE TABLE docs (app_id TEXT NOT NULL, k INTEGER NOT NULL, body {blob} NOT NULL)")
-            bodies = {
-                k: orjson.dumps({"k": k, "text": f'a, "b" ,é\x00 {k % 7}', "list": [k, -k]}) for k in range(600)
-            }
+            bodies = {k: orjson.dumps({"k": k, "text": f'a, "b" ,é\x00 {k % 7}', "list": [k, -k]}) for k in range(600)}
             conn.executemany(
                 "INSERT INTO docs (app_id, k, body) VALUES (?, ?, ?)", [("a", k, b) for k, b in bodies.items()]
             )
