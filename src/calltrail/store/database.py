@@ -239,8 +239,8 @@ class SQLiteConnection(Connection):
         # One step for the whole page, not one per row. The sqlite3 module releases the GIL
         # around every step, and under load each step's thread then waits for it behind the
         # event loop: a 100-call page made some 100 such hand-overs, which cost the loop more
-        # than the page itself (1,024 connections on one process: pages/s +30 %, refusals/s
-        # +38 %). The subquery keeps its ORDER BY and LIMIT, so it is not flattened into the
+        # than the page itself (docs/deploy.md and docs/storage.md give the runs side by side).
+        # The subquery keeps its ORDER BY and LIMIT, so it is not flattened into the
         # aggregate and feeds it rows in its order; JSON text never holds a NUL, the separator.
         joined_sql = f"SELECT CAST(group_concat({column}, char(0)) AS BLOB) FROM ({sql})"
         (joined,) = self.fetchone(joined_sql, params) or (None,)
