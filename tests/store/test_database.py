@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from calltrail.store.database import open_database
+from calltrail.store.database import Connection, SQLiteConnection, open_database
+
+Fetch = Callable[[str, Sequence[Any], str], list[bytes]]
 
 
 def test_postgresql_connections_plan_without_parallel_workers(pg_database: Callable[[], str]) -> None:
@@ -23,9 +27,9 @@ def test_postgresql_connections_plan_without_parallel_workers(pg_database: Calla
         db.close()
 
 
-def _documents_in_order(url: str) -> None:
-    """``fetch_documents`` gives the first column of every row, in the query's order (SQLite
-    reads the page in one step of an aggregate: the subquery's order must survive it)."""
+def _documents_in_order(url: str, fetch: Callable[[Connection], Fetch]) -> None:
+    """``fetch(conn)`` gives the first column of every row, in the query's order (SQLite's joined
+    read takes the page in one step of an aggregate: the subquery's order must survive it)."""
     db = open_database(url)
     try:
         with db.write() as conn:
@@ -40,15 +44,57 @@ def _documents_in_order(url: str) -> None:
                 order = "DESC" if descending else "ASC"
                 sql = f"SELECT body FROM docs WHERE app_id = ? ORDER BY k {order} LIMIT ? OFFSET ?"
                 keys = sorted(bodies, reverse=descending)[offset : offset + limit]
-                assert conn.fetch_documents(sql, ("a", limit, offset), "body") == [bodies[k] for k in keys]
-            assert conn.fetch_documents("SELECT body FROM docs WHERE app_id = ? LIMIT 5", ("none",), "body") == []
+                assert fetch(conn)(sql, ("a", limit, offset), "body") == [bodies[k] for k in keys]
+            assert fetch(conn)("SELECT body FROM docs WHERE app_id = ? LIMIT 5", ("none",), "body") == []
     finally:
         db.close()
 
 
 def test_documents_come_in_the_query_order_on_sqlite(tmp_path: Path) -> None:
-    _documents_in_order(f"sqlite:///{tmp_path / 'docs.db'}")
+    _documents_in_order(f"sqlite:///{tmp_path / 'docs.db'}", lambda conn: conn.fetch_documents)
+
+    def joined(conn: Connection) -> Fetch:
+        assert isinstance(conn, SQLiteConnection)
+        return conn.joined_documents
+
+    _documents_in_order(f"sqlite:///{tmp_path / 'joined.db'}", joined)
 
 
 def test_documents_come_in_the_query_order_on_postgresql(pg_database: Callable[[], str]) -> None:
-    _documents_in_order(pg_database())
+    _documents_in_order(pg_database(), lambda conn: conn.fetch_documents)
+
+
+def test_sqlite_joins_a_page_in_one_step_only_while_other_reads_run(tmp_path: Path) -> None:
+    """Alone, stepping through the rows is cheaper; beside other reads, one step for the page."""
+    db = open_database(f"sqlite:///{tmp_path / 'steps.db'}")
+    steps: list[str] = []
+    try:
+        with db.write() as conn:
+            conn.execute("CREATE TABLE docs (app_id TEXT NOT NULL, body BLOB NOT NULL)")
+            conn.executemany("INSERT INTO docs VALUES (?, ?)", [("a", b'{"k": %d}' % k) for k in range(5)])
+        sql, expected = "SELECT body FROM docs WHERE app_id = ? ORDER BY body", [b'{"k": %d}' % k for k in range(5)]
+        other_started, other_may_end = threading.Event(), threading.Event()
+
+        def other_read() -> None:
+            with db.read():
+                other_started.set()
+                other_may_end.wait(10)
+
+        for beside_another in (False, True):
+            other_may_end.clear()
+            other = threading.Thread(target=other_read)
+            if beside_another:
+                other.start()
+                assert other_started.wait(10)
+            with db.read() as conn:
+                assert isinstance(conn, SQLiteConnection)
+                conn.raw.set_trace_callback(steps.append)
+                assert conn.fetch_documents(sql, ("a",), "body") == expected
+                conn.raw.set_trace_callback(None)
+            other_may_end.set()
+            if beside_another:
+                other.join(10)
+        joined = [statement for statement in steps if "group_concat" in statement]
+        assert len(steps) == 2 and len(joined) == 1 and steps[1] is joined[0]
+    finally:
+        db.close()
