@@ -29,6 +29,7 @@ from calltrail.api.http import as_calltrail_error, json_response
 from calltrail.api.metrics import CONTENT_TYPE, Metrics
 from calltrail.api.openapi import build_document, render_docs
 from calltrail.api.registry import DIALECTS
+from calltrail.api.routing import indexed_app
 from calltrail.kernel.errors import CalltrailError, MissingApiKey
 from calltrail.settings import Settings
 from calltrail.store import Stores, open_stores
@@ -96,7 +97,7 @@ def create_app(stores: Stores, settings: Settings | None = None) -> Starlette:
         ),
         Middleware(Guard, gate=gate),
     ]
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers=_exception_handlers())
+    app = indexed_app(routes, middleware=middleware, exception_handlers=_exception_handlers())
     app.state.health_probe = probe
     app.state.gate = gate  # calltrail serve's HTTP protocol asks it before a request reaches the app
     return app

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
 
+import orjson
 import pytest
 
-from calltrail.api.http import WorkerThreads, run, run_point_read
+from calltrail.api.http import WorkerThreads, json_array, run, run_point_read
 from calltrail.store.database import open_database
 
 REQUEST: ContextVar[str] = ContextVar("request", default="none")
@@ -148,3 +149,10 @@ def test_a_result_reaches_its_caller_two_loop_iterations_after_its_thread_ends()
         return iterations - ended_at[0]
 
     assert asyncio.run(main()) <= 2
+
+
+def test_a_json_array_is_the_items_joined_between_head_and_tail() -> None:
+    for items in ([], [b"1"], [b"1", b"2"], [b'{"a":1}', b"[]", b'"x"', b"null"]):
+        body = json_array(b'{"data":[', items, b'],"meta":{}}')
+        assert body == b'{"data":[' + b",".join(items) + b'],"meta":{}}'
+        assert orjson.loads(body)["data"] == [orjson.loads(item) for item in items]

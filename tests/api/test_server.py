@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 import orjson
@@ -19,6 +19,7 @@ from uvicorn.server import ServerState
 from calltrail.api.gate import ADMITTED, Admission
 from calltrail.api.server import (
     GC_THRESHOLDS,
+    JOIN_UP_TO,
     Acceptor,
     HeldHead,
     LimitedHttpToolsProtocol,
@@ -43,6 +44,12 @@ class Transport:
     def write(self, data: bytes) -> None:
         self.sent += data
         self.writes.append(data)
+
+    def writelines(self, pieces: Iterable[bytes]) -> None:
+        """One gathering write: kept as the tuple of its pieces, which are not joined."""
+        pieces = tuple(pieces)
+        self.sent += b"".join(pieces)
+        self.writes.append(pieces)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.closed = True
@@ -170,6 +177,17 @@ def test_a_held_head_waits_for_the_first_body_write_only() -> None:
     closing.write(b"HTTP/1.1 500 Internal Server Error\r\n\r\n")
     closing.close()  # the head goes before the connection closes
     assert transport.writes[-1] == b"HTTP/1.1 500 Internal Server Error\r\n\r\n" and transport.closed
+
+
+def test_a_held_head_goes_beside_a_large_body_without_copying_it() -> None:
+    transport = Transport()
+    held = HeldHead(transport)  # type: ignore[arg-type]
+    head, body = b"HTTP/1.1 200 OK\r\n\r\n", b"x" * (JOIN_UP_TO + 1)
+    held.write(head)
+    held.write(body)
+    [write] = transport.writes
+    assert isinstance(write, tuple) and write[0] == head and write[1] is body  # the same object: no copy
+    assert transport.sent == head + body
 
 
 def test_the_acceptor_takes_every_waiting_connection_in_one_pass() -> None:

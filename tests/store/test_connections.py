@@ -86,8 +86,18 @@ def test_sqlite_readers_idle_too_long_are_closed_at_the_next_read(tmp_path: Path
             with db.read() as conn:
                 return conn.fetchone("SELECT 1")
 
-        _waves(read, waves=2)
-        assert db.reader_count() > 1
+        together = threading.Barrier(4)
+
+        def overlapping_read() -> None:
+            with db.read():
+                together.wait(10)  # four reads open at once: four readers
+
+        burst = [threading.Thread(target=overlapping_read) for _ in range(4)]
+        for thread in burst:
+            thread.start()
+        for thread in burst:
+            thread.join(30)
+        assert db.reader_count() == 4
         now[0] += SQLiteDatabase.READER_IDLE_SECONDS - 1
         read()
         assert db.reader_count() > 1  # not idle long enough: kept

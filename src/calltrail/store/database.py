@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import queue
 import sqlite3
 import threading
 import time
@@ -386,7 +387,7 @@ class Database:
         if current is not None:
             yield current
             return
-        with self._counting_errors(), self._driver_errors(), self._read() as conn:
+        with self._guarded(), self._read() as conn:
             self._local.reading = conn
             try:
                 yield conn
@@ -396,7 +397,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction, committed (durably) when the block exits without error."""
-        with self._counting_errors(), self._driver_errors(), self._write() as conn:
+        with self._guarded(), self._write() as conn:
             yield conn
 
     @contextmanager
@@ -404,20 +405,27 @@ class Database:
         """A read-only transaction on a connection of its own, which any thread may use (one at
         a time): one consistent snapshot for a read spanning several worker trips (an export
         streamed page by page). Close it promptly; it never joins or is joined by :meth:`read`."""
-        with self._counting_errors(), self._driver_errors(), self._snapshot() as conn:
+        with self._guarded(), self._snapshot() as conn:
             yield conn
 
     def _snapshot(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
     @contextmanager
-    def _counting_errors(self) -> Iterator[None]:
-        """Count the transactions that failed because the database was unavailable."""
+    def _guarded(self) -> Iterator[None]:
+        """Turn the driver's "cannot reach / busy" errors into :class:`Unavailable`, and count the
+        transactions that failed so. (One wrapper, not two: every request enters it.)"""
         try:
             yield
         except Unavailable:
             self.stats.add(DATABASE_ERRORS)
             raise
+        except Exception as exc:
+            unavailable = self._unavailable(exc)
+            if unavailable is None:
+                raise
+            self.stats.add(DATABASE_ERRORS)
+            raise unavailable from exc
 
     def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
@@ -425,10 +433,9 @@ class Database:
     def _write(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    @contextmanager
-    def _driver_errors(self) -> Iterator[None]:
-        """Turn the driver's "cannot reach / busy" errors into :class:`Unavailable`."""
-        yield
+    def _unavailable(self, exc: Exception) -> Unavailable | None:
+        """The :class:`Unavailable` a driver's error means ("cannot reach", "busy"), or None."""
+        return None
 
     def close(self) -> None:
         raise NotImplementedError
@@ -526,7 +533,11 @@ class SQLiteDatabase(Database):
         # Readers given back, with when: the most recently used (its cache warm) last.
         self._idle: list[tuple[sqlite3.Connection, float]] = []
         self._clock = time.monotonic
-        self._reader_slots = threading.BoundedSemaphore(self.MAX_READERS)
+        # One token per reader that may be borrowed: a SimpleQueue, whose get and put are C
+        # (a threading.Semaphore is Python around a Condition: a microsecond of every read).
+        self._reader_slots: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(self.MAX_READERS):
+            self._reader_slots.put(None)
         self._lock = threading.Lock()
         # The writer gets a larger page cache (an upper bound, grown only as used): index inserts
         # at scattered keys are its main cost once the indexes outgrow the cache.
@@ -546,21 +557,26 @@ class SQLiteDatabase(Database):
             raise Unavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         return raw
 
-    @contextmanager
-    def _reader(self) -> Iterator[sqlite3.Connection]:
+    def _borrow_reader(self) -> sqlite3.Connection:
         """Borrow a reader (the most recently used, its cache warm), opening one while fewer
-        than :attr:`MAX_READERS` exist."""
-        with self._reader_slots:
+        than :attr:`MAX_READERS` exist; wait while that many are borrowed. Give it back with
+        :meth:`_give_back`."""
+        self._reader_slots.get()
+        try:
             raw = self._idle_reader()
             if raw is None:
                 raw = self._connect(cache_kib=self.READER_CACHE_KIB)
                 with self._lock:
                     self._readers.append(raw)
-            try:
-                yield raw
-            finally:
-                with self._lock:
-                    self._idle.append((raw, self._clock()))
+        except BaseException:
+            self._reader_slots.put(None)
+            raise
+        return raw
+
+    def _give_back(self, raw: sqlite3.Connection) -> None:
+        with self._lock:
+            self._idle.append((raw, self._clock()))
+        self._reader_slots.put(None)
 
     def _idle_reader(self) -> sqlite3.Connection | None:
         """The most recently used idle reader, after closing those idle too long; None if none."""
@@ -574,12 +590,15 @@ class SQLiteDatabase(Database):
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self._reader() as raw:
+        raw = self._borrow_reader()
+        try:
             raw.execute("BEGIN")
             try:
                 yield SQLiteConnection(raw, self._others_reading)
             finally:
                 raw.execute("COMMIT")
+        finally:
+            self._give_back(raw)
 
     def _others_reading(self) -> bool:
         """Whether a reader besides the caller's is borrowed (read without the lock: a hint)."""
@@ -603,12 +622,10 @@ class SQLiteDatabase(Database):
         finally:
             raw.close()  # ends the read transaction
 
-    @contextmanager
-    def _driver_errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.OperationalError as exc:
-            raise Unavailable(f"The database is busy or unavailable: {exc}") from exc
+    def _unavailable(self, exc: Exception) -> Unavailable | None:
+        if isinstance(exc, sqlite3.OperationalError):
+            return Unavailable(f"The database is busy or unavailable: {exc}")
+        return None
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -692,15 +709,13 @@ class PostgresDatabase(Database):
     def _snapshot(self) -> AbstractContextManager[Connection]:
         return self._transaction(read_only=True)  # REPEATABLE READ: one snapshot
 
-    @contextmanager
-    def _driver_errors(self) -> Iterator[None]:
+    def _unavailable(self, exc: Exception) -> Unavailable | None:
         import psycopg
         from psycopg_pool import PoolTimeout
 
-        try:
-            yield
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            raise Unavailable("The database is unavailable.") from exc
+        if isinstance(exc, psycopg.OperationalError | PoolTimeout):
+            return Unavailable("The database is unavailable.")
+        return None
 
     def close(self) -> None:
         self._pool.close()

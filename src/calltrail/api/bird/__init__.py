@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from calltrail.api.bird.envelope import EXCEPTION_HANDLERS
 from calltrail.api.bird.rest import VoiceEndpoints
+from calltrail.api.routing import indexed_app
 from calltrail.store import Stores
 
 
@@ -26,4 +27,4 @@ def create_app(stores: Stores) -> Starlette:
         Route(channel + "/{call_id}", voice.put_call, methods=["PUT"]),
         Route(channel + "/{call_id}", voice.delete_call, methods=["DELETE"]),
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    return indexed_app(routes, exception_handlers=EXCEPTION_HANDLERS)

@@ -19,7 +19,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from calltrail.api.auth import authenticate_key
-from calltrail.api.http import JSONBytes, Parsed, json_response, parse_now, read_json_now, run, run_point_read, unwrap
+from calltrail.api.http import (
+    JSONBytes,
+    Parsed,
+    json_array,
+    json_response,
+    parse_now,
+    read_json_now,
+    run,
+    run_point_read,
+    unwrap,
+)
 from calltrail.kernel import cursors
 from calltrail.kernel.errors import (
     ChannelCallNotFound,
@@ -145,10 +155,8 @@ class VoiceEndpoints:
             scope,
             parsed,
         )
-        body = b'{"results":[' + b",".join(page.items) + b"]"
-        if token is not None:
-            body += b',"nextPageToken":' + orjson.dumps(token)
-        return JSONBytes(body + b"}")
+        tail = b"]" if token is None else b'],"nextPageToken":' + orjson.dumps(token)
+        return JSONBytes(json_array(b'{"results":[', page.items, tail + b"}"))
 
     async def list_channel_calls(self, request: Request) -> Response:
         """``GET .../channels/{channelId}/calls``: newest first, keyset-paginated."""

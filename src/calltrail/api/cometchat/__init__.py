@@ -14,6 +14,7 @@ from calltrail.api.cometchat.envelope import EXCEPTION_HANDLERS
 from calltrail.api.cometchat.rest import CallsEndpoints
 from calltrail.api.cometchat.user_view import UserViewEndpoints, by_credential
 from calltrail.api.cometchat.users import UsersEndpoints
+from calltrail.api.routing import indexed_app
 from calltrail.store import Stores
 
 
@@ -29,4 +30,4 @@ def create_app(stores: Stores) -> Starlette:
         Route("/calls/{session_id}", calls.delete_call, methods=["DELETE"]),
         *UsersEndpoints(stores).routes(),
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    return indexed_app(routes, exception_handlers=EXCEPTION_HANDLERS)

@@ -13,7 +13,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from calltrail.api.auth import acting_user, authenticate_key
-from calltrail.api.http import JSONBytes, Parsed, json_response, parse_now, read_json_now, run, run_point_read, unwrap
+from calltrail.api.http import (
+    JSONBytes,
+    Parsed,
+    json_array,
+    json_response,
+    parse_now,
+    read_json_now,
+    run,
+    run_point_read,
+    unwrap,
+)
 from calltrail.kernel.errors import CallNotFound, CalltrailError, InvalidRequest, NotAPart
 from calltrail.sessions.events import parse_batch
 from calltrail.sessions.filters import LIST_CALLS_PARAMS, ParsedParams, parse_params
@@ -64,7 +74,7 @@ class CallsEndpoints:
 
         params, page = await run(find)
         meta = orjson.dumps(page_meta(params.page, page.total, len(page.items)))
-        return JSONBytes(b'{"data":[' + b",".join(page.items) + b'],"meta":' + meta + b"}")
+        return JSONBytes(json_array(b'{"data":[', page.items, b'],"meta":' + meta + b"}"))
 
     async def get_call(self, request: Request) -> Response:
         """``GET /calls/{sessionId}``: the full record."""

@@ -32,6 +32,7 @@ from calltrail.api.http import (
     run,
     unwrap,
 )
+from calltrail.api.routing import indexed_app
 from calltrail.kernel.batches import MAX_BATCH
 from calltrail.kernel.errors import HookUnauthorized
 from calltrail.sessions.events import parse_batch as parse_session_events
@@ -94,4 +95,4 @@ def create_app(stores: Stores) -> Starlette:
     """The ASGI app of inbound webhooks, to be mounted at ``/hooks``."""
     hooks = HooksEndpoints(stores)
     routes = [Route("/{integration_id}", hooks.post_hook, methods=["POST"])]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+    return indexed_app(routes, exception_handlers=EXCEPTION_HANDLERS)

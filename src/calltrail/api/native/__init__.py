@@ -16,6 +16,7 @@ from calltrail.api.http import exception_handlers, render_error_envelope
 from calltrail.api.native.exports import ExportEndpoints
 from calltrail.api.native.usage import UsageEndpoints
 from calltrail.api.native.webhooks import webhook_routes
+from calltrail.api.routing import indexed_app
 from calltrail.store import Stores
 
 
@@ -31,4 +32,4 @@ def create_app(stores: Stores) -> Starlette:
         Route("/exports/voice", exports.voice, methods=["GET"]),
         *webhook_routes(stores),
     ]
-    return Starlette(routes=routes, exception_handlers=exception_handlers(render_error_envelope))
+    return indexed_app(routes, exception_handlers=exception_handlers(render_error_envelope))
