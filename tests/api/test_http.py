@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from calltrail.api.http import WorkerThreads, json_array, run, run_point_read
+from calltrail.api.http import QUICK_READS, QuickReads, WorkerThreads, json_array, run, run_point_read, run_read
 from calltrail.store.database import open_database
 
 REQUEST: ContextVar[str] = ContextVar("request", default="none")
@@ -156,3 +156,54 @@ def test_a_json_array_is_the_items_joined_between_head_and_tail() -> None:
         body = json_array(b'{"data":[', items, b'],"meta":{}}')
         assert body == b'{"data":[' + b",".join(items) + b'],"meta":{}}'
         assert orjson.loads(body)["data"] == [orjson.loads(item) for item in items]
+
+
+def test_a_kind_is_quick_once_its_reads_average_under_the_bound() -> None:
+    reads = QuickReads()
+    assert not reads.quick("page 1")  # not measured yet: slow
+    reads.note("page 1", QuickReads.QUICK / 10)
+    assert reads.quick("page 1")
+    for _ in range(3):  # a few slow reads move the average past the bound
+        reads.note("page 1", QuickReads.QUICK * 10)
+    assert not reads.quick("page 1")
+    for _ in range(20):
+        reads.note("page 1", QuickReads.QUICK / 10)
+    assert reads.quick("page 1")
+    for number in range(QuickReads.LIMIT):  # clients choose parameter names: the table is bounded
+        reads.note(("kind", number), 0.0)
+    assert len(reads._averages) <= QuickReads.LIMIT
+
+
+def test_reads_of_a_quick_kind_stay_on_the_event_loop_and_slow_ones_travel(
+    tmp_path: Path, pg_database: Callable[[], str]
+) -> None:
+    sqlite = open_database(f"sqlite:///{tmp_path / 'kinds.db'}")
+    postgres = open_database(pg_database())
+    quick, slow = ("test", "quick", tmp_path), ("test", "slow", tmp_path)
+
+    def slowly() -> threading.Thread:
+        time.sleep(QuickReads.QUICK * 2)
+        return threading.current_thread()
+
+    try:
+
+        async def main() -> None:
+            here = threading.current_thread()
+            assert await run_read(sqlite, quick, threading.current_thread) is not here  # first: measured
+            assert await run_read(sqlite, quick, threading.current_thread) is here
+            assert await run_read(postgres, quick, threading.current_thread) is not here
+            for _ in range(3):
+                assert await run_read(sqlite, slow, slowly) is not here
+            # Another call in flight: even a quick kind travels rather than wait behind it.
+            release = threading.Event()
+            busy = asyncio.ensure_future(run(release.wait, 10))
+            await asyncio.sleep(0.05)
+            assert await run_read(sqlite, quick, threading.current_thread) is not here
+            release.set()
+            await busy
+
+        asyncio.run(main())
+        assert QUICK_READS.quick(quick) and not QUICK_READS.quick(slow)
+    finally:
+        sqlite.close()
+        postgres.close()

@@ -26,8 +26,10 @@ from calltrail.api.http import (
     json_response,
     parse_now,
     read_json_now,
+    read_kind,
     run,
     run_point_read,
+    run_read,
     unwrap,
 )
 from calltrail.kernel import cursors
@@ -148,7 +150,10 @@ class VoiceEndpoints:
             parsed = parse_list_params(request.query_params.multi_items(), params, scope)
         except InvalidRequest as exc:
             parsed = exc
-        page, token = await run(
+        kind = read_kind("bird.calls" if scope is not None else "bird.workspace_calls", request)
+        page, token = await run_read(
+            self.stores.db,
+            kind,
             self._in_snapshot(self._find),
             request.headers.get("authorization"),
             request.path_params["workspace_id"],

@@ -20,8 +20,10 @@ from calltrail.api.http import (
     json_response,
     parse_now,
     read_json_now,
+    read_kind,
     run,
     run_point_read,
+    run_read,
     unwrap,
 )
 from calltrail.kernel.errors import CallNotFound, CalltrailError, InvalidRequest, NotAPart
@@ -72,7 +74,7 @@ class CallsEndpoints:
                         query = query.involving(uid)
                 return params, self.stores.sessions.find(key.app_id, query, params.page)
 
-        params, page = await run(find)
+        params, page = await run_read(self.stores.db, read_kind("cometchat.calls", request), find)
         meta = orjson.dumps(page_meta(params.page, page.total, len(page.items)))
         return JSONBytes(json_array(b'{"data":[', page.items, b'],"meta":' + meta + b"}"))
 

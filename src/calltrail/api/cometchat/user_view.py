@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from calltrail.api.context import note_app
-from calltrail.api.http import JSONBytes, parse_now, run, unwrap
+from calltrail.api.http import JSONBytes, parse_now, read_kind, run, run_read, unwrap
 from calltrail.kernel.errors import CallNotFound, MissingAuthToken, UnknownAuthToken
 from calltrail.sessions.pages import page_meta
 from calltrail.sessions.record import merge_record
@@ -157,7 +157,7 @@ class UserViewEndpoints:
                 "meta": page_meta(params.page, found.total, len(records)),
             }
 
-        return JSONBytes(orjson.dumps(await run(page)))
+        return JSONBytes(orjson.dumps(await run_read(self.stores.db, read_kind("cometchat.user_calls", request), page)))
 
     async def get_call(self, request: Request) -> Response:
         """``GET /calls/{sessionId}`` with an ``authToken``: one of the viewer's calls, as a
