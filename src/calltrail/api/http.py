@@ -73,8 +73,10 @@ class WorkerThreads:
     """The threads that run blocking storage calls for the event loop: at most ``limit``, started
     as concurrent calls need them and then kept (so there is never a burst of thread starts).
 
-    A trip costs about 15 µs here, against 30-40 µs through ``anyio.to_thread`` (its capacity
-    limiter, cancel scopes and future chaining), measured with a function that returns at once.
+    A trip with a function that returns at once took about 15 µs on one development machine,
+    against 30-40 µs through ``anyio.to_thread`` (its capacity limiter, cancel scopes and future
+    chaining); on a later one (a 2-vCPU VM, whose idle CPUs wake slowly) it took 73-79 µs, 60 of
+    them CPU time: see :func:`run_read` for what that changed.
     Calls past ``limit`` queue in order. A call runs in a copy of the caller's context, so what
     it records for the request (:func:`calltrail.api.context.note_app`) is seen by the middleware
     afterwards. One set serves every event loop: each job carries its own loop.
@@ -243,8 +245,9 @@ async def run_read(db: Database, kind: Hashable, function: Callable[P, T], *args
     :func:`run_point_read`, on the event loop when nothing else is in flight, but only when
     reads of its ``kind`` (:func:`read_kind`) have been quick lately (:data:`QUICK_READS`).
 
-    On this project's machine a worker trip takes some 75 µs, 60 µs of it CPU (two thread
-    wake-ups): at one connection, a third of a 100-call page's time. A slow kind (a deep page read row by row, a
+    On this project's 2-vCPU VM a worker trip took 73-79 µs, 60 µs of it CPU, while the other
+    CPU was idle (waking it is slow), and 15 µs while it was busy (``bench/request_cost.py``): at
+    one connection, a third of a 100-call page's time. A slow kind (a deep page read row by row, a
     wide range filter) keeps making the trip, so it never holds up the event loop."""
 
     def timed() -> T:
