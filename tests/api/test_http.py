@@ -169,6 +169,8 @@ def test_a_kind_is_quick_once_its_reads_average_under_the_bound() -> None:
     for _ in range(20):
         reads.note("page 1", QuickReads.QUICK / 10)
     assert reads.quick("page 1")
+    reads.note("page 1", QuickReads.QUICK * 2, held_the_loop=True)  # one slow read on the loop is enough
+    assert not reads.quick("page 1")
     for number in range(QuickReads.LIMIT):  # clients choose parameter names: the table is bounded
         reads.note(("kind", number), 0.0)
     assert len(reads._averages) <= QuickReads.LIMIT
@@ -179,9 +181,16 @@ def test_reads_of_a_quick_kind_stay_on_the_event_loop_and_slow_ones_travel(
 ) -> None:
     sqlite = open_database(f"sqlite:///{tmp_path / 'kinds.db'}")
     postgres = open_database(pg_database())
-    quick, slow = ("test", "quick", tmp_path), ("test", "slow", tmp_path)
+    quick, slow, waits = ("test", "quick", tmp_path), ("test", "slow", tmp_path), ("test", "waits", tmp_path)
 
     def slowly() -> threading.Thread:
+        # CPU time: on a worker thread a read is timed by its thread's CPU, not the clock.
+        ends = time.thread_time() + QuickReads.QUICK * 2
+        while time.thread_time() < ends:
+            pass
+        return threading.current_thread()
+
+    def waiting() -> threading.Thread:  # a read slow for its waits, not its work
         time.sleep(QuickReads.QUICK * 2)
         return threading.current_thread()
 
@@ -194,6 +203,10 @@ def test_reads_of_a_quick_kind_stay_on_the_event_loop_and_slow_ones_travel(
             assert await run_read(postgres, quick, threading.current_thread) is not here
             for _ in range(3):
                 assert await run_read(sqlite, slow, slowly) is not here
+            # Waits on a thread do not count; here they do (what they held the loop up).
+            assert await run_read(sqlite, waits, waiting) is not here
+            assert await run_read(sqlite, waits, waiting) is here
+            assert await run_read(sqlite, waits, waiting) is not here
             # Another call in flight: even a quick kind travels rather than wait behind it.
             release = threading.Event()
             busy = asyncio.ensure_future(run(release.wait, 10))

@@ -219,13 +219,18 @@ class QuickReads:
     def quick(self, kind: Hashable) -> bool:
         return self._averages.get(kind, self.QUICK) < self.QUICK
 
-    def note(self, kind: Hashable, seconds: float) -> None:
+    def note(self, kind: Hashable, seconds: float, *, held_the_loop: bool = False) -> None:
+        """Count one read of ``kind``. A slow one that ran on the event loop makes the kind slow at
+        once: the loop is not held up again while the average catches up."""
         # Updated from worker threads too, without a lock: a lost update only delays the average.
         averages = self._averages
         before = averages.get(kind)
         if before is None and len(averages) >= self.LIMIT:
             averages.clear()
-        averages[kind] = seconds if before is None else before + (seconds - before) * self.WEIGHT
+        average = seconds if before is None else before + (seconds - before) * self.WEIGHT
+        if held_the_loop and seconds >= self.QUICK:
+            average = max(average, seconds)
+        averages[kind] = average
 
 
 #: The read kinds of this process.
@@ -248,14 +253,23 @@ async def run_read(db: Database, kind: Hashable, function: Callable[P, T], *args
     On this project's 2-vCPU VM a worker trip took 73-79 µs, 60 µs of it CPU, while the other
     CPU was idle (waking it is slow), and 15 µs while it was busy (``bench/request_cost.py``): at
     one connection, a third of a 100-call page's time. A slow kind (a deep page read row by row, a
-    wide range filter) keeps making the trip, so it never holds up the event loop."""
+    wide range filter) keeps making the trip, so it never holds up the event loop.
+
+    A read on the event loop is timed by the clock: what it held the loop up. One on a worker
+    thread is timed by its thread's CPU time, which leaves out the waits for the interpreter: with
+    sixteen reads in threads each waited for the others, and timed by the clock a quick kind
+    looked slow, kept travelling and kept the others waiting (two stable states, the slow one
+    sticky). A read slow for its disk looks quick on a thread; its next run, here, corrects that."""
+    loop_thread = threading.get_ident()
 
     def timed() -> T:
-        started = time.perf_counter()
+        here = threading.get_ident() == loop_thread
+        clock = time.perf_counter if here else time.thread_time
+        started = clock()
         try:
             return function(*args, **kwargs)
         finally:
-            QUICK_READS.note(kind, time.perf_counter() - started)
+            QUICK_READS.note(kind, clock() - started, held_the_loop=here)
 
     here = db.IN_PROCESS and QUICK_READS.quick(kind)
     return await WORKER_THREADS.call(timed, here_when_idle=here)
