@@ -55,3 +55,15 @@ def test_check_decides_as_admit_does() -> None:
     assert isinstance(gate.check("/v3/calls", "key", 0), TooManyRequests)
     assert isinstance(gate.check("/v3/calls", "key", 1), Overloaded)
     assert gate.check("/healthz", "key", 1) is UNLIMITED
+
+
+def test_the_gate_counts_as_refusing_for_a_second_after_any_refusal() -> None:
+    now = [100.0]
+    for refuse in (lambda gate: gate.admit("/v3/calls", 5, _unread), lambda gate: gate.check("/v3/calls", "k", 0)):
+        gate = _gate(max_in_flight=2, rate_burst=1)
+        gate._clock = lambda: now[0]
+        assert isinstance(gate.check("/v3/calls", "k", 0), Admission) and not gate.refusing()
+        assert not isinstance(refuse(gate), Admission)  # shed, then rate limited (the burst is spent)
+        assert gate.refusing()
+        now[0] += Gate.REFUSING_FOR
+        assert not gate.refusing()

@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from calltrail.api.context import open_request
 from calltrail.api.http import QUICK_READS, QuickReads, WorkerThreads, json_array, run, run_point_read, run_read
 from calltrail.store.database import open_database
 
@@ -207,6 +208,11 @@ def test_reads_of_a_quick_kind_stay_on_the_event_loop_and_slow_ones_travel(
             assert await run_read(sqlite, waits, waiting) is not here
             assert await run_read(sqlite, waits, waiting) is here
             assert await run_read(sqlite, waits, waiting) is not here
+            # While the process refuses requests, the loop's time goes to answering: reads travel.
+            open_request("refused nearby").refusing = True
+            assert await run_read(sqlite, quick, threading.current_thread) is not here
+            open_request("calm again")
+            assert await run_read(sqlite, quick, threading.current_thread) is here
             # Another call in flight: even a quick kind travels rather than wait behind it.
             release = threading.Event()
             busy = asyncio.ensure_future(run(release.wait, 10))

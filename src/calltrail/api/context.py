@@ -18,6 +18,8 @@ class RequestInfo:
 
     request_id: str
     app_id: str | None = None
+    #: The process was refusing requests when this one was admitted (``Gate.refusing``).
+    refusing: bool = False
 
 
 _CURRENT: ContextVar[RequestInfo | None] = ContextVar("calltrail_request", default=None)

@@ -15,6 +15,8 @@ protocol let in carries its decision in the scope, so it is never counted twice.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,6 +64,17 @@ class Gate:
         # Every shed request gets the same answer: one error, rendered once per dialect by the
         # protocol, rather than a new one per refusal (a flood makes thousands a second).
         self.overloaded = Overloaded(retry_after=1)
+        self._clock = time.monotonic
+        self._last_refused = -math.inf
+
+    #: For how long after a refusal the process counts as refusing (see :meth:`refusing`).
+    REFUSING_FOR = 1.0
+
+    def refusing(self) -> bool:
+        """Whether a request was refused (shed or rate limited) within :attr:`REFUSING_FOR`
+        seconds: the process is offered more than it admits, and its event loop's time goes to
+        answering (reads then go to the worker threads, see :func:`calltrail.api.http.run_read`)."""
+        return self._clock() - self._last_refused < self.REFUSING_FOR
 
     def check(self, path: str, credential: str | None, in_flight: int) -> CalltrailError | Admission:
         """Refuse (the error to answer) or admit a request, given how many are in flight."""
@@ -74,6 +87,7 @@ class Gate:
             return UNLIMITED
         if in_flight >= self.max_in_flight:
             self.metrics.shed += 1
+            self._last_refused = self._clock()
             return self.overloaded
         presented = credential() if self.limiter.enabled else None
         if presented is None:
@@ -81,5 +95,6 @@ class Gate:
         decision = self.limiter.take(presented)
         if not decision.allowed:
             self.metrics.rate_limited += 1
+            self._last_refused = self._clock()
             return TooManyRequests(decision.retry_after, decision.headers())
         return Admission(decision)

@@ -93,6 +93,7 @@ class Guard:
         else:
             if verdict.decision is not None:
                 extra_headers += verdict.decision.raw_headers()
+            info.refusing = self.gate.refusing()
             self.metrics.in_flight += 1
             try:
                 await self.app(scope, receive, send_with_headers)

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from calltrail.api.context import current_request
 from calltrail.kernel.errors import (
     CalltrailError,
     ClientClosedRequest,
@@ -253,7 +254,10 @@ async def run_read(db: Database, kind: Hashable, function: Callable[P, T], *args
     On this project's 2-vCPU VM a worker trip took 73-79 µs, 60 µs of it CPU, while the other
     CPU was idle (waking it is slow), and 15 µs while it was busy (``bench/request_cost.py``): at
     one connection, a third of a 100-call page's time. A slow kind (a deep page read row by row, a
-    wide range filter) keeps making the trip, so it never holds up the event loop.
+    wide range filter) keeps making the trip, so it never holds up the event loop. So does every
+    read while the process is refusing requests (``Gate.refusing``): under a flood, quick pages on
+    the loop were served faster but a fresh ``/healthz`` connection waited 220 ms at the median
+    instead of 140, and up to 970 ms (``bench/overload.py``).
 
     A read on the event loop is timed by the clock: what it held the loop up. One on a worker
     thread is timed by its thread's CPU time, which leaves out the waits for the interpreter: with
@@ -271,7 +275,9 @@ async def run_read(db: Database, kind: Hashable, function: Callable[P, T], *args
         finally:
             QUICK_READS.note(kind, clock() - started, held_the_loop=here)
 
-    here = db.IN_PROCESS and QUICK_READS.quick(kind)
+    request = current_request()
+    refusing = request is not None and request.refusing
+    here = db.IN_PROCESS and not refusing and QUICK_READS.quick(kind)
     return await WORKER_THREADS.call(timed, here_when_idle=here)
 
 
