@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -13,16 +15,16 @@ from starlette.testclient import TestClient
 from calltrail.api.routing import IndexedRouter, first_segment, indexed_app, literal_segment
 
 
-def _answer(name: str) -> Route:
+def _answer(name: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         return PlainTextResponse(f"{name} {request.path_params} {request.scope.get('root_path', '')}")
 
-    return Route("/", endpoint)
+    return endpoint
 
 
 def _routes() -> list[BaseRoute]:
     def route(path: str, name: str, methods: list[str] | None = None) -> Route:
-        return Route(path, _answer(name).endpoint, methods=methods)
+        return Route(path, _answer(name), methods=methods)
 
     inner = [
         route("/calls", "list", ["GET"]),
@@ -67,13 +69,27 @@ def test_routes_added_later_are_indexed_too() -> None:
     app = indexed_app([])
     client = TestClient(app)
     assert client.get("/late").status_code == 404
-    app.router.routes.append(Route("/late", _answer("late").endpoint))
+    app.router.routes.append(Route("/late", _answer("late")))
     assert client.get("/late").text.startswith("late")
 
 
 def test_segments() -> None:
     assert first_segment("/v3/calls/x") == "v3" and first_segment("/healthz") == "healthz" and first_segment("/") == ""
-    assert literal_segment(Route("/calls/{id}", _answer("x").endpoint)) == "calls"
-    assert literal_segment(Route("/{id}/calls", _answer("x").endpoint)) == ""
-    assert literal_segment(Route("/call{id}", _answer("x").endpoint)) == ""
+    assert literal_segment(Route("/calls/{id}", _answer("x"))) == "calls"
+    assert literal_segment(Route("/{id}/calls", _answer("x"))) == ""
+    assert literal_segment(Route("/call{id}", _answer("x"))) == ""
     assert literal_segment(Mount("/v3.0", routes=[])) == "v3.0"
+
+
+def test_a_lifespan_given_to_the_app_runs() -> None:
+    ran: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ran.append("up")
+        yield
+        ran.append("down")
+
+    with TestClient(indexed_app([Route("/x", _answer("x"))], lifespan=lifespan)) as client:
+        assert client.get("/x").status_code == 200
+    assert ran == ["up", "down"]

@@ -18,7 +18,7 @@ from typing import Any
 from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import Lifespan, Receive, Scope, Send
 
 #: The group of routes that do not begin with a literal segment: tried for every path.
 _ANY = ""
@@ -72,9 +72,9 @@ class IndexedRouter(Router):
         await super().app(scope, receive, send)
 
 
-def indexed_app(routes: Sequence[BaseRoute], **options: Any) -> Starlette:
-    """A Starlette app over ``routes`` (``options`` as Starlette takes them) routed by an
-    :class:`IndexedRouter`."""
-    app = Starlette(routes=list(routes), **options)
-    app.router = IndexedRouter(routes=list(routes))
+def indexed_app(routes: Sequence[BaseRoute], *, lifespan: Lifespan[Any] | None = None, **options: Any) -> Starlette:
+    """A Starlette app over ``routes`` (``lifespan`` and ``options`` as Starlette takes them)
+    routed by an :class:`IndexedRouter`, made as Starlette makes its own router."""
+    app = Starlette(**options)
+    app.router = IndexedRouter(routes=list(routes), lifespan=lifespan)
     return app
