@@ -25,7 +25,8 @@ Reads are in :mod:`calltrail.store.usage_read`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -103,6 +104,10 @@ class CallUsage:
     video_ms: int
     participant_ms: int
 
+    def values(self) -> tuple[Any, ...]:
+        """The fields in order (``dataclasses.astuple`` deep-copies each value: 5 % of ingest, profiled)."""
+        return _USAGE_VALUES(self)
+
     def slot_key(self) -> tuple[Any, ...]:
         return (self.initiated_at // SLOT_SECONDS, self.status, self.type, self.mode, self.receiver_type,
                 self.has_recording)  # fmt: skip
@@ -117,6 +122,9 @@ class CallUsage:
         started = int(self.started_at is not None)
         return (1, started, self.duration_ms, self.duration_ms * started, self.audio_ms, self.video_ms,
                 self.participant_ms)  # fmt: skip
+
+
+_USAGE_VALUES = attrgetter(*(field.name for field in fields(CallUsage)))
 
 
 def call_usage(row: CallRow) -> tuple[CallUsage, list[tuple[str, int, int]]]:
@@ -220,7 +228,7 @@ def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> Non
     for row in rows:
         usage, own = call_usage(row)
         _add(deltas, usage, 1)
-        calls.append((app_id, *astuple(usage)))
+        calls.append((app_id, *usage.values()))
         spans.append(usage.span())
         members += [(app_id, row.session_id, uid, row.initiated_at, ms, missed) for uid, ms, missed in own]
         by_user += [(uid, spans[-1]) for uid, _, _ in own]

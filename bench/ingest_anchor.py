@@ -1,0 +1,145 @@
+"""Durable ingest against its anchor: the same events inserted by a plain batched ``executemany``.
+
+Both sides get the same demo calls' events, in the same batches, one durable commit per batch,
+into databases with the same schema (so the same indexes on ``call_events``) and the same
+durability (SQLite: WAL, synchronous=FULL; PostgreSQL: synchronous_commit on):
+
+- **ingest**: ``SessionStore.ingest`` (locks, probe, new events, the fold, the record, its
+  members, the count tables, usage figures and rollups), each batch in its own transaction;
+- **anchor**: the events' stored rows (encoded beforehand, outside the clock) inserted into
+  ``call_events`` with one ``executemany`` and a commit per batch, through the driver alone.
+
+Rounds alternate the two sides, each round into fresh databases, and the script prints the
+events/s of each and their ratio (the goal: ingest >= 0.5x the anchor).
+
+    python bench/ingest_anchor.py --calls 20000 --rounds 3
+    python bench/ingest_anchor.py --calls 20000 --rounds 3 --pg postgresql://postgres@127.0.0.1:5432/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from calltrail.kernel.problems import Problems
+from calltrail.kernel.tenancy import new_app_settings
+from calltrail.sessions.demo import DEFAULT_SPAN_DAYS, build_world, generate_calls
+from calltrail.sessions.events import Event, parse_event
+from calltrail.store import open_stores
+
+APP = "ingest-anchor"
+
+
+def demo_batches(calls: int, batch: int, days: int) -> list[list[Event]]:
+    """The parsed events of ``calls`` demo calls over ``days``, cut into batches as a client
+    would send them."""
+    events: list[Event] = []
+    for call in generate_calls(build_world(1), app_id=APP, count=calls, seed=1, span_days=days):
+        for raw in call:
+            event = parse_event(raw, Problems())
+            assert event is not None
+            events.append(event)
+    return [events[i : i + batch] for i in range(0, len(events), batch)]
+
+
+def run_ingest(url: str, batches: list[list[Event]]) -> float:
+    stores = open_stores(url)
+    try:
+        stores.tenants.create_app(new_app_settings("Ingest anchor", APP))
+        started = time.perf_counter()
+        for batch in batches:
+            stores.sessions.ingest(APP, batch)
+        return time.perf_counter() - started
+    finally:
+        stores.close()
+
+
+def run_anchor(url: str, batches: list[list[Event]]) -> float:
+    stores = open_stores(url)  # the same schema: call_events with the same indexes
+    spec = stores.sessions.log.spec  # the events' stored rows, exactly as ingest encodes them
+    stores.close()
+    rows = [[spec.encode(APP, None, event) for event in batch] for batch in batches]
+    columns = spec.event_columns
+    insert = f"INSERT INTO {spec.events_table} ({', '.join(columns)}) VALUES ({', '.join(['?'] * len(columns))})"
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        raw: Any = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("PRAGMA synchronous=FULL")
+        begin, sql = "BEGIN IMMEDIATE", insert
+    else:
+        import psycopg
+
+        raw = psycopg.connect(url, autocommit=True)
+        begin, sql = "BEGIN", insert.replace("?", "%s")
+    try:
+        started = time.perf_counter()
+        for batch in rows:
+            raw.execute(begin)
+            raw.cursor().executemany(sql, batch)
+            raw.execute("COMMIT")
+        return time.perf_counter() - started
+    finally:
+        raw.close()
+
+
+def fresh_urls(args: argparse.Namespace, folder: Path, round_: int) -> tuple[str, str]:
+    if not args.pg:
+        return (f"sqlite:///{folder}/ingest{round_}.db", f"sqlite:///{folder}/anchor{round_}.db")
+    import psycopg
+
+    urls = []
+    for side in ("ingest", "anchor"):
+        name = f"ct_bench_{side}"
+        with psycopg.connect(args.pg, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name}")
+            admin.execute(f"CREATE DATABASE {name}")
+        urls.append(args.pg.rsplit("/", 1)[0] + f"/{name}")
+    return urls[0], urls[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=20000, help="demo calls per round")
+    parser.add_argument("--batch", type=int, default=1000, help="events per batch (one commit each)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--days",
+        type=int,
+        help="days the calls span (default: as dense as the demo's 1,000,000 calls; a sparser "
+        "spread makes each batch touch more usage blocks)",
+    )
+    parser.add_argument("--pg", help="a PostgreSQL URL: measure PostgreSQL (two databases are created beside it)")
+    args = parser.parse_args()
+
+    days = args.days or max(1, round(args.calls * DEFAULT_SPAN_DAYS / 1_000_000))
+    batches = demo_batches(args.calls, args.batch, days)
+    events = sum(len(batch) for batch in batches)
+    engine = "PostgreSQL" if args.pg else "SQLite"
+    print(f"{events:,} events of {args.calls:,} calls over {days} days in {len(batches)} batches; {engine}")
+    sides: dict[str, Callable[[str, list[list[Event]]], float]] = {"ingest": run_ingest, "anchor": run_anchor}
+    rates: dict[str, list[float]] = {name: [] for name in sides}
+    with tempfile.TemporaryDirectory(dir=".") as folder:
+        for round_ in range(args.rounds):
+            ingest_url, anchor_url = fresh_urls(args, Path(folder), round_)
+            order = ("ingest", "anchor") if round_ % 2 == 0 else ("anchor", "ingest")
+            for name in order:
+                seconds = sides[name](ingest_url if name == "ingest" else anchor_url, batches)
+                rates[name].append(events / seconds)
+            ratio = rates["ingest"][-1] / rates["anchor"][-1]
+            print(
+                f"round {round_ + 1}: ingest {rates['ingest'][-1]:,.0f} events/s, "
+                f"anchor {rates['anchor'][-1]:,.0f} events/s, ratio {ratio:.3f}"
+            )
+    ratios = [a / b for a, b in zip(rates["ingest"], rates["anchor"], strict=True)]
+    print(f"median: ingest / anchor = {statistics.median(ratios):.3f} (goal >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()
