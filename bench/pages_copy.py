@@ -29,6 +29,7 @@ TABLES = (
     "call_counts",
     "member_counts",
     "call_page_counts",
+    "call_page_totals",
     "user_profiles",
     "group_profiles",
 )

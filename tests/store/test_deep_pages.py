@@ -1,9 +1,10 @@
-"""Deep pages located by ``call_page_counts`` (store/page_index.py), against SQLite and PostgreSQL.
+"""Deep pages located by ``call_page_counts`` and ``call_page_totals`` (store/page_index.py), against
+SQLite and PostgreSQL.
 
 Every page read by seeking must be exactly the page a plain OFFSET reads, with the same exact
 total: across bucket boundaries of every span, with many calls sharing one second, under every
 filter the counts can express, while other threads write, and on a database whose calls were
-written before migration ``m0012_page_index`` existed.
+written before migration ``m0012_page_index`` (or ``m0022_page_totals``) existed.
 """
 
 from __future__ import annotations
@@ -145,6 +146,28 @@ def _counts_from_calls(stores: Stores, app_id: str) -> list[tuple[Any, ...]]:
     return sorted((*key, n) for key, n in counted.items())
 
 
+def _totals(stores: Stores, app_id: str) -> list[tuple[int, ...]]:
+    with stores.db.read() as conn:
+        rows = conn.fetchall(
+            "SELECT span, bucket_start, n FROM call_page_totals WHERE app_id = ? ORDER BY 1, 2", (app_id,)
+        )
+    return [tuple(int(v) for v in row) for row in rows]
+
+
+def _totals_from_counts(counts: list[tuple[Any, ...]]) -> list[tuple[int, ...]]:
+    """What the totals must hold: the counts of each bucket summed over the counted columns."""
+    totals: dict[tuple[int, int], int] = {}
+    for span, start, *_, n in counts:
+        totals[(span, start)] = totals.get((span, start), 0) + n
+    return sorted((*key, n) for key, n in totals.items())
+
+
+def _assert_counts_exact(stores: Stores, app_id: str) -> None:
+    expected = _counts_from_calls(stores, app_id)
+    assert _counts(stores, app_id) == expected
+    assert _totals(stores, app_id) == _totals_from_counts(expected)
+
+
 def _assert_pages_match(stores: Stores, app_id: str, query: CallQuery, pages: list[PageRequest]) -> None:
     for page in pages:
         with stores.db.read() as conn:
@@ -210,7 +233,7 @@ def test_the_whole_list_is_in_order_with_ties_by_session_id(
 def test_counts_stay_exact_through_moves_and_deletions(stores: Stores, seeks: list[page_index.Seek | None]) -> None:
     app = _new_app(stores, "moves")
     _load(stores, app, 800, seed=4)
-    assert _counts(stores, app) == _counts_from_calls(stores, app)
+    _assert_counts_exact(stores, app)
     rng = random.Random(5)
     with stores.db.read() as conn:
         sessions = [s for (s,) in conn.fetchall("SELECT session_id FROM calls WHERE app_id = ?", (app,))]
@@ -220,13 +243,12 @@ def test_counts_stay_exact_through_moves_and_deletions(stores: Stores, seeks: li
         app, [_record(s, at, rng) for s, at in zip(moved, _seconds(rng, len(moved)), strict=True)]
     )
     stores.sessions.delete(app, rng.sample(sessions, len(sessions) // 6))
-    counts = _counts(stores, app)
-    assert counts == _counts_from_calls(stores, app)
-    assert all(row[-1] > 0 for row in counts)  # emptied buckets are gone
+    _assert_counts_exact(stores, app)
+    assert all(row[-1] > 0 for row in _counts(stores, app) + _totals(stores, app))  # emptied buckets are gone
     for _, query in QUERIES[:4]:
         _assert_pages_match(stores, app, query, [PageRequest(page, 13) for page in range(1, 60)])
     stores.sessions.delete(app, sessions)
-    assert _counts(stores, app) == []
+    assert _counts(stores, app) == [] and _totals(stores, app) == []
 
 
 def test_pages_stay_exact_while_others_write(stores: Stores, seeks: list[page_index.Seek | None]) -> None:
@@ -310,7 +332,9 @@ def test_counts_out_of_step_fall_back_to_the_offset(stores: Stores, seeks: list[
     _load(stores, app, 300, seed=7)
     with stores.db.write() as conn:
         conn.execute("DELETE FROM call_page_counts WHERE app_id = ?", (app,))
-    _assert_pages_match(stores, app, CallQuery(), [PageRequest(page, 10) for page in range(1, 32)])
+        conn.execute("DELETE FROM call_page_totals WHERE app_id = ?", (app,))
+    for _, query in QUERIES[:2]:
+        _assert_pages_match(stores, app, query, [PageRequest(page, 10) for page in range(1, 32)])
     assert seeks and all(seek is None for seek in seeks)
 
 
@@ -324,9 +348,9 @@ def test_migration_counts_the_calls_of_an_older_database(
     db = open_database(database_url(backend))
     try:
         # A database without m0012: every other migration (the writers need the later ones'
-        # tables too) and writers that keep no page counts.
+        # tables too) but m0022 (it sums m0012's counts) and writers that keep no page counts.
         with monkeypatch.context() as before:
-            older = [m for m in discover() if m.version != 12]
+            older = [m for m in discover() if m.version not in (12, 22)]
             before.setattr("calltrail.store.migrations.discover", lambda: older)
             before.setattr(page_index, "write", lambda *args: None)
             assert "0012_page_index" not in migrate(db)
@@ -336,10 +360,10 @@ def test_migration_counts_the_calls_of_an_older_database(
                 _load(old, app, 700, seed=seed)
             with db.read() as conn:
                 assert conn.fetchone("SELECT count(*) FROM calls")[0] == 1400  # type: ignore[index]
-        assert migrate(db) == ["0012_page_index"]
+        assert migrate(db) == ["0012_page_index", "0022_page_totals"]
         stores = Stores(db)
         for app in apps:
-            assert _counts(stores, app) == _counts_from_calls(stores, app)
+            _assert_counts_exact(stores, app)
             for _, query in QUERIES[:3]:
                 _assert_pages_match(stores, app, query, [PageRequest(page, 11) for page in range(1, 66, 3)])
         # The writers keep the migrated counts exact.
@@ -351,7 +375,41 @@ def test_migration_counts_the_calls_of_an_older_database(
                 for i in stores.sessions.find(apps[0], CallQuery(), PageRequest(3, 50)).items
             ],
         )
-        assert _counts(stores, apps[0]) == _counts_from_calls(stores, apps[0])
+        _assert_counts_exact(stores, apps[0])
+        assert seeks and all(seek is not None for seek in seeks)
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_totals_the_counts_of_an_older_database(
+    backend: str,
+    database_url: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+    seeks: list[page_index.Seek | None],
+) -> None:
+    db = open_database(database_url(backend))
+    try:
+        # A database of the version before m0022: page counts kept, no totals.
+        with monkeypatch.context() as before:
+            older = [m for m in discover() if m.version != 22]
+            before.setattr("calltrail.store.migrations.discover", lambda: older)
+            before.setattr(page_index, "_write_totals", lambda *args: None)
+            migrate(db)
+            old = Stores(db)
+            apps = [_new_app(old, "pre-totals") for _ in range(2)]
+            for seed, app in enumerate(apps):
+                _load(old, app, 600, seed=seed + 20)
+            with db.read() as conn:
+                gone = conn.fetchall("SELECT session_id FROM calls WHERE app_id = ? LIMIT 40", (apps[1],))
+            old.sessions.delete(apps[1], [session_id for (session_id,) in gone])
+        assert migrate(db) == ["0022_page_totals"]
+        stores = Stores(db)
+        for app in apps:
+            _assert_counts_exact(stores, app)
+            _assert_pages_match(stores, app, CallQuery(), [PageRequest(page, 11) for page in range(1, 60, 2)])
+        _load(stores, apps[0], 100, seed=29)  # the writers keep the migrated totals exact
+        _assert_counts_exact(stores, apps[0])
         assert seeks and all(seek is not None for seek in seeks)
     finally:
         db.close()
