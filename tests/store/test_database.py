@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from calltrail.store.database import Connection, SQLiteConnection, open_database
 
@@ -23,6 +24,33 @@ def test_postgresql_connections_plan_without_parallel_workers(pg_database: Calla
                 assert conn.fetchone("SHOW max_parallel_workers_per_gather") == ("0",)
             with db.write() as conn:
                 assert conn.fetchone("SHOW max_parallel_workers_per_gather") == ("0",)
+    finally:
+        db.close()
+
+
+def test_postgresql_reads_without_a_snapshot_leave_no_connection_in_autocommit(pg_database: Callable[[], str]) -> None:
+    """``read(snapshot=False)`` runs each statement in its own transaction; the connection goes
+    back to the pool transactional, even after a failed statement, so a later write still
+    commits or rolls back as a whole."""
+    from calltrail.store.database import PostgresDatabase
+
+    db = PostgresDatabase(pg_database(), max_connections=1)  # every transaction gets that one
+    try:
+        with db.write() as conn:
+            conn.execute("CREATE TABLE kept (k INTEGER NOT NULL)")
+        with db.read(snapshot=False) as conn:
+            # No transaction around the statements: each is a transaction of its own.
+            first, second = (conn.fetchone("SELECT txid_current()") for _ in range(2))
+            assert first != second
+            assert conn.fetchone("SELECT count(*) FROM kept") == (0,)
+        with pytest.raises(Exception, match="no_such_table"), db.read(snapshot=False) as conn:
+            conn.execute("SELECT * FROM no_such_table")
+        with pytest.raises(RuntimeError), db.write() as conn:
+            conn.execute("INSERT INTO kept (k) VALUES (1)")
+            assert conn.fetchone("SELECT txid_current()") == conn.fetchone("SELECT txid_current()")
+            raise RuntimeError("rolled back")
+        with db.read() as conn:
+            assert conn.fetchone("SELECT count(*) FROM kept") == (0,)
     finally:
         db.close()
 

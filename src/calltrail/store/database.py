@@ -380,12 +380,20 @@ class Database:
         self.stats = StoreStats()
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self, *, snapshot: bool = True) -> Iterator[Connection]:
         """A read-only transaction: every query inside sees one consistent snapshot. A read
-        opened inside another on the same thread joins it (the same snapshot)."""
+        opened inside another on the same thread joins it (the same snapshot).
+
+        ``snapshot=False`` is for a read whose statements need no common snapshot (one
+        statement, or a check and then a page): on PostgreSQL they run outside a transaction,
+        sparing its ``BEGIN`` and ``COMMIT`` round trips; reads opened inside it get their own."""
         current: Connection | None = getattr(self._local, "reading", None)
         if current is not None:
             yield current
+            return
+        if not snapshot:
+            with self._guarded(), self._read_each() as conn:
+                yield conn
             return
         with self._guarded(), self._read() as conn:
             self._local.reading = conn
@@ -429,6 +437,9 @@ class Database:
 
     def _read(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
+
+    def _read_each(self) -> AbstractContextManager[Connection]:
+        return self._read()  # in process, a snapshot costs nothing
 
     def _write(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
@@ -702,6 +713,25 @@ class PostgresDatabase(Database):
 
     def _read(self) -> AbstractContextManager[Connection]:
         return self._transaction(read_only=True)
+
+    @contextmanager
+    def _read_each(self) -> Iterator[Connection]:
+        import psycopg
+
+        try:
+            with self._pool.connection() as raw:
+                # Each statement its own transaction: two round trips fewer than BEGIN ... COMMIT
+                # (0.06 ms of a 1.5 ms Bird page here). Restored before the pool lends it again.
+                raw.autocommit = True
+                try:
+                    yield PostgresConnection(raw)
+                finally:
+                    if raw.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                        raw.autocommit = False
+                    else:
+                        raw.close()  # broken or mid-statement: the pool replaces it, never lends it so
+        except psycopg.OperationalError as exc:
+            raise Unavailable(f"PostgreSQL is unavailable: {exc}") from exc
 
     def _write(self) -> AbstractContextManager[Connection]:
         return self._transaction(read_only=False)

@@ -295,7 +295,7 @@ class SessionStore:
 
     def get(self, app_id: str, session_id: str) -> StoredCall | None:
         """One call, or None."""
-        with self.db.read() as conn:
+        with self.db.read(snapshot=False) as conn:  # one statement
             row = conn.fetchone(
                 "SELECT summary, extra FROM calls WHERE app_id = ? AND session_id = ?", (app_id, session_id)
             )

@@ -266,7 +266,7 @@ class VoiceStore:
 
     def get(self, app_id: str, channel_id: str, call_id: str) -> bytes | None:
         """One call's JSON, or None; raises :class:`ChannelNotFound` for an unknown channel."""
-        with self.db.read() as conn:
+        with self.db.read(snapshot=False) as conn:
             self._require_channel(conn, app_id, channel_id)
             row = conn.fetchone(
                 "SELECT body FROM channel_calls WHERE app_id = ? AND call_id = ? AND channel_id = ?",
@@ -278,7 +278,8 @@ class VoiceStore:
         """Up to ``limit`` calls matching ``query`` after ``after``, newest first, and the cursor
         for the next page when more exist. Raises :class:`ChannelNotFound` for a scope channel
         that does not exist."""
-        with self.db.read() as conn:
+        # No common snapshot needed: a keyset page is one statement, the channel check another.
+        with self.db.read(snapshot=False) as conn:
             if query.scope is not None:
                 self._require_channel(conn, app_id, query.scope)
             sql, params = compile_page(conn, app_id, query, after, limit + 1)
