@@ -156,6 +156,7 @@ def locate(
     equalities or IN lists on the counted columns. None if the counts hold fewer rows (never
     when they are in step with the calls: the caller then reads with an OFFSET)."""
     where, values = _matching(conditions, "k")
+    counts = _counts_table(conditions)
     order = "DESC" if newest_first else "ASC"
     parent: tuple[int, int] | None = None  # the bucket holding row ``first`` at the previous span
     before = 0  # rows preceding that bucket in the walk's order
@@ -163,7 +164,7 @@ def locate(
     for span in SPANS:
         inside = " AND k.bucket_start >= ? AND k.bucket_start < ?" if parent else ""
         cursor = conn.execute(
-            f"SELECT k.bucket_start, sum(k.n) FROM {_counts_table(conditions)} k WHERE k.app_id = ? AND k.span = ?{inside}"
+            f"SELECT k.bucket_start, sum(k.n) FROM {counts} k WHERE k.app_id = ? AND k.span = ?{inside}"
             f"{where} GROUP BY k.bucket_start ORDER BY k.bucket_start {order}",
             (app_id, span, *(parent or ()), *values),
         )
