@@ -179,6 +179,10 @@ def _assert_pages_match(stores: Stores, app_id: str, query: CallQuery, pages: li
 def test_spans_are_the_migrations_and_nest() -> None:
     assert page_index.SPANS == m0012_page_index.SPANS
     assert all(coarse % fine == 0 for coarse, fine in zip(page_index.SPANS, page_index.SPANS[1:], strict=False))
+    # The totals' walk takes some of the same spans, coarsest first, down to the finest.
+    totals = page_index.TOTAL_SPANS
+    assert set(totals) <= set(page_index.SPANS) and list(totals) == sorted(totals, reverse=True)
+    assert totals[-1] == page_index.SPANS[-1]
 
 
 def test_only_whole_app_lists_of_counted_equalities_are_located() -> None:

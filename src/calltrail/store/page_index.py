@@ -41,6 +41,10 @@ from calltrail.store.sessions_sql import COUNTED_COLUMNS, UNBOUNDED, Window, con
 #: Bucket spans in seconds, coarsest first; each divides the one before (as in the migration).
 #: 16, 12 and 16 children per bucket: each sum reads a few hundred rows at most.
 SPANS = (2_764_800, 172_800, 14_400, 900)
+#: The spans a walk over ``call_page_totals`` reads: one row per bucket, so it can take larger
+#: steps (a statement fewer) for the same rows read: at most 115 32-day buckets in 10 years,
+#: then the 192 four-hour buckets of one, then 16 quarter-hours.
+TOTAL_SPANS = (2_764_800, 14_400, 900)
 #: A page whose OFFSET would pass at least this many rows of the list's index (the matching rows
 #: before it, and the others between them when filtered) is located by the counts; a nearer page
 #: passes its few rows with the OFFSET, as cheap as the four small sums.
@@ -161,7 +165,7 @@ def locate(
     parent: tuple[int, int] | None = None  # the bucket holding row ``first`` at the previous span
     before = 0  # rows preceding that bucket in the walk's order
     edge: tuple[int, int] | None = None  # (span, start) of the smallest bucket known to hold ``last``
-    for span in SPANS:
+    for span in SPANS if conditions else TOTAL_SPANS:
         inside = " AND k.bucket_start >= ? AND k.bucket_start < ?" if parent else ""
         cursor = conn.execute(
             f"SELECT k.bucket_start, sum(k.n) FROM {counts} k WHERE k.app_id = ? AND k.span = ?{inside}"
