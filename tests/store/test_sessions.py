@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
+import pytest
 
 from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.events import parse_batch
@@ -14,6 +16,7 @@ from calltrail.sessions.pages import PageRequest
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import merge_record, validate_record
 from calltrail.store import Stores
+from calltrail.store.database import Connection, PostgresConnection, SQLiteConnection
 from tests.conftest import Tenant
 from tests.sessions.spec_calls import DIRECT_SESSION, GROUP_SESSION, direct_call_events, group_call_events, without_mid
 
@@ -161,6 +164,34 @@ def test_order_and_every_page_including_deep_ones(stores: Stores, tenant: Tenant
     assert ids(stores, tenant.app_id, page=11, per_page=10) == []
     result = stores.sessions.find(tenant.app_id, CallQuery(), PageRequest(10, 10))
     assert result.total == 95 and len(result.items) == 5
+
+
+def test_a_first_page_comes_with_its_total_in_one_statement_on_postgresql(
+    stores: Stores, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page 1 needs nothing from its total, so where each statement is a round trip both come
+    from one; the rows and the total equal those read apart (page 2 is read apart)."""
+    expected = _import_many(stores, tenant.app_id, 40)
+    executed: list[str] = []
+    connection = PostgresConnection if stores.db.dialect == "postgresql" else SQLiteConnection
+    real = connection.execute
+
+    def execute(self: Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+        executed.append(sql)
+        return real(self, sql, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(connection, "execute", execute)
+    window = CallQuery().where("initiated_at", "gte", 1004)
+    by_initiator = CallQuery().where("initiator", "eq", "a").where("status", "eq", "ended")
+    for query, wanted in ((CallQuery(), expected), (window, expected[:-12]), (by_initiator, expected)):
+        executed.clear()
+        first = stores.sessions.find(tenant.app_id, query, PageRequest(1, 15))
+        assert len(executed) == (1 if stores.db.dialect == "postgresql" else 2), executed
+        second = stores.sessions.find(tenant.app_id, query, PageRequest(2, 15))
+        assert first.total == second.total == len(wanted)
+        assert [orjson.loads(item)["sessionId"] for item in first.items + second.items] == wanted[:30]
+    empty = stores.sessions.find(tenant.app_id, CallQuery().where("status", "eq", "busy"), PageRequest(1, 15))
+    assert (empty.total, empty.items) == (0, [])
 
 
 def test_filtered_deep_page(stores: Stores, tenant: Tenant) -> None:

@@ -141,6 +141,15 @@ class Connection:
         never holds a NUL), as bytes."""
         return [bytes(row[0]) for row in self.fetchall(sql, params)]
 
+    def counts_and_documents(
+        self, count_sql: str, count_params: Sequence[Any], sql: str, params: Sequence[Any], column: str
+    ) -> tuple[Row, list[bytes]]:
+        """The one row of ``count_sql`` and :meth:`fetch_documents` of ``sql``; where each
+        statement is a network round trip, in one statement."""
+        counts = self.fetchone(count_sql, count_params)
+        assert counts is not None, "a count statement returns one row"
+        return counts, self.fetch_documents(sql, params, column)
+
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = "") -> None:
         """Insert rows with multi-row ``INSERT`` statements (several times faster than one
         statement per row on PostgreSQL). ``tail`` may add an ``ON CONFLICT`` clause. Chunks are
@@ -290,6 +299,17 @@ class PostgresConnection(Connection):
         if rows:
             with self.raw.cursor() as cursor:
                 cursor.executemany(self._sql(sql), rows)
+
+    def counts_and_documents(
+        self, count_sql: str, count_params: Sequence[Any], sql: str, params: Sequence[Any], column: str
+    ) -> tuple[Row, list[bytes]]:
+        # One round trip: the page as an array beside the counts. ARRAY(subquery) keeps the
+        # subquery's ORDER BY; ``sql`` selects the one column.
+        row = self.fetchone(
+            f"SELECT ARRAY({sql}) AS documents, counted.* FROM ({count_sql}) AS counted", (*params, *count_params)
+        )
+        assert row is not None, "a count statement returns one row"
+        return tuple(row[1:]), [bytes(document) for document in row[0]]
 
     def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
         if not rows:

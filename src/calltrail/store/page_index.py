@@ -134,6 +134,12 @@ def count_between(conn: Connection, app_id: str, conditions: Sequence[Condition]
     """How many of the app's calls matching ``conditions`` (equalities or IN lists on the counted
     columns) have ``lower <= initiated_at < upper``: the whole buckets inside the range summed
     from the counts, the edges counted from the calls' index, in one statement."""
+    row = conn.fetchone(*count_between_sql(app_id, conditions, lower, upper))
+    return int(row[0]) if row else 0  # PostgreSQL sums bigints as numeric
+
+
+def count_between_sql(app_id: str, conditions: Sequence[Condition], lower: int, upper: int) -> tuple[str, list[Any]]:
+    """:func:`count_between`'s statement (one row, one column) and its parameters."""
     parts: list[str] = []
     params: list[Any] = []
     where, values = _matching(conditions, "c")
@@ -147,9 +153,8 @@ def count_between(conn: Connection, app_id: str, conditions: Sequence[Condition]
         )
         params += [app_id, *([span] if span else []), start, end, *values]
     if not parts:
-        return 0
-    row = conn.fetchone(f"SELECT coalesce(sum(n), 0) FROM ({' UNION ALL '.join(parts)}) AS parts", params)
-    return int(row[0]) if row else 0  # PostgreSQL sums bigints as numeric
+        return "SELECT 0", []
+    return f"SELECT coalesce(sum(n), 0) FROM ({' UNION ALL '.join(parts)}) AS parts", params
 
 
 def locate(

@@ -26,7 +26,7 @@ from calltrail.store.database import Connection, Database, Row, chunks, matching
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 from calltrail.store.outbox import raise_session_events
 from calltrail.store.room_map import forget_room_sessions
-from calltrail.store.sessions_sql import COUNTED_COLUMNS, app_total_sql, compile_query, prefer_sort
+from calltrail.store.sessions_sql import COUNTED_COLUMNS, CompiledQuery, app_total_sql, compile_query, prefer_sort
 from calltrail.store.usage import account_calls, unaccount_calls
 
 EVENT_COLUMNS = ("app_id", "event_id", "session_id", "type", "at_ms", "body")
@@ -315,6 +315,8 @@ class SessionStore:
         """The exact number of matching calls and one page of them, newest first."""
         compiled = compile_query(app_id, query)
         with self.db.read() as conn:
+            if page.offset == 0 and not (compiled.ranged and conn.needs_plan_hints):
+                return _first_page(conn, app_id, compiled, page.per_page)
             # int(): PostgreSQL sums bigints as numeric (a Decimal in Python).
             if compiled.window is not None:
                 bounds = compiled.window
@@ -350,6 +352,19 @@ class SessionStore:
             sql = compiled.page_sql(direction, sort=sort, conn=conn)
             items = conn.fetch_documents(sql, (*compiled.params, limit, offset), "summary")
         return _page(total, items, reverse)
+
+
+def _first_page(conn: Connection, app_id: str, compiled: CompiledQuery, per_page: int) -> CallPage:
+    """Page 1: never located, never read backwards, so its rows need nothing from its total and
+    both come from one statement where statements are round trips (the most asked page)."""
+    if compiled.window is not None:
+        bounds = compiled.window
+        count = page_index.count_between_sql(app_id, bounds.counted, bounds.lower, bounds.upper)
+    else:
+        count = (compiled.count_sql, list(compiled.count_params))
+    sql = compiled.page_sql("DESC", sort=False, conn=conn)
+    counts, items = conn.counts_and_documents(*count, sql, (*compiled.params, per_page, 0), "summary")
+    return CallPage(int(counts[0]), items)  # PostgreSQL sums bigints as numeric
 
 
 def _page(total: int, items: list[bytes], reverse: bool) -> CallPage:
