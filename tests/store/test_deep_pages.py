@@ -24,7 +24,7 @@ from calltrail.sessions.pages import PageRequest
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import validate_record
 from calltrail.store import Stores, page_index
-from calltrail.store.database import Connection, open_database
+from calltrail.store.database import Connection, Database, open_database
 from calltrail.store.migrations import discover, m0012_page_index, migrate
 from calltrail.store.sessions_sql import compile_query
 
@@ -342,6 +342,21 @@ def test_counts_out_of_step_fall_back_to_the_offset(stores: Stores, seeks: list[
     assert seeks and all(seek is None for seek in seeks)
 
 
+def _older_database(db: Database, monkeypatch: pytest.MonkeyPatch, skipped: tuple[int, ...], unkept: str) -> list[str]:
+    """Two apps of 700 calls each, written by a version without the migrations ``skipped`` (left
+    out of discovery) whose writers keep nothing through ``page_index.<unkept>``."""
+    with monkeypatch.context() as before:
+        older = [m for m in discover() if m.version not in skipped]
+        before.setattr("calltrail.store.migrations.discover", lambda: older)
+        before.setattr(page_index, unkept, lambda *args: None)
+        migrate(db)
+        old = Stores(db)
+        apps = [_new_app(old, "old") for _ in range(2)]
+        for seed, app in enumerate(apps):
+            _load(old, app, 700, seed=seed + skipped[0])
+    return apps
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_migration_counts_the_calls_of_an_older_database(
     backend: str,
@@ -351,19 +366,11 @@ def test_migration_counts_the_calls_of_an_older_database(
 ) -> None:
     db = open_database(database_url(backend))
     try:
-        # A database without m0012: every other migration (the writers need the later ones'
-        # tables too) but m0022 (it sums m0012's counts) and writers that keep no page counts.
-        with monkeypatch.context() as before:
-            older = [m for m in discover() if m.version not in (12, 22)]
-            before.setattr("calltrail.store.migrations.discover", lambda: older)
-            before.setattr(page_index, "write", lambda *args: None)
-            assert "0012_page_index" not in migrate(db)
-            old = Stores(db)
-            apps = [_new_app(old, "old") for _ in range(2)]
-            for seed, app in enumerate(apps):
-                _load(old, app, 700, seed=seed)
-            with db.read() as conn:
-                assert conn.fetchone("SELECT count(*) FROM calls")[0] == 1400  # type: ignore[index]
+        # Without m0012: every other migration (the writers need the later ones' tables too) but
+        # m0022 (it sums m0012's counts), and writers that keep no page counts.
+        apps = _older_database(db, monkeypatch, (12, 22), "write")
+        with db.read() as conn:
+            assert conn.fetchone("SELECT count(*) FROM calls")[0] == 1400  # type: ignore[index]
         assert migrate(db) == ["0012_page_index", "0022_page_totals"]
         stores = Stores(db)
         for app in apps:
@@ -394,19 +401,13 @@ def test_migration_totals_the_counts_of_an_older_database(
 ) -> None:
     db = open_database(database_url(backend))
     try:
-        # A database of the version before m0022: page counts kept, no totals.
+        # The version before m0022: page counts kept, no totals.
+        apps = _older_database(db, monkeypatch, (22,), "_write_totals")
+        with db.read() as conn:
+            gone = conn.fetchall("SELECT session_id FROM calls WHERE app_id = ? LIMIT 40", (apps[1],))
         with monkeypatch.context() as before:
-            older = [m for m in discover() if m.version != 22]
-            before.setattr("calltrail.store.migrations.discover", lambda: older)
             before.setattr(page_index, "_write_totals", lambda *args: None)
-            migrate(db)
-            old = Stores(db)
-            apps = [_new_app(old, "pre-totals") for _ in range(2)]
-            for seed, app in enumerate(apps):
-                _load(old, app, 600, seed=seed + 20)
-            with db.read() as conn:
-                gone = conn.fetchall("SELECT session_id FROM calls WHERE app_id = ? LIMIT 40", (apps[1],))
-            old.sessions.delete(apps[1], [session_id for (session_id,) in gone])
+            Stores(db).sessions.delete(apps[1], [session_id for (session_id,) in gone])
         assert migrate(db) == ["0022_page_totals"]
         stores = Stores(db)
         for app in apps:
