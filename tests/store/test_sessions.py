@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -16,9 +15,9 @@ from calltrail.sessions.pages import PageRequest
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import merge_record, validate_record
 from calltrail.store import Stores
-from calltrail.store.database import Connection, PostgresConnection, SQLiteConnection
 from tests.conftest import Tenant
 from tests.sessions.spec_calls import DIRECT_SESSION, GROUP_SESSION, direct_call_events, group_call_events, without_mid
+from tests.store.statements import spy_statements
 
 
 def record_of(stores: Stores, app_id: str, session: str) -> dict[str, Any] | None:
@@ -172,15 +171,7 @@ def test_a_first_page_comes_with_its_total_in_one_statement_on_postgresql(
     """Page 1 needs nothing from its total, so where each statement is a round trip both come
     from one; the rows and the total equal those read apart (page 2 is read apart)."""
     expected = _import_many(stores, tenant.app_id, 40)
-    executed: list[str] = []
-    connection = PostgresConnection if stores.db.dialect == "postgresql" else SQLiteConnection
-    real = connection.execute
-
-    def execute(self: Connection, sql: str, params: Sequence[Any] = ()) -> Any:
-        executed.append(sql)
-        return real(self, sql, params)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(connection, "execute", execute)
+    executed = spy_statements(stores.db, monkeypatch)
     window = CallQuery().where("initiated_at", "gte", 1004)
     by_initiator = CallQuery().where("initiator", "eq", "a").where("status", "eq", "ended")
     for query, wanted in ((CallQuery(), expected), (window, expected[:-12]), (by_initiator, expected)):

@@ -23,6 +23,7 @@ from calltrail.voice.events import parse_batch
 from calltrail.voice.query import ChannelCallQuery
 from calltrail.voice.record import validate_record
 from calltrail.voice.vocabulary import new_channel_settings
+from tests.store.statements import spy_statements
 from tests.voice.spec004 import events_for, example
 
 CALL = "4fc2edf7-68f5-437a-89eb-3ce0095409d6"
@@ -170,6 +171,26 @@ def test_unknown_channels_are_not_found(stores: Stores) -> None:
         stores.voice.find(app_id, ChannelCallQuery(scope=missing), None, 10)
     with pytest.raises(ChannelNotFound):
         stores.voice.put_records(app_id, missing, [])
+
+
+def test_a_page_or_a_call_is_read_with_its_channel_check_in_one_statement(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_id = new_app(stores)
+    channel = new_channel(stores, app_id)
+    stores.voice.ingest(
+        app_id, channel, parse_batch([ev("ringing", "2024-03-01T16:00:01Z", "e1", **IDENTITY)], channel)
+    )
+    executed = spy_statements(stores.db, monkeypatch)
+    assert len(stores.voice.find(app_id, ChannelCallQuery(scope=channel), None, 10).items) == 1
+    assert get(stores, app_id, channel) is not None
+    assert len(executed) == 2, executed
+    # Nothing found: the check alone then tells an empty page from an unknown channel.
+    assert stores.voice.find(app_id, ChannelCallQuery(scope=channel, tags=("none",)), None, 10).items == []
+    assert get(stores, app_id, channel, str(uuid.uuid4())) is None
+    assert len(executed) == 6, executed
+    with pytest.raises(ChannelNotFound):
+        stores.voice.find(app_id, ChannelCallQuery(scope=str(uuid.uuid4())), None, 10)
 
 
 def test_imported_records_are_served_as_sent_and_later_events_do_not_change_them(stores: Stores) -> None:

@@ -25,7 +25,7 @@ from calltrail.store.database import Connection, Database, Row, chunks, matching
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 from calltrail.store.outbox import raise_voice_events
 from calltrail.store.usage import account_voice, unaccount_voice
-from calltrail.store.voice_sql import compile_page
+from calltrail.store.voice_sql import CHANNEL_EXISTS, compile_page, in_channel
 from calltrail.voice.events import StatusEvent
 from calltrail.voice.fold import fold
 from calltrail.voice.query import ChannelCallQuery
@@ -267,23 +267,28 @@ class VoiceStore:
     def get(self, app_id: str, channel_id: str, call_id: str) -> bytes | None:
         """One call's JSON, or None; raises :class:`ChannelNotFound` for an unknown channel."""
         with self.db.read(snapshot=False) as conn:
-            self._require_channel(conn, app_id, channel_id)
             row = conn.fetchone(
-                "SELECT body FROM channel_calls WHERE app_id = ? AND call_id = ? AND channel_id = ?",
-                (app_id, call_id, channel_id),
+                "SELECT body FROM channel_calls WHERE app_id = ? AND call_id = ? AND channel_id = ? "
+                f"AND {CHANNEL_EXISTS}",
+                (app_id, call_id, channel_id, app_id, channel_id),
             )
+            if row is None:
+                self._require_channel(conn, app_id, channel_id)
         return bytes(row[0]) if row else None
 
     def find(self, app_id: str, query: ChannelCallQuery, after: Cursor | None, limit: int) -> ChannelCallPage:
         """Up to ``limit`` calls matching ``query`` after ``after``, newest first, and the cursor
         for the next page when more exist. Raises :class:`ChannelNotFound` for a scope channel
         that does not exist."""
-        # No common snapshot needed: a keyset page is one statement, the channel check another.
+        # One statement: the keyset page, read only while its channel exists; the check alone
+        # runs again only to tell an unknown channel from an empty page.
         with self.db.read(snapshot=False) as conn:
-            if query.scope is not None:
-                self._require_channel(conn, app_id, query.scope)
             sql, params = compile_page(conn, app_id, query, after, limit + 1)
+            if query.scope is not None:
+                sql, params = in_channel(sql, params, app_id, query.scope)
             rows = conn.fetchall(sql, params)
+            if not rows and query.scope is not None:
+                self._require_channel(conn, app_id, query.scope)
         more = len(rows) > limit
         rows = rows[:limit]
         next_after = Cursor(int(rows[-1][0]), str(rows[-1][1])) if more else None
