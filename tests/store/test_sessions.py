@@ -15,6 +15,7 @@ from calltrail.sessions.pages import PageRequest
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import merge_record, validate_record
 from calltrail.store import Stores
+from calltrail.store.database import PostgresDatabase
 from tests.conftest import Tenant
 from tests.sessions.spec_calls import DIRECT_SESSION, GROUP_SESSION, direct_call_events, group_call_events, without_mid
 from tests.store.statements import spy_statements
@@ -169,18 +170,29 @@ def test_a_first_page_comes_with_its_total_in_one_statement_on_postgresql(
     stores: Stores, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Page 1 needs nothing from its total, so where each statement is a round trip both come
-    from one; the rows and the total equal those read apart (page 2 is read apart)."""
+    from one, outside a transaction (it is its own snapshot); the rows and the total equal those
+    read apart (page 2 is read apart, in a transaction)."""
     expected = _import_many(stores, tenant.app_id, 40)
     executed = spy_statements(stores.db, monkeypatch)
+    transactions: list[bool] = []
+    if isinstance(stores.db, PostgresDatabase):
+        begin = PostgresDatabase._transaction
+        monkeypatch.setattr(
+            PostgresDatabase,
+            "_transaction",
+            lambda db, read_only: transactions.append(read_only) or begin(db, read_only),
+        )
     window = CallQuery().where("initiated_at", "gte", 1004)
     by_initiator = CallQuery().where("initiator", "eq", "a").where("status", "eq", "ended")
     for query, wanted in ((CallQuery(), expected), (window, expected[:-12]), (by_initiator, expected)):
         executed.clear()
         first = stores.sessions.find(tenant.app_id, query, PageRequest(1, 15))
         assert len(executed) == (1 if stores.db.dialect == "postgresql" else 2), executed
+        assert transactions == []
         second = stores.sessions.find(tenant.app_id, query, PageRequest(2, 15))
         assert first.total == second.total == len(wanted)
         assert [orjson.loads(item)["sessionId"] for item in first.items + second.items] == wanted[:30]
+        transactions.clear()
     empty = stores.sessions.find(tenant.app_id, CallQuery().where("status", "eq", "busy"), PageRequest(1, 15))
     assert (empty.total, empty.items) == (0, [])
 

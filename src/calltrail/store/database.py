@@ -144,8 +144,9 @@ class Connection:
     def counts_and_documents(
         self, count_sql: str, count_params: Sequence[Any], sql: str, params: Sequence[Any], column: str
     ) -> tuple[Row, list[bytes]]:
-        """The one row of ``count_sql`` and :meth:`fetch_documents` of ``sql``; where each
-        statement is a network round trip, in one statement."""
+        """The one row of ``count_sql`` and :meth:`fetch_documents` of ``sql``, from one snapshot:
+        where each statement is a network round trip, one statement; in process, two in a read
+        (which on SQLite is a snapshot even with ``snapshot=False``)."""
         counts = self.fetchone(count_sql, count_params)
         assert counts is not None, "a count statement returns one row"
         return counts, self.fetch_documents(sql, params, column)
@@ -459,7 +460,8 @@ class Database:
         raise NotImplementedError
 
     def _read_each(self) -> AbstractContextManager[Connection]:
-        return self._read()  # in process, a snapshot costs nothing
+        # In process a snapshot costs nothing; counts_and_documents relies on it.
+        return self._read()
 
     def _write(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError

@@ -314,9 +314,13 @@ class SessionStore:
     def find(self, app_id: str, query: CallQuery, page: PageRequest) -> CallPage:
         """The exact number of matching calls and one page of them, newest first."""
         compiled = compile_query(app_id, query)
+        if page.offset == 0:
+            # One statement on PostgreSQL: its own snapshot, no transaction around it. (SQLite's
+            # two statements still share one: there every read is a snapshot.)
+            with self.db.read(snapshot=False) as conn:
+                if not (compiled.ranged and conn.needs_plan_hints):
+                    return _first_page(conn, app_id, compiled, page.per_page)
         with self.db.read() as conn:
-            if page.offset == 0 and not (compiled.ranged and conn.needs_plan_hints):
-                return _first_page(conn, app_id, compiled, page.per_page)
             # int(): PostgreSQL sums bigints as numeric (a Decimal in Python).
             if compiled.window is not None:
                 bounds = compiled.window
