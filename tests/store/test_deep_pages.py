@@ -357,67 +357,56 @@ def _older_database(db: Database, monkeypatch: pytest.MonkeyPatch, skipped: tupl
     return apps
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, database_url: Callable[[str], str]) -> Iterator[Database]:
+    """A database of its own on each engine, for a test that runs migrations."""
+    opened = open_database(database_url(request.param))
+    yield opened
+    opened.close()
+
+
 def test_migration_counts_the_calls_of_an_older_database(
-    backend: str,
-    database_url: Callable[[str], str],
-    monkeypatch: pytest.MonkeyPatch,
-    seeks: list[page_index.Seek | None],
+    db: Database, monkeypatch: pytest.MonkeyPatch, seeks: list[page_index.Seek | None]
 ) -> None:
-    db = open_database(database_url(backend))
-    try:
-        # Without m0012: every other migration (the writers need the later ones' tables too) but
-        # m0022 (it sums m0012's counts), and writers that keep no page counts.
-        apps = _older_database(db, monkeypatch, (12, 22), "write")
-        with db.read() as conn:
-            assert conn.fetchone("SELECT count(*) FROM calls")[0] == 1400  # type: ignore[index]
-        assert migrate(db) == ["0012_page_index", "0022_page_totals"]
-        stores = Stores(db)
-        for app in apps:
-            _assert_counts_exact(stores, app)
-            for _, query in QUERIES[:3]:
-                _assert_pages_match(stores, app, query, [PageRequest(page, 11) for page in range(1, 66, 3)])
-        # The writers keep the migrated counts exact.
-        _load(stores, apps[0], 100, seed=9)
-        stores.sessions.delete(
-            apps[0],
-            [
-                orjson.loads(i)["sessionId"]
-                for i in stores.sessions.find(apps[0], CallQuery(), PageRequest(3, 50)).items
-            ],
-        )
-        _assert_counts_exact(stores, apps[0])
-        assert seeks and all(seek is not None for seek in seeks)
-    finally:
-        db.close()
+    # Without m0012: every other migration (the writers need the later ones' tables too) but
+    # m0022 (it sums m0012's counts), and writers that keep no page counts.
+    apps = _older_database(db, monkeypatch, (12, 22), "write")
+    with db.read() as conn:
+        assert conn.fetchone("SELECT count(*) FROM calls")[0] == 1400  # type: ignore[index]
+    assert migrate(db) == ["0012_page_index", "0022_page_totals"]
+    stores = Stores(db)
+    for app in apps:
+        _assert_counts_exact(stores, app)
+        for _, query in QUERIES[:3]:
+            _assert_pages_match(stores, app, query, [PageRequest(page, 11) for page in range(1, 66, 3)])
+    # The writers keep the migrated counts exact.
+    _load(stores, apps[0], 100, seed=9)
+    stores.sessions.delete(
+        apps[0],
+        [orjson.loads(i)["sessionId"] for i in stores.sessions.find(apps[0], CallQuery(), PageRequest(3, 50)).items],
+    )
+    _assert_counts_exact(stores, apps[0])
+    assert seeks and all(seek is not None for seek in seeks)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_migration_totals_the_counts_of_an_older_database(
-    backend: str,
-    database_url: Callable[[str], str],
-    monkeypatch: pytest.MonkeyPatch,
-    seeks: list[page_index.Seek | None],
+    db: Database, monkeypatch: pytest.MonkeyPatch, seeks: list[page_index.Seek | None]
 ) -> None:
-    db = open_database(database_url(backend))
-    try:
-        # The version before m0022: page counts kept, no totals.
-        apps = _older_database(db, monkeypatch, (22,), "_write_totals")
-        with db.read() as conn:
-            gone = conn.fetchall("SELECT session_id FROM calls WHERE app_id = ? LIMIT 40", (apps[1],))
-        with monkeypatch.context() as before:
-            before.setattr(page_index, "_write_totals", lambda *args: None)
-            Stores(db).sessions.delete(apps[1], [session_id for (session_id,) in gone])
-        assert migrate(db) == ["0022_page_totals"]
-        stores = Stores(db)
-        for app in apps:
-            _assert_counts_exact(stores, app)
-            _assert_pages_match(stores, app, CallQuery(), [PageRequest(page, 11) for page in range(1, 60, 2)])
-        _load(stores, apps[0], 100, seed=29)  # the writers keep the migrated totals exact
-        _assert_counts_exact(stores, apps[0])
-        assert seeks and all(seek is not None for seek in seeks)
-    finally:
-        db.close()
+    # The version before m0022: page counts kept, no totals.
+    apps = _older_database(db, monkeypatch, (22,), "_write_totals")
+    with db.read() as conn:
+        gone = conn.fetchall("SELECT session_id FROM calls WHERE app_id = ? LIMIT 40", (apps[1],))
+    with monkeypatch.context() as before:
+        before.setattr(page_index, "_write_totals", lambda *args: None)
+        Stores(db).sessions.delete(apps[1], [session_id for (session_id,) in gone])
+    assert migrate(db) == ["0022_page_totals"]
+    stores = Stores(db)
+    for app in apps:
+        _assert_counts_exact(stores, app)
+        _assert_pages_match(stores, app, CallQuery(), [PageRequest(page, 11) for page in range(1, 60, 2)])
+    _load(stores, apps[0], 100, seed=29)  # the writers keep the migrated totals exact
+    _assert_counts_exact(stores, apps[0])
+    assert seeks and all(seek is not None for seek in seeks)
 
 
 def test_a_range_is_covered_by_a_few_aligned_runs() -> None:
