@@ -33,6 +33,8 @@ from calltrail.sessions.events import Event, parse_event
 from calltrail.store import open_stores
 
 APP = "ingest-anchor"
+#: With --pg: the two databases each round starts afresh, dropped at the end.
+PG_DATABASES = ("ct_bench_ingest", "ct_bench_anchor")
 
 
 def demo_batches(calls: int, batch: int, days: int) -> list[list[Event]]:
@@ -60,7 +62,8 @@ def run_ingest(url: str, batches: list[list[Event]]) -> float:
 
 
 def run_anchor(url: str, batches: list[list[Event]]) -> float:
-    stores = open_stores(url)  # the same schema: call_events with the same indexes
+    stores = open_stores(url)  # the same schema: call_events with the same indexes and keys
+    stores.tenants.create_app(new_app_settings("Ingest anchor", APP))
     spec = stores.sessions.log.spec  # the events' stored rows, exactly as ingest encodes them
     stores.close()
     rows = [[spec.encode(APP, None, event) for event in batch] for batch in batches]
@@ -72,6 +75,7 @@ def run_anchor(url: str, batches: list[list[Event]]) -> float:
         raw: Any = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
         raw.execute("PRAGMA journal_mode=WAL")
         raw.execute("PRAGMA synchronous=FULL")
+        raw.execute("PRAGMA foreign_keys=ON")  # as the store's connections: the app key is checked
         begin, sql = "BEGIN IMMEDIATE", insert
     else:
         import psycopg
@@ -95,13 +99,40 @@ def fresh_urls(args: argparse.Namespace, folder: Path, round_: int) -> tuple[str
     import psycopg
 
     urls = []
-    for side in ("ingest", "anchor"):
-        name = f"ct_bench_{side}"
+    for name in PG_DATABASES:
         with psycopg.connect(args.pg, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name}")
             admin.execute(f"CREATE DATABASE {name}")
         urls.append(args.pg.rsplit("/", 1)[0] + f"/{name}")
     return urls[0], urls[1]
+
+
+def drop_databases(args: argparse.Namespace) -> None:
+    if args.pg:
+        import psycopg
+
+        with psycopg.connect(args.pg, autocommit=True) as admin:
+            for name in PG_DATABASES:
+                admin.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+def measure_rounds(
+    args: argparse.Namespace, folder: Path, batches: list[list[Event]], rates: dict[str, list[float]]
+) -> None:
+    """Each round into fresh databases, the two sides in alternating order."""
+    events = sum(len(batch) for batch in batches)
+    sides: dict[str, Callable[[str, list[list[Event]]], float]] = {"ingest": run_ingest, "anchor": run_anchor}
+    for round_ in range(args.rounds):
+        ingest_url, anchor_url = fresh_urls(args, folder, round_)
+        order = ("ingest", "anchor") if round_ % 2 == 0 else ("anchor", "ingest")
+        for name in order:
+            seconds = sides[name](ingest_url if name == "ingest" else anchor_url, batches)
+            rates[name].append(events / seconds)
+        ratio = rates["ingest"][-1] / rates["anchor"][-1]
+        print(
+            f"round {round_ + 1}: ingest {rates['ingest'][-1]:,.0f} events/s, "
+            f"anchor {rates['anchor'][-1]:,.0f} events/s, ratio {ratio:.3f}"
+        )
 
 
 def main() -> None:
@@ -123,20 +154,12 @@ def main() -> None:
     events = sum(len(batch) for batch in batches)
     engine = "PostgreSQL" if args.pg else "SQLite"
     print(f"{events:,} events of {args.calls:,} calls over {days} days in {len(batches)} batches; {engine}")
-    sides: dict[str, Callable[[str, list[list[Event]]], float]] = {"ingest": run_ingest, "anchor": run_anchor}
-    rates: dict[str, list[float]] = {name: [] for name in sides}
+    rates: dict[str, list[float]] = {"ingest": [], "anchor": []}
     with tempfile.TemporaryDirectory(dir=".") as folder:
-        for round_ in range(args.rounds):
-            ingest_url, anchor_url = fresh_urls(args, Path(folder), round_)
-            order = ("ingest", "anchor") if round_ % 2 == 0 else ("anchor", "ingest")
-            for name in order:
-                seconds = sides[name](ingest_url if name == "ingest" else anchor_url, batches)
-                rates[name].append(events / seconds)
-            ratio = rates["ingest"][-1] / rates["anchor"][-1]
-            print(
-                f"round {round_ + 1}: ingest {rates['ingest'][-1]:,.0f} events/s, "
-                f"anchor {rates['anchor'][-1]:,.0f} events/s, ratio {ratio:.3f}"
-            )
+        try:
+            measure_rounds(args, Path(folder), batches, rates)
+        finally:
+            drop_databases(args)
     ratios = [a / b for a, b in zip(rates["ingest"], rates["anchor"], strict=True)]
     print(f"median: ingest / anchor = {statistics.median(ratios):.3f} (goal >= 0.5)")
 
