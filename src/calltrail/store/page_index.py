@@ -84,24 +84,22 @@ def account(deltas: Deltas, initiated_at: int, counted: Sequence[Any], sign: int
 
 def write(conn: Connection, app_id: str, deltas: Deltas) -> None:
     """Apply the changes to both tables; buckets left empty are deleted so a walk never reads them."""
-    _write_counts(conn, app_id, deltas)
+    _apply(conn, app_id, deltas, _UPSERT, _DELETE_EMPTY)
     _write_totals(conn, app_id, deltas)
 
 
-def _write_counts(conn: Connection, app_id: str, deltas: Deltas) -> None:
+def _write_totals(conn: Connection, app_id: str, deltas: Deltas) -> None:
+    totals: Deltas = Counter()
+    for (span, start, *_), n in deltas.items():
+        totals[(span, start)] += n
+    _apply(conn, app_id, totals, _UPSERT_TOTAL, _DELETE_EMPTY_TOTAL)
+
+
+def _apply(conn: Connection, app_id: str, deltas: Deltas, upsert: str, delete_empty: str) -> None:
     changed = sorted((key, n) for key, n in deltas.items() if n)
     # Sorted, so concurrent PostgreSQL writers lock count rows in one order (no deadlock).
-    conn.executemany(_UPSERT, [(app_id, *key, n) for key, n in changed])
-    conn.executemany(_DELETE_EMPTY, [(app_id, *key) for key, n in changed if n < 0])
-
-
-def _write_totals(conn: Connection, app_id: str, deltas: Deltas) -> None:
-    totals: Counter[tuple[int, int]] = Counter()
-    for key, n in deltas.items():
-        totals[(key[0], key[1])] += n
-    changed = sorted((key, n) for key, n in totals.items() if n)
-    conn.executemany(_UPSERT_TOTAL, [(app_id, *key, n) for key, n in changed])
-    conn.executemany(_DELETE_EMPTY_TOTAL, [(app_id, *key) for key, n in changed if n < 0])
+    conn.executemany(upsert, [(app_id, *key, n) for key, n in changed])
+    conn.executemany(delete_empty, [(app_id, *key) for key, n in changed if n < 0])
 
 
 def _counts_table(conditions: Sequence[Condition]) -> str:
