@@ -117,10 +117,9 @@ def drop_databases(args: argparse.Namespace) -> None:
 
 
 def measure_rounds(
-    args: argparse.Namespace, folder: Path, batches: list[list[Event]], rates: dict[str, list[float]]
+    args: argparse.Namespace, folder: Path, batches: list[list[Event]], events: int, rates: dict[str, list[float]]
 ) -> None:
     """Each round into fresh databases, the two sides in alternating order."""
-    events = sum(len(batch) for batch in batches)
     sides: dict[str, Callable[[str, list[list[Event]]], float]] = {"ingest": run_ingest, "anchor": run_anchor}
     for round_ in range(args.rounds):
         ingest_url, anchor_url = fresh_urls(args, folder, round_)
@@ -157,7 +156,7 @@ def main() -> None:
     rates: dict[str, list[float]] = {"ingest": [], "anchor": []}
     with tempfile.TemporaryDirectory(dir=".") as folder:
         try:
-            measure_rounds(args, Path(folder), batches, rates)
+            measure_rounds(args, Path(folder), batches, events, rates)
         finally:
             drop_databases(args)
     ratios = [a / b for a, b in zip(rates["ingest"], rates["anchor"], strict=True)]
