@@ -39,7 +39,6 @@ VOICE_TABLES = ("channels", "channel_calls", "channel_call_tags")
 USAGE_TABLES = (
     "usage_calls",
     "usage_call_slots",
-    "usage_members",
     "usage_long_members",
     "usage_rollups",
     "usage_member_rollups",

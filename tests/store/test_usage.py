@@ -11,7 +11,7 @@ from tests.api.native.conftest import load_usage_app
 
 TABLES = {
     "usage_calls": "initiated_at, session_id",
-    "usage_members": "session_id, uid",
+    "call_members": "session_id, uid",
     "usage_long_members": "uid, open_until, session_id",
     "usage_call_slots": "slot, status, type, mode, receiver_type, has_recording",
     "usage_voice_calls": "call_id",
@@ -85,6 +85,6 @@ def test_slot_sums_equal_their_calls_after_deletions(stores: Stores) -> None:
     assert _slots(stores, app.app_id) == _slots_from_calls(stores, app.app_id)
     with stores.db.read() as conn:
         among, ids = conn.any_of("session_id", doomed)
-        assert not conn.fetchall(f"SELECT 1 FROM usage_members WHERE app_id = ? AND {among}", (app.app_id, *ids))
+        assert not conn.fetchall(f"SELECT 1 FROM call_members WHERE app_id = ? AND {among}", (app.app_id, *ids))
         # No empty slot row is left behind.
         assert not conn.fetchall("SELECT 1 FROM usage_call_slots WHERE app_id = ? AND calls = 0", (app.app_id,))

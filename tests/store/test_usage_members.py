@@ -18,7 +18,7 @@ from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.vocabulary import CallRow, Member
 from calltrail.store import Stores
-from calltrail.store.usage import account_calls, unaccount_calls
+from calltrail.store.migrations import m0007_usage
 from calltrail.store.usage_members import STILL_OPEN, backfill
 from calltrail.store.usage_read import UsageReader
 from calltrail.usage.params import CallUsageRequest, Period
@@ -96,7 +96,7 @@ def _long_members_from_calls(stores: Stores, app_id: str) -> list[tuple[Any, ...
         calls = {row[0]: row[1:] for row in conn.fetchall(
             "SELECT session_id, initiated_at, started_at, ended_at, status FROM usage_calls WHERE app_id = ?", (app_id,)
         )}  # fmt: skip
-        members = conn.fetchall("SELECT session_id, uid FROM usage_members WHERE app_id = ?", (app_id,))
+        members = conn.fetchall("SELECT session_id, uid FROM call_members WHERE app_id = ?", (app_id,))
     found = []
     for session_id, uid in members:
         initiated, started, ended, status = calls[session_id]
@@ -116,8 +116,8 @@ def filled(stores: Stores) -> str:
         old = rng.sample(sorted(current), min(len(current), 10))
         rewritten = [_random_call(rng, index) for index in old[:5]]
         with stores.db.write() as conn:
-            unaccount_calls(conn, app_id, [f"s{index:05d}" for index in old[5:]])  # deleted
-            account_calls(conn, app_id, [*fresh, *rewritten])
+            stores.sessions._delete_rows(conn, app_id, [f"s{index:05d}" for index in old[5:]])
+            stores.sessions._write_rows(conn, app_id, [*fresh, *rewritten])
         current -= set(old[5:])
         current |= {batch * 40 + n for n in range(40)}
     return app_id
@@ -145,12 +145,12 @@ def test_deleting_every_call_leaves_no_rows(stores: Stores) -> None:
     rng = random.Random(5)
     calls = [_random_call(rng, n) for n in range(30)]
     with stores.db.write() as conn:
-        account_calls(conn, app_id, calls)
+        stores.sessions._write_rows(conn, app_id, calls)
     assert _member_rollups(stores, app_id)
     with stores.db.write() as conn:
-        unaccount_calls(conn, app_id, [call.session_id for call in calls[:12]])
+        stores.sessions._delete_rows(conn, app_id, [call.session_id for call in calls[:12]])
     with stores.db.write() as conn:
-        unaccount_calls(conn, app_id, [call.session_id for call in calls[12:]])
+        stores.sessions._delete_rows(conn, app_id, [call.session_id for call in calls[12:]])
     assert _member_rollups(stores, app_id) == []
     assert _long_members(stores, app_id) == []
 
@@ -175,14 +175,29 @@ def test_series_equal_reading_every_member_row(stores: Stores, filled: str, seed
     assert rows == want
 
 
+def _before_member_minutes(backend: str) -> tuple[str, ...]:
+    """Back to before ``m0023``: each user's minutes in ``usage_members`` (as ``m0007`` made it),
+    none in ``call_members``; an older schema than that goes back through this first."""
+    usage_members = [sql for sql in m0007_usage.statements(backend) if "usage_members" in sql.split("(")[0]]
+    assert len(usage_members) == 2  # the table and its time index
+    return (
+        *usage_members,
+        "INSERT INTO usage_members (app_id, session_id, uid, initiated_at, minutes_ms, missed) "
+        "SELECT app_id, session_id, uid, initiated_at, minutes_ms, missed FROM call_members",
+        "DROP INDEX call_members_by_time",
+        "ALTER TABLE call_members DROP COLUMN minutes_ms",
+        "DELETE FROM calltrail_migrations WHERE version = 23",
+    )
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_database_from_before_the_member_rollups_gets_them_on_open(
     backend: str, database_url: Callable[[str], str]
 ) -> None:
     """Back to the schema before ``m0014`` (its tables and record dropped): opening the database
     computes the same rows."""
-    statements = ("DROP TABLE usage_member_rollup_backfill", "DROP TABLE usage_member_rollups",
-                  "DELETE FROM calltrail_migrations WHERE version = 14")  # fmt: skip
+    statements = (*_before_member_minutes(backend), "DROP TABLE usage_member_rollup_backfill",
+                  "DROP TABLE usage_member_rollups", "DELETE FROM calltrail_migrations WHERE version = 14")  # fmt: skip
     reopened_after(database_url(backend), statements, _member_rollups)
 
 
@@ -191,5 +206,28 @@ def test_a_database_from_before_the_long_members_gets_them_from_its_calls(
     backend: str, database_url: Callable[[str], str]
 ) -> None:
     """Back to before ``m0021``: migrating fills ``usage_long_members`` with what the writers keep."""
-    statements = ("DROP TABLE usage_long_members", "DELETE FROM calltrail_migrations WHERE version = 21")
+    statements = (*_before_member_minutes(backend), "DROP TABLE usage_long_members",
+                  "DELETE FROM calltrail_migrations WHERE version = 21")  # fmt: skip
     reopened_after(database_url(backend), statements, _long_members)
+
+
+def _members_and_rollups(stores: Stores, app_id: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    with stores.db.read() as conn:
+        rows = conn.fetchall(
+            "SELECT session_id, uid, initiated_at, is_initiator, joined, rejected, missed, minutes_ms "
+            "FROM call_members WHERE app_id = ? ORDER BY session_id, uid",
+            (app_id,),
+        )
+    return [tuple(int(v) if not isinstance(v, str) else v for v in row) for row in rows], _member_rollups(
+        stores, app_id
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_database_from_before_the_member_minutes_moves_them_into_call_members(
+    backend: str, database_url: Callable[[str], str]
+) -> None:
+    """Back to before ``m0023``: migrating moves each user's minutes from ``usage_members`` into
+    ``call_members``, and the per-user figures stay as they were."""
+    members, _ = reopened_after(database_url(backend), _before_member_minutes(backend), _members_and_rollups)
+    assert sum(row[-1] > 0 for row in members) > len(members) // 2

@@ -53,7 +53,6 @@ CALL_COLUMNS = (
     "extra",
     "scalars",
 )
-MEMBER_COLUMNS = ("app_id", "session_id", "uid", "initiated_at", "is_initiator", "joined", "rejected", "missed")
 
 _UPSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({placeholders(len(CALL_COLUMNS))}) "
@@ -71,7 +70,6 @@ _UPSERT_MEMBER_COUNT = (
     f"VALUES ({placeholders(len(_MEMBER_COUNT_KEY) + 2)}) "
     f"ON CONFLICT (app_id, {', '.join(_MEMBER_COUNT_KEY)}) DO UPDATE SET n = member_counts.n + excluded.n"
 )
-_INSERT_MEMBER = f"INSERT INTO call_members ({', '.join(MEMBER_COLUMNS)}) VALUES ({placeholders(len(MEMBER_COLUMNS))})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,33 +175,12 @@ class SessionStore:
     def _write_rows(self, conn: Connection, app_id: str, rows: Sequence[CallRow]) -> None:
         if not rows:
             return
-        sessions = [row.session_id for row in rows]
         raise_session_events(conn, app_id, rows)  # webhooks: compares with the stored calls, so first
         self._update_counts(conn, app_id, rows)
-        account_calls(conn, app_id, rows)  # usage figures, in the same transaction
         conn.executemany(_UPSERT_CALL, (_call_values(app_id, row) for row in rows))
-        for part in chunks(sessions):
-            conn.execute(
-                f"DELETE FROM call_members WHERE app_id = ? AND session_id IN ({placeholders(len(part))})",
-                (app_id, *part),
-            )
-        conn.executemany(
-            _INSERT_MEMBER,
-            (
-                (
-                    app_id,
-                    row.session_id,
-                    m.uid,
-                    row.initiated_at,
-                    int(m.is_initiator),
-                    int(m.joined),
-                    int(m.rejected),
-                    int(m.missed),
-                )
-                for row in rows
-                for m in row.members
-            ),
-        )
+        # The member rows (with each user's own minutes) and the usage figures, in the same
+        # transaction; after the calls, which the member rows reference.
+        account_calls(conn, app_id, rows)
 
     def delete(self, app_id: str, session_ids: Sequence[str]) -> list[str]:
         """Delete these calls with their stored events, member rows and room mappings, keeping
@@ -233,10 +210,9 @@ class SessionStore:
         if not session_ids:
             return
         self._update_counts(conn, app_id, [], removed=session_ids)
-        unaccount_calls(conn, app_id, session_ids)  # usage figures, in the same transaction
+        unaccount_calls(conn, app_id, session_ids)  # usage figures and member rows, in the same transaction
         for part in chunks(session_ids):
             among, values = conn.any_of("session_id", part)
-            conn.execute(f"DELETE FROM call_members WHERE app_id = ? AND {among}", (app_id, *values))
             conn.execute(f"DELETE FROM calls WHERE app_id = ? AND {among}", (app_id, *values))
 
     @staticmethod

@@ -13,7 +13,9 @@ Tables (migration ``m0007_usage``):
   end (for ``peakConcurrent``) and the low-cardinality columns.
 * ``usage_call_slots``: those rows summed per app x 15-minute UTC slot x (status, type, mode,
   receiver type, recording). A series without other filters reads these sums.
-* ``usage_members``: each user's own minutes and missed flag per call (``groupBy=uid``).
+* ``call_members`` (the session store's member rows, ``m0001``) carry each user's own minutes
+  (``minutes_ms``, ``m0023``) beside their missed flag (``groupBy=uid``): :func:`account_calls`
+  writes a written call's member rows, where those minutes are computed.
 * ``usage_long_members`` (``m0021``): the members of long calls by user, with the call's span
   (``groupBy=uid`` counts each ranked user's long calls in progress from it).
 * ``usage_voice_calls``: one row per phone call, with what Bird's record carries only in its
@@ -56,7 +58,9 @@ CALL_COLUMNS = (
     "video_ms",
     "participant_ms",
 )
-MEMBER_COLUMNS = ("app_id", "session_id", "uid", "initiated_at", "minutes_ms", "missed")
+MEMBER_COLUMNS = (
+    "app_id", "session_id", "uid", "initiated_at", "is_initiator", "joined", "rejected", "missed", "minutes_ms"
+)  # fmt: skip
 VOICE_COLUMNS = (
     "app_id",
     "call_id",
@@ -127,8 +131,8 @@ class CallUsage:
 _USAGE_VALUES = attrgetter(*(field.name for field in fields(CallUsage)))
 
 
-def call_usage(row: CallRow) -> tuple[CallUsage, list[tuple[str, int, int]]]:
-    """A call row's contribution and its members' ``(uid, minutes in ms, missed)``."""
+def call_usage(row: CallRow) -> tuple[CallUsage, list[tuple[Any, ...]]]:
+    """A call row's contribution and its ``call_members`` rows (each user's own minutes last)."""
     record = orjson.loads(row.summary)
     own = user_ms(record)
     participant_ms = sum(entry_ms(entry) for entry in record.get("participants") or () if isinstance(entry, dict))
@@ -148,7 +152,9 @@ def call_usage(row: CallRow) -> tuple[CallUsage, list[tuple[str, int, int]]]:
         to_ms(row.video_minutes),
         participant_ms,
     )
-    return usage, [(m.uid, own.get(m.uid, 0), int(m.missed)) for m in row.members]
+    members = [(row.session_id, m.uid, row.initiated_at, int(m.is_initiator), int(m.joined), int(m.rejected),
+                int(m.missed), own.get(m.uid, 0)) for m in row.members]  # fmt: skip
+    return usage, members
 
 
 def _apply_slot_deltas(conn: Connection, app_id: str, deltas: dict[tuple[Any, ...], list[int]]) -> None:
@@ -183,7 +189,7 @@ def _delete_calls(conn: Connection, app_id: str, session_ids: Sequence[str]) -> 
     for part in chunks(list(session_ids)):
         among, ids = conn.any_of("session_id", part)
         conn.execute(f"DELETE FROM usage_calls WHERE app_id = ? AND {among}", (app_id, *ids))
-        conn.execute(f"DELETE FROM usage_members WHERE app_id = ? AND {among}", (app_id, *ids))
+        conn.execute(f"DELETE FROM call_members WHERE app_id = ? AND {among}", (app_id, *ids))
 
 
 def unaccount_calls(conn: Connection, app_id: str, session_ids: Sequence[str]) -> None:
@@ -211,7 +217,8 @@ def _long_rows(
 
 
 def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> None:
-    """Replace the contribution of the written calls by their new one, in the writer's transaction."""
+    """Replace the contribution of the written calls by their new one, and their member rows, in
+    the writer's transaction (after their ``calls`` rows, which the member rows reference)."""
     if not rows:
         return
     deltas: dict[tuple[Any, ...], list[int]] = {}
@@ -230,11 +237,12 @@ def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> Non
         _add(deltas, usage, 1)
         calls.append((app_id, *usage.values()))
         spans.append(usage.span())
-        members += [(app_id, row.session_id, uid, row.initiated_at, ms, missed) for uid, ms, missed in own]
-        by_user += [(uid, spans[-1]) for uid, _, _ in own]
-        long_members += long_member_rows(app_id, row.session_id, spans[-1], [uid for uid, _, _ in own])
+        members += [(app_id, *member) for member in own]
+        uids = [member[1] for member in own]
+        by_user += [(uid, spans[-1]) for uid in uids]
+        long_members += long_member_rows(app_id, row.session_id, spans[-1], uids)
     conn.insert_rows("usage_calls", CALL_COLUMNS, calls)
-    conn.insert_rows("usage_members", MEMBER_COLUMNS, members)
+    conn.insert_rows("call_members", MEMBER_COLUMNS, members)
     write_long_members(conn, gone, long_members)
     _apply_slot_deltas(conn, app_id, deltas)
     refresh(conn, app_id, spans)  # the rollups read the calls just written
@@ -304,7 +312,8 @@ def backfill(db: Database) -> list[str]:
     for app_id in pending:
         with db.write() as conn:
             conn.lock_keys([f"{app_id}/usage-backfill-{n}" for n in range(64)])  # > 32 keys: the app's bulk lock
-            tables = ("usage_calls", "usage_members", "usage_long_members", "usage_call_slots", "usage_voice_calls")
+            # Not call_members: account_calls rewrites the rows of the calls it is given.
+            tables = ("usage_calls", "usage_long_members", "usage_call_slots", "usage_voice_calls")
             for table in (*tables, "usage_rollups", "usage_member_rollups"):
                 conn.execute(f"DELETE FROM {table} WHERE app_id = ?", (app_id,))
             after = ""

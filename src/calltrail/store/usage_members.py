@@ -79,7 +79,7 @@ _OWN = FIGURES.index("participant_ms")
 _ROW_COLUMNS = ("app_id", "level", "block", "uid", *COLUMNS)
 _CALLS = "u.session_id, u.initiated_at, u.started_at, u.ended_at, u.status, u.duration_ms, u.audio_ms, u.video_ms"
 _MEMBERS = (
-    "usage_members m JOIN usage_calls u ON u.app_id = m.app_id AND u.initiated_at = m.initiated_at "
+    "call_members m JOIN usage_calls u ON u.app_id = m.app_id AND u.initiated_at = m.initiated_at "
     "AND u.session_id = m.session_id"
 )
 _CALLS_OF = " + ".join(STATUS_COLUMNS)
@@ -98,12 +98,12 @@ def _plus(total: Sequence[int], more: Sequence[int]) -> list[int]:
 
 
 def stored_members(conn: Connection, app_id: str, session_ids: Sequence[str]) -> dict[str, list[str]]:
-    """The users of these calls as ``usage_members`` holds them (read before the rows change)."""
+    """The users of these calls as ``call_members`` holds them (read before the rows change)."""
     found: dict[str, list[str]] = {}
     for part in chunks(list(session_ids)):
         among, ids = conn.any_of("session_id", part)
         for session_id, uid in conn.fetchall(
-            f"SELECT session_id, uid FROM usage_members WHERE app_id = ? AND {among}", (app_id, *ids)
+            f"SELECT session_id, uid FROM call_members WHERE app_id = ? AND {among}", (app_id, *ids)
         ):
             found.setdefault(session_id, []).append(uid)
     return found
@@ -164,7 +164,7 @@ def _long_sql(conn: Connection, index: str, where: str, columns: str) -> str:
     joined to their members (``m``) through the time index. ``CROSS JOIN`` keeps SQLite reading
     the few calls first (it may otherwise scan every member row initiated before them)."""
     calls = f"SELECT app_id, {_CALLS.replace('u.', '')} FROM usage_calls{conn.indexed_by(index)}"
-    members = f"usage_members m{conn.indexed_by('usage_members_by_time')}"
+    members = f"call_members m{conn.indexed_by('call_members_by_time')}"
     return (
         f"SELECT {columns} FROM ({calls} WHERE app_id = ? AND {LONG_CALL} AND {where}) u CROSS JOIN {members} "
         "WHERE m.app_id = u.app_id AND m.initiated_at = u.initiated_at AND m.session_id = u.session_id"
@@ -293,7 +293,7 @@ def backfill(db: Database) -> list[str]:
                     break
                 spans = {row[0]: CallSpan(row[1], row[2], row[3], row[4], ()) for row in rows}
                 members = conn.fetchall(
-                    "SELECT session_id, uid FROM usage_members WHERE app_id = ? AND initiated_at >= ? "
+                    "SELECT session_id, uid FROM call_members WHERE app_id = ? AND initiated_at >= ? "
                     "AND initiated_at <= ?",
                     (app_id, rows[0][1], rows[-1][1]),
                 )
@@ -385,7 +385,7 @@ class MemberSeriesRead:
         for edge_lo, edge_hi in edges:
             if edge_lo < edge_hi:
                 rows += self.conn.fetchall(
-                    "SELECT uid, sum(minutes_ms), count(*) FROM usage_members WHERE app_id = ? AND initiated_at >= ? "
+                    "SELECT uid, sum(minutes_ms), count(*) FROM call_members WHERE app_id = ? AND initiated_at >= ? "
                     "AND initiated_at < ? GROUP BY uid",
                     (self.app_id, edge_lo, edge_hi),
                 )

@@ -264,13 +264,13 @@ class UsageReader:
         period = request.period
         filters = _Filter(request.query)
         source = filters.source(
-            "usage_members m JOIN usage_calls u ON u.app_id = m.app_id AND u.initiated_at = m.initiated_at "
+            "call_members m JOIN usage_calls u ON u.app_id = m.app_id AND u.initiated_at = m.initiated_at "
             "AND u.session_id = m.session_id"
         )
         lo, hi = seconds_bounds(series[0])[0], seconds_bounds(series[-1])[1]
         where = f"m.app_id = ? AND m.initiated_at >= ? AND m.initiated_at < ?{filters.where()}"
         params = [app_id, lo, hi, *filters.params]
-        top_source = source if filters.clauses else "usage_members m"
+        top_source = source if filters.clauses else "call_members m"
         totals = conn.fetchall(f"SELECT m.uid, sum(m.minutes_ms), count(*) FROM {top_source} WHERE {where} "
                                "GROUP BY m.uid", params)  # fmt: skip
         # Ranked in Python, as the rollups' path does: one order whatever the database's collation.
