@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -14,10 +15,12 @@ from calltrail.sessions.events import parse_batch
 from calltrail.sessions.pages import PageRequest
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import merge_record, validate_record
-from calltrail.store import Stores
-from calltrail.store.database import PostgresDatabase
+from calltrail.store import Stores, database, open_stores
+from calltrail.store import sessions as sessions_store
+from calltrail.store.database import PostgresDatabase, key_hash
 from tests.conftest import Tenant
 from tests.sessions.spec_calls import DIRECT_SESSION, GROUP_SESSION, direct_call_events, group_call_events, without_mid
+from tests.store.older_schema import reopened_after
 from tests.store.statements import spy_statements
 
 
@@ -317,3 +320,72 @@ def test_both_page_plans_return_the_same_pages(stores: Stores, tenant: Tenant) -
     assert pages[True] == pages[False] and len(pages[True]) == 23
     sessions = [orjson.loads(bytes(s))["sessionId"] for (s,) in pages[True]]
     assert sessions == ids(stores, tenant.app_id, query)
+
+
+def test_sessions_sharing_a_hash_keep_their_own_events(
+    stores: Stores, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events are found through their session id's hash and the id: with every id hashed alike,
+    each call still folds, lists and deletes its own events alone."""
+    expected = {}
+    for session, raw in ((DIRECT_SESSION, direct_call_events()), (GROUP_SESSION, group_call_events())):
+        stores.sessions.ingest(tenant.app_id, parse_batch(raw))
+        expected[session] = (
+            record_of(stores, tenant.app_id, session),
+            stores.sessions.events_of(tenant.app_id, session),
+        )
+    for module in (database, sessions_store):
+        monkeypatch.setattr(module, "key_hash", lambda key: 42)
+    app_id = stores.tenants.create_app(new_app_settings("One hash", tenant.app_id + "-h")).app_id
+    for raw in (direct_call_events(), group_call_events()):
+        stores.sessions.ingest(app_id, parse_batch(raw[1:]))
+    for raw in (direct_call_events(), group_call_events()):  # a re-fold reads the stored events back
+        stores.sessions.ingest(app_id, parse_batch(raw[:1]))
+    for session, (record, events) in expected.items():
+        assert (record_of(stores, app_id, session), stores.sessions.events_of(app_id, session)) == (record, events)
+    assert stores.sessions.delete(app_id, [DIRECT_SESSION]) == [DIRECT_SESSION]
+    assert stores.sessions.events_of(app_id, DIRECT_SESSION) == []
+    assert stores.sessions.events_of(app_id, GROUP_SESSION) == expected[GROUP_SESSION][1]
+
+
+def test_a_session_s_events_are_read_through_the_hash_index(database_url: Callable[[str], str]) -> None:
+    """SQLite's plan (PostgreSQL's depends on its statistics): the index on the hash, not a scan."""
+    stores = open_stores(database_url("sqlite"))
+    try:
+        with stores.db.read() as conn:
+            among, values = stores.sessions.log.spec.streams_among(conn, [DIRECT_SESSION, GROUP_SESSION])
+            plan = conn.fetchall(f"EXPLAIN QUERY PLAN SELECT * FROM call_events WHERE app_id = ? AND {among}",
+                                 ("a", *values))  # fmt: skip
+    finally:
+        stores.close()
+    assert "USING INDEX call_events_by_session (app_id=? AND session_hash=?)" in " ".join(str(row[-1]) for row in plan)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_database_from_before_the_session_hash_gets_it_on_open(
+    backend: str, database_url: Callable[[str], str]
+) -> None:
+    """Back to before ``m0024`` (the events indexed by session id, no hash column): migrating
+    gives every event its hash, and the calls and their events read the same."""
+    blob = "BLOB" if backend == "sqlite" else "BYTEA"
+    statements = (
+        "CREATE TABLE call_events_old (app_id TEXT NOT NULL REFERENCES apps (app_id), event_id TEXT NOT NULL, "
+        f"session_id TEXT NOT NULL, type TEXT NOT NULL, at_ms BIGINT NOT NULL, body {blob} NOT NULL, "
+        "PRIMARY KEY (app_id, event_id))",
+        "INSERT INTO call_events_old SELECT app_id, event_id, session_id, type, at_ms, body FROM call_events",
+        "DROP TABLE call_events",
+        "ALTER TABLE call_events_old RENAME TO call_events",
+        "CREATE INDEX call_events_by_session ON call_events (app_id, session_id)",
+        "DELETE FROM calltrail_migrations WHERE version = 24",
+    )
+
+    def calls_and_events(stores: Stores, app_id: str) -> tuple[list[tuple[Any, ...]], bool]:
+        sessions = sorted(orjson.loads(item)["sessionId"] for item in
+                          stores.sessions.find(app_id, CallQuery(), PageRequest(1, 1000)).items)  # fmt: skip
+        with stores.db.read() as conn:
+            hashes = conn.fetchall("SELECT session_id, session_hash FROM call_events WHERE app_id = ?", (app_id,))
+        return [(session, record_of(stores, app_id, session), stores.sessions.events_of(app_id, session))
+                for session in sessions], all(key_hash(session) == hashed for session, hashed in hashes)  # fmt: skip
+
+    kept, hashed = reopened_after(database_url(backend), statements, calls_and_events)
+    assert hashed and len(kept) > 100 and all(events for *_, events in kept)

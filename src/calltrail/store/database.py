@@ -19,6 +19,7 @@ acknowledged after a write survives ``kill -9`` of the server (and, storage perm
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import queue
 import sqlite3
@@ -71,19 +72,51 @@ def _insert_sql(table: str, columns: tuple[str, ...], rows: int, tail: str) -> s
 
 
 def matching_keys(
-    conn: Connection, sql: str, column: str, tenant: str, keys: Sequence[Any], after: Sequence[Any] = ()
+    conn: Connection,
+    sql: str,
+    column: str,
+    tenant: str,
+    keys: Sequence[Any],
+    after: Sequence[Any] = (),
+    hash_column: str | None = None,
 ) -> set[Any]:
     """The first column of ``sql`` run over ``keys`` in chunks.
 
     ``sql`` takes the tenant as its first ``?``, has ``{among}`` where ``column`` among the keys
-    goes (:meth:`Connection.any_of`), then any ``?`` of ``after``:
-    ``"SELECT id FROM t WHERE app_id = ? AND {among}"``.
+    goes (:meth:`Connection.any_of`, or :func:`hashed_among` with ``hash_column``), then any
+    ``?`` of ``after``: ``"SELECT id FROM t WHERE app_id = ? AND {among}"``.
     """
     found: set[Any] = set()
     for part in chunks(keys):
-        among, values = conn.any_of(column, part)
+        if hash_column is None:
+            among, values = conn.any_of(column, part)
+        else:
+            among, values = hashed_among(conn, column, hash_column, part)
         found.update(row[0] for row in conn.fetchall(sql.format(among=among), (tenant, *values, *after)))
     return found
+
+
+def key_hash(key: str) -> int:
+    """A long text key's indexed stand-in (``call_events.session_hash``, ``m0024``): the first 8
+    bytes of its MD5, big-endian, as a signed 64-bit integer. An index entry of a 62-character
+    session id took about 89 bytes, of its hash about 20; a lookup matches the key itself too, so
+    two keys sharing a hash are told apart. :func:`key_hash_sql` computes it in SQL."""
+    return int.from_bytes(hashlib.md5(key.encode(), usedforsecurity=False).digest()[:8], "big", signed=True)
+
+
+def key_hash_sql(dialect: str, column: str) -> str:
+    """:func:`key_hash` of ``column`` in SQL (for migrations): on SQLite the function every
+    connection of :class:`SQLiteDatabase` registers, on PostgreSQL from its own ``md5``."""
+    if dialect == "sqlite":
+        return f"calltrail_key_hash({column})"
+    return f"('x' || substr(md5({column}), 1, 16))::bit(64)::bigint"
+
+
+def hashed_among(conn: Connection, column: str, hash_column: str, keys: Sequence[str]) -> tuple[str, list[Any]]:
+    """``column`` among ``keys``, found through the index on ``hash_column`` (their :func:`key_hash`)."""
+    hashes, hash_values = conn.any_of(hash_column, [key_hash(key) for key in keys])
+    among, values = conn.any_of(column, keys)
+    return f"{hashes} AND {among}", [*hash_values, *values]
 
 
 def json_keys(paths: Sequence[Sequence[str]]) -> list[Sequence[str]]:
@@ -586,6 +619,7 @@ class SQLiteDatabase(Database):
             raw.execute(f"PRAGMA cache_size=-{cache_kib}")
             raw.execute("PRAGMA mmap_size=1073741824")
             raw.execute("PRAGMA temp_store=MEMORY")
+            raw.create_function("calltrail_key_hash", 1, key_hash, deterministic=True)
         except sqlite3.Error as exc:
             raise Unavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         return raw

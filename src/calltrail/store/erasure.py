@@ -157,9 +157,10 @@ class Eraser:
                 (app_id, *values),
             ):
                 sources[session_id] = (source, bytes(summary), bytes(extra) if extra is not None else None)
+            in_events, event_values = self.sessions.log.spec.streams_among(conn, part)
             for session_id, event_id, event_type, at_ms, body in conn.fetchall(
-                f"SELECT session_id, event_id, type, at_ms, body FROM call_events WHERE app_id = ? AND {among}",
-                (app_id, *values),
+                f"SELECT session_id, event_id, type, at_ms, body FROM call_events WHERE app_id = ? AND {in_events}",
+                (app_id, *event_values),
             ):
                 data = replace_uid(orjson.loads(bytes(body)), uid, alias)
                 conn.execute(

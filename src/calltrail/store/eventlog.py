@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from calltrail.kernel.errors import Conflict
-from calltrail.store.database import Connection, Database, Row, chunks
+from calltrail.store.database import Connection, Database, Row, chunks, hashed_among
 from calltrail.store.stats import events_accepted, events_duplicate
 
 E = TypeVar("E")
@@ -49,6 +49,9 @@ class EventLogSpec(Generic[E, R]):
     ``event_columns`` start with ``(app_id, event_id)`` (the events' primary key);
     ``read_columns`` start with the stream key and are what :attr:`decode` reads back.
     ``scope_column`` (on both tables) binds each stream to one scope, or is None.
+    ``key_hash_column``, when set, holds each event's :func:`key_hash` of its stream key and is
+    what the events table's stream index holds (a long key's compact stand-in): reads by stream
+    go through it.
     """
 
     name: str
@@ -66,6 +69,13 @@ class EventLogSpec(Generic[E, R]):
     fold: Callable[[str, str | None, list[E]], R | None]
     row_key: Callable[[R], str]
     write: Callable[[Connection, str, Sequence[R]], None]
+    key_hash_column: str | None = None
+
+    def streams_among(self, conn: Connection, keys: Sequence[str]) -> tuple[str, list[Any]]:
+        """The events of these streams, as SQL for the events table and its parameters."""
+        if self.key_hash_column is None:
+            return conn.any_of(self.key_column, keys)
+        return hashed_among(conn, self.key_column, self.key_hash_column, keys)
 
 
 @dataclass
@@ -132,10 +142,11 @@ class EventLog(Generic[E, R]):
         """Every stored event of a stream, in canonical order (for diagnostics and views)."""
         spec = self.spec
         with self.db.read() as conn:
+            among, values = spec.streams_among(conn, [key])
             rows = conn.fetchall(
                 f"SELECT {', '.join(spec.read_columns)} FROM {spec.events_table} "
-                f"WHERE app_id = ? AND {spec.key_column} = ? ORDER BY at_ms, event_id",
-                (app_id, key),
+                f"WHERE app_id = ? AND {among} ORDER BY at_ms, event_id",
+                (app_id, *values),
             )
         return [spec.decode(row) for row in rows]
 
@@ -156,6 +167,7 @@ class EventLog(Generic[E, R]):
                     known.foreign.add(key)
                 if source == "import":
                     known.imported.add(key)
+            among, values = spec.streams_among(conn, part)
             for key, bound_to in conn.fetchall(
                 f"SELECT DISTINCT {spec.key_column}, {scope_sql} FROM {spec.events_table} WHERE app_id = ? AND {among}",
                 (app_id, *values),
@@ -173,7 +185,7 @@ class EventLog(Generic[E, R]):
         spec = self.spec
         stored = sorted(key for key in fresh if key in known.with_events)
         for part in chunks(stored):
-            among, values = conn.any_of(spec.key_column, part)
+            among, values = spec.streams_among(conn, part)
             for stored_row in conn.fetchall(
                 f"SELECT {', '.join(spec.read_columns)} FROM {spec.events_table} WHERE app_id = ? AND {among}",
                 (app_id, *values),

@@ -22,14 +22,14 @@ from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import row_from_record
 from calltrail.sessions.vocabulary import CallRow
 from calltrail.store import page_index
-from calltrail.store.database import Connection, Database, Row, chunks, matching_keys, placeholders
+from calltrail.store.database import Connection, Database, Row, chunks, key_hash, matching_keys, placeholders
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 from calltrail.store.outbox import raise_session_events
 from calltrail.store.room_map import forget_room_sessions
 from calltrail.store.sessions_sql import COUNTED_COLUMNS, CompiledQuery, app_total_sql, compile_query, prefer_sort
 from calltrail.store.usage import account_calls, unaccount_calls
 
-EVENT_COLUMNS = ("app_id", "event_id", "session_id", "type", "at_ms", "body")
+EVENT_COLUMNS = ("app_id", "event_id", "session_id", "session_hash", "type", "at_ms", "body")
 CALL_COLUMNS = (
     "app_id",
     "session_id",
@@ -120,7 +120,8 @@ def _decode_event(row: Row) -> Event:
 
 
 def _encode_event(app_id: str, scope: str | None, event: Event) -> tuple[Any, ...]:
-    return (app_id, event.id, event.session_id, event.type, event.at_ms, orjson.dumps(event.data))
+    return (app_id, event.id, event.session_id, key_hash(event.session_id), event.type, event.at_ms,
+            orjson.dumps(event.data))  # fmt: skip
 
 
 def _fold(session_id: str, scope: str | None, events: list[Event]) -> CallRow | None:
@@ -138,6 +139,7 @@ def _spec(write: Callable[[Connection, str, Sequence[CallRow]], None]) -> EventL
         key_column="session_id",
         key_field="sessionId",
         scope_column=None,
+        key_hash_column="session_hash",
         event_key=lambda event: event.session_id,
         event_id=lambda event: event.id,
         encode=_encode_event,
@@ -193,14 +195,14 @@ class SessionStore:
 
     def delete_locked(self, conn: Connection, app_id: str, session_ids: Sequence[str]) -> list[str]:
         """:meth:`delete` inside a transaction that already holds the streams' locks."""
-        found: set[str] = set()
-        for table in ("calls", "call_events"):
-            sql = f"SELECT DISTINCT session_id FROM {table} WHERE app_id = ? AND {{among}}"
-            found |= matching_keys(conn, sql, "session_id", app_id, session_ids)
+        found = matching_keys(conn, "SELECT session_id FROM calls WHERE app_id = ? AND {among}", "session_id", app_id,
+                              session_ids)  # fmt: skip
+        found |= matching_keys(conn, "SELECT DISTINCT session_id FROM call_events WHERE app_id = ? AND {among}",
+                               "session_id", app_id, session_ids, hash_column="session_hash")  # fmt: skip
         gone = sorted(found)
         self._delete_rows(conn, app_id, gone)
         for part in chunks(gone):
-            among, values = conn.any_of("session_id", part)
+            among, values = self.log.spec.streams_among(conn, part)
             conn.execute(f"DELETE FROM call_events WHERE app_id = ? AND {among}", (app_id, *values))
         forget_room_sessions(conn, app_id, gone)
         return gone
