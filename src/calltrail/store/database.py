@@ -188,7 +188,7 @@ class Connection:
         """Insert rows with multi-row ``INSERT`` statements (several times faster than one
         statement per row on PostgreSQL). ``tail`` may add an ``ON CONFLICT`` clause. Chunks are
         256 rows, then powers of two, so only a handful of statement shapes exist and each can be
-        prepared once."""
+        prepared once. (PostgreSQL sends one array per column instead.)"""
         start = 0
         while start < len(rows):
             size = min(MAX_ROWS_PER_INSERT, 1 << ((len(rows) - start).bit_length() - 1))
@@ -309,12 +309,34 @@ class SQLiteConnection(Connection):
         return f"+{expression}"
 
 
+class ColumnTypes:
+    """Each table's column types, as PostgreSQL names them (``bigint``, ``text``...), read from
+    its catalog when first needed and again when a column is missing (a migration added it)."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, dict[str, str]] = {}
+
+    def of(self, raw: Any, table: str, columns: Sequence[str]) -> list[str]:
+        known = self._tables.get(table, {})
+        if not all(column in known for column in columns):
+            rows = raw.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+                (table,),
+            ).fetchall()
+            known = self._tables[table] = dict(rows)
+        return [known[column] for column in columns]
+
+
 class PostgresConnection(Connection):
     dialect = "postgresql"
     _cache: ClassVar[dict[str, str]] = {}
+    #: Rows per statement of :meth:`insert_rows` (bounds the arrays a statement carries).
+    ARRAY_ROWS = 5000
 
-    def __init__(self, raw: Any):
+    def __init__(self, raw: Any, column_types: ColumnTypes | None = None):
         self.raw = raw
+        self._column_types = column_types or ColumnTypes()
 
     @classmethod
     def _sql(cls, sql: str) -> str:
@@ -333,6 +355,18 @@ class PostgresConnection(Connection):
         if rows:
             with self.raw.cursor() as cursor:
                 cursor.executemany(self._sql(sql), rows)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+        # One array per column, unnested into rows: a statement of 25 parameters, not 25 per row.
+        # Binding and planning thousands of scalars cost more than the rows' writes; through the
+        # arrays, durable ingest of the demo's events ran 1.6-2x faster (docs/storage.md).
+        if not rows:
+            return
+        types = self._column_types.of(self.raw, table, columns)
+        arrays = ", ".join(f"?::{name}[]" for name in types)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {tail}"
+        for start in range(0, len(rows), self.ARRAY_ROWS):
+            self.execute(sql, [list(column) for column in zip(*rows[start : start + self.ARRAY_ROWS], strict=True)])
 
     def counts_and_documents(
         self, count_sql: str, count_params: Sequence[Any], sql: str, params: Sequence[Any], column: str
@@ -745,6 +779,7 @@ class PostgresDatabase(Database):
         self._pool = ConnectionPool(
             url, min_size=1, max_size=max_connections, open=False, timeout=30, configure=_serving_settings
         )
+        self._column_types = ColumnTypes()
         try:
             self._pool.open(wait=True, timeout=10)
         except Exception as exc:
@@ -773,7 +808,7 @@ class PostgresDatabase(Database):
                 psycopg.IsolationLevel.REPEATABLE_READ if read_only else psycopg.IsolationLevel.READ_COMMITTED
             )
             with raw.transaction():
-                yield PostgresConnection(raw)
+                yield PostgresConnection(raw, self._column_types)
 
     def _read(self) -> AbstractContextManager[Connection]:
         return self._transaction(read_only=True)
@@ -787,7 +822,7 @@ class PostgresDatabase(Database):
             # (0.06 ms of a 1.5 ms Bird page here). Restored before the pool lends it again.
             raw.autocommit = True
             try:
-                yield PostgresConnection(raw)
+                yield PostgresConnection(raw, self._column_types)
             finally:
                 if raw.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
                     raw.autocommit = False
