@@ -141,3 +141,30 @@ def test_a_key_hash_is_the_same_in_python_and_in_sql(backend: str, database_url:
     assert hashed == [(key_hash(key),) for key in keys]
     assert len({key_hash(key) for key in keys}) == len(keys)
     assert min(map(key_hash, keys)) < 0 < max(map(key_hash, keys))  # signed, as both engines store it
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_rows_of_every_column_type_are_inserted_as_they_are(backend: str, database_url: Callable[[str], str]) -> None:
+    """``insert_rows``: PostgreSQL's arrays per column (more rows than one statement carries, NULLs,
+    bytes, floats, a column added after the first insert) and SQLite's VALUES lists agree, and an
+    ``ON CONFLICT`` tail applies to every row."""
+    db = open_database(database_url(backend))
+    blob = "BLOB" if backend == "sqlite" else "BYTEA"
+    columns = ("k", "s", "n", "small", "f", "b")
+    rows = [(f"k{i}", None if i % 7 == 0 else f"é{i}", i * 10**12, i % 3, i / 8, bytes([i % 256]) * (i % 5))
+            for i in range(12_001)]  # fmt: skip
+    try:
+        with db.write() as conn:
+            conn.execute(f"CREATE TABLE typed (k TEXT PRIMARY KEY, s TEXT, n BIGINT NOT NULL, small SMALLINT NOT NULL, "
+                         f"f DOUBLE PRECISION NOT NULL, b {blob} NOT NULL)")  # fmt: skip
+            conn.insert_rows("typed", columns, rows)
+            conn.execute("ALTER TABLE typed ADD COLUMN later BIGINT")
+            changed = [(k, s, n + 1, small, f, b, 5) for k, s, n, small, f, b in rows[::1000]]
+            conn.insert_rows("typed", (*columns, "later"), changed,
+                             "ON CONFLICT (k) DO UPDATE SET n = excluded.n, later = excluded.later")  # fmt: skip
+        with db.read() as conn:
+            stored = conn.fetchall(f"SELECT {', '.join(columns)}, later FROM typed")
+    finally:
+        db.close()
+    expected = {row[0]: (*row, None) for row in rows} | {row[0]: row for row in changed}
+    assert sorted((*row[:5], bytes(row[5]), row[6]) for row in stored) == sorted(expected.values())
