@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from calltrail.sessions.query import Condition
-from calltrail.store.database import Connection, placeholders
+from calltrail.store.database import Connection
 from calltrail.store.sessions_sql import COUNTED_COLUMNS, UNBOUNDED, Window, condition_sql
 
 #: Bucket spans in seconds, coarsest first; each divides the one before (as in the migration).
@@ -51,15 +51,11 @@ TOTAL_SPANS = (2_764_800, 14_400, 900)
 SEEK_FROM = 1000
 
 _KEY = ("span", "bucket_start", *COUNTED_COLUMNS)
-_UPSERT = (
-    f"INSERT INTO call_page_counts (app_id, {', '.join(_KEY)}, n) VALUES ({placeholders(len(_KEY) + 2)}) "
-    f"ON CONFLICT (app_id, {', '.join(_KEY)}) DO UPDATE SET n = call_page_counts.n + excluded.n"
-)
+_COLUMNS = ("app_id", *_KEY, "n")
+_CONFLICT = f"ON CONFLICT (app_id, {', '.join(_KEY)}) DO UPDATE SET n = call_page_counts.n + excluded.n"
 _DELETE_EMPTY = f"DELETE FROM call_page_counts WHERE app_id = ? AND {' AND '.join(f'{c} = ?' for c in _KEY)} AND n = 0"
-_UPSERT_TOTAL = (
-    "INSERT INTO call_page_totals (app_id, span, bucket_start, n) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (app_id, span, bucket_start) DO UPDATE SET n = call_page_totals.n + excluded.n"
-)
+_TOTAL_COLUMNS = ("app_id", "span", "bucket_start", "n")
+_TOTAL_CONFLICT = "ON CONFLICT (app_id, span, bucket_start) DO UPDATE SET n = call_page_totals.n + excluded.n"
 _DELETE_EMPTY_TOTAL = "DELETE FROM call_page_totals WHERE app_id = ? AND span = ? AND bucket_start = ? AND n = 0"
 
 #: Count changes by (span, bucket start, status, type, mode, receiver type, recording).
@@ -84,7 +80,7 @@ def account(deltas: Deltas, initiated_at: int, counted: Sequence[Any], sign: int
 
 def write(conn: Connection, app_id: str, deltas: Deltas) -> None:
     """Apply the changes to both tables; buckets left empty are deleted so a walk never reads them."""
-    _apply(conn, app_id, deltas, _UPSERT, _DELETE_EMPTY)
+    _apply(conn, app_id, deltas, ("call_page_counts", _COLUMNS, _CONFLICT), _DELETE_EMPTY)
     _write_totals(conn, app_id, deltas)
 
 
@@ -92,13 +88,16 @@ def _write_totals(conn: Connection, app_id: str, deltas: Deltas) -> None:
     totals: Deltas = Counter()
     for (span, start, *_), n in deltas.items():
         totals[(span, start)] += n
-    _apply(conn, app_id, totals, _UPSERT_TOTAL, _DELETE_EMPTY_TOTAL)
+    _apply(conn, app_id, totals, ("call_page_totals", _TOTAL_COLUMNS, _TOTAL_CONFLICT), _DELETE_EMPTY_TOTAL)
 
 
-def _apply(conn: Connection, app_id: str, deltas: Deltas, upsert: str, delete_empty: str) -> None:
+def _apply(
+    conn: Connection, app_id: str, deltas: Deltas, upsert: tuple[str, tuple[str, ...], str], delete_empty: str
+) -> None:
+    """Add ``deltas`` to a count table, ``upsert`` naming it (table, columns, conflict clause)."""
     changed = sorted((key, n) for key, n in deltas.items() if n)
     # Sorted, so concurrent PostgreSQL writers lock count rows in one order (no deadlock).
-    conn.executemany(upsert, [(app_id, *key, n) for key, n in changed])
+    conn.insert_rows(*upsert[:2], [(app_id, *key, n) for key, n in changed], upsert[2])
     conn.executemany(delete_empty, [(app_id, *key) for key, n in changed if n < 0])
 
 

@@ -54,20 +54,16 @@ CALL_COLUMNS = (
     "scalars",
 )
 
-_UPSERT_CALL = (
-    f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({placeholders(len(CALL_COLUMNS))}) "
-    "ON CONFLICT (app_id, session_id) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in CALL_COLUMNS[2:])
+# Upserts through Connection.insert_rows: many rows a statement (on PostgreSQL one array per
+# column), each row applied in the order given, so sorted rows are locked in one order.
+_CALL_CONFLICT = "ON CONFLICT (app_id, session_id) DO UPDATE SET " + ", ".join(
+    f"{column} = excluded.{column}" for column in CALL_COLUMNS[2:]
 )
-_UPSERT_COUNT = (
-    f"INSERT INTO call_counts (app_id, {', '.join(COUNTED_COLUMNS)}, n) "
-    f"VALUES ({placeholders(len(COUNTED_COLUMNS) + 2)}) "
-    f"ON CONFLICT (app_id, {', '.join(COUNTED_COLUMNS)}) DO UPDATE SET n = call_counts.n + excluded.n"
-)
+_COUNT_COLUMNS = ("app_id", *COUNTED_COLUMNS, "n")
+_COUNT_CONFLICT = f"ON CONFLICT (app_id, {', '.join(COUNTED_COLUMNS)}) DO UPDATE SET n = call_counts.n + excluded.n"
 _MEMBER_COUNT_KEY = ("uid", *COUNTED_COLUMNS, "is_initiator", "missed")
-_UPSERT_MEMBER_COUNT = (
-    f"INSERT INTO member_counts (app_id, {', '.join(_MEMBER_COUNT_KEY)}, n) "
-    f"VALUES ({placeholders(len(_MEMBER_COUNT_KEY) + 2)}) "
+_MEMBER_COUNT_COLUMNS = ("app_id", *_MEMBER_COUNT_KEY, "n")
+_MEMBER_COUNT_CONFLICT = (
     f"ON CONFLICT (app_id, {', '.join(_MEMBER_COUNT_KEY)}) DO UPDATE SET n = member_counts.n + excluded.n"
 )
 
@@ -179,7 +175,7 @@ class SessionStore:
             return
         raise_session_events(conn, app_id, rows)  # webhooks: compares with the stored calls, so first
         self._update_counts(conn, app_id, rows)
-        conn.executemany(_UPSERT_CALL, (_call_values(app_id, row) for row in rows))
+        conn.insert_rows("calls", CALL_COLUMNS, [_call_values(app_id, row) for row in rows], _CALL_CONFLICT)
         # The member rows (with each user's own minutes) and the usage figures, in the same
         # transaction; after the calls, which the member rows reference.
         account_calls(conn, app_id, rows)
@@ -263,10 +259,10 @@ class SessionStore:
             for m in row.members:
                 members[(m.uid, *bucket, int(m.is_initiator), int(m.missed))] += 1
         # Sorted, so concurrent PostgreSQL writers lock counter rows in one order (no deadlock).
-        conn.executemany(_UPSERT_COUNT, [(app_id, *key, delta) for key, delta in sorted(calls.items()) if delta])
-        conn.executemany(
-            _UPSERT_MEMBER_COUNT, [(app_id, *key, delta) for key, delta in sorted(members.items()) if delta]
-        )
+        call_rows = [(app_id, *key, delta) for key, delta in sorted(calls.items()) if delta]
+        conn.insert_rows("call_counts", _COUNT_COLUMNS, call_rows, _COUNT_CONFLICT)
+        member_rows = [(app_id, *key, delta) for key, delta in sorted(members.items()) if delta]
+        conn.insert_rows("member_counts", _MEMBER_COUNT_COLUMNS, member_rows, _MEMBER_COUNT_CONFLICT)
         page_index.write(conn, app_id, pages)
 
     # -- reads ----------------------------------------------------------------------------

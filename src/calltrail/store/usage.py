@@ -78,11 +78,9 @@ VOICE_COLUMNS = (
     "pdd_ms",
     "mos_milli",
 )
-_UPSERT_SLOT = (
-    f"INSERT INTO usage_call_slots (app_id, slot, {', '.join(SLOT_DIMS)}, {', '.join(SLOT_SUMS)}) "
-    f"VALUES ({placeholders(2 + len(SLOT_DIMS) + len(SLOT_SUMS))}) "
-    f"ON CONFLICT (app_id, slot, {', '.join(SLOT_DIMS)}) DO UPDATE SET "
-    + ", ".join(f"{name} = usage_call_slots.{name} + excluded.{name}" for name in SLOT_SUMS)
+_SLOT_COLUMNS = ("app_id", "slot", *SLOT_DIMS, *SLOT_SUMS)
+_SLOT_CONFLICT = f"ON CONFLICT (app_id, slot, {', '.join(SLOT_DIMS)}) DO UPDATE SET " + ", ".join(
+    f"{name} = usage_call_slots.{name} + excluded.{name}" for name in SLOT_SUMS
 )
 _UPSERT_VOICE = "ON CONFLICT (app_id, call_id) DO UPDATE SET " + ", ".join(
     f"{column} = excluded.{column}" for column in VOICE_COLUMNS[2:]
@@ -160,7 +158,9 @@ def call_usage(row: CallRow) -> tuple[CallUsage, list[tuple[Any, ...]]]:
 def _apply_slot_deltas(conn: Connection, app_id: str, deltas: dict[tuple[Any, ...], list[int]]) -> None:
     changed = sorted((key, sums) for key, sums in deltas.items() if any(sums))
     # Sorted, so concurrent PostgreSQL writers lock slot rows in one order (no deadlock).
-    conn.executemany(_UPSERT_SLOT, [(app_id, *key, *sums) for key, sums in changed])
+    conn.insert_rows(
+        "usage_call_slots", _SLOT_COLUMNS, [(app_id, *key, *sums) for key, sums in changed], _SLOT_CONFLICT
+    )
     emptied = sorted({key[0] for key, sums in changed if sums[0] < 0})
     for part in chunks(emptied):
         conn.execute(
