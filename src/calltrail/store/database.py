@@ -362,11 +362,14 @@ class PostgresConnection(Connection):
         # arrays, durable ingest of the demo's events ran 1.6-2x faster (docs/storage.md).
         if not rows:
             return
-        types = self._column_types.of(self.raw, table, columns)
-        arrays = ", ".join(f"?::{name}[]" for name in types)
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {tail}"
+        sql = f"{self._unnest_insert(table, columns)} {tail}"
         for start in range(0, len(rows), self.ARRAY_ROWS):
             self.execute(sql, [list(column) for column in zip(*rows[start : start + self.ARRAY_ROWS], strict=True)])
+
+    def _unnest_insert(self, table: str, columns: Sequence[str]) -> str:
+        """``INSERT`` of ``columns`` from one array parameter per column, typed as the table's."""
+        arrays = ", ".join(f"?::{name}[]" for name in self._column_types.of(self.raw, table, columns))
+        return f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
 
     def counts_and_documents(
         self, count_sql: str, count_params: Sequence[Any], sql: str, params: Sequence[Any], column: str
@@ -383,22 +386,12 @@ class PostgresConnection(Connection):
         if not rows:
             return []
         unique = list({row[1]: row for row in reversed(rows)}.values())[::-1]
-        by_key = {row[1]: row for row in unique}
-        inserted: list[Sequence[Any]] = []
-        with self.raw.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
-                f"ON CONFLICT DO NOTHING RETURNING {columns[1]}",
-                unique,
-                returning=True,
-            )
-            while True:
-                row = cursor.fetchone()
-                if row is not None:
-                    inserted.append(by_key[row[0]])
-                if not cursor.nextset():
-                    break
-        return inserted
+        sql = f"{self._unnest_insert(table, columns)} ON CONFLICT DO NOTHING RETURNING {columns[1]}"
+        inserted: set[Any] = set()
+        for start in range(0, len(unique), self.ARRAY_ROWS):
+            arrays = [list(column) for column in zip(*unique[start : start + self.ARRAY_ROWS], strict=True)]
+            inserted.update(key for (key,) in self.execute(sql, arrays).fetchall())
+        return [row for row in unique if row[1] in inserted]
 
     def lock_keys(self, keys: Iterable[str]) -> None:
         """Bounded whatever the number of keys: up to :data:`MAX_KEY_LOCKS` keys are locked one
