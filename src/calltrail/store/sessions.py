@@ -340,8 +340,8 @@ def _first_page(conn: Connection, app_id: str, compiled: CompiledQuery, per_page
         count = page_index.count_between_sql(app_id, bounds.counted, bounds.lower, bounds.upper)
     else:
         count = (compiled.count_sql, list(compiled.count_params))
-    sql = compiled.page_sql("DESC", sort=False, conn=conn)
-    counts, items = conn.counts_and_documents(*count, sql, (*compiled.params, per_page, 0), "summary")
+    sql = compiled.page_sql("DESC", sort=False, conn=conn, top=per_page)
+    counts, items = conn.counts_and_documents(*count, sql, compiled.params, "summary")
     return CallPage(int(counts[0]), items)  # PostgreSQL sums bigints as numeric
 
 

@@ -62,12 +62,21 @@ class CompiledQuery:
     #: from the member rows before the calls are joined, so an OFFSET passes member rows alone.
     members_only: bool = False
 
-    def page_sql(self, direction: str, *, sort: bool, conn: Connection, bounded: bool = False) -> str:
+    def page_sql(
+        self, direction: str, *, sort: bool, conn: Connection, bounded: bool = False, top: int | None = None
+    ) -> str:
         """The page query. Where the engine takes plan hints, ``sort`` makes the planner sort
         rather than scan in order; otherwise ranged conditions are hidden from index selection so
         it scans in order. ``bounded`` adds an ``initiated_at`` range (two more parameters, lower
-        bound inclusive, upper exclusive, before the limit) where a deep page was located."""
+        bound inclusive, upper exclusive, before the limit) where a deep page was located.
+
+        The statement ends with ``LIMIT ? OFFSET ?`` (two more parameters), or, with ``top``, reads
+        the first ``top`` rows, the number written into it. PostgreSQL plans a prepared statement
+        once only when a plan without the parameters' values costs no more than with them: with the
+        limit unknown, page 1 was planned again at every execution (0.15-0.24 ms of a 0.7-1.0 ms
+        round trip on the 1M-call copy); with the page size in its text (a few sizes are asked), once."""
         where = self.where
+        limit = "LIMIT ? OFFSET ?" if top is None else f"LIMIT {int(top)}"
         if bounded:
             where += f" AND {self.order[0]} >= ? AND {self.order[0]} < ?"
         first, second = self.order
@@ -84,12 +93,12 @@ class CompiledQuery:
             ordered = f"ORDER BY {first} {direction}, {second} {direction}"
             return (
                 "SELECT c.summary FROM (SELECT m.app_id, m.session_id, m.initiated_at FROM call_members m "
-                f"WHERE {where} {ordered} LIMIT ? OFFSET ?) m "
+                f"WHERE {where} {ordered} {limit}) m "
                 f"JOIN calls c ON c.app_id = m.app_id AND c.session_id = m.session_id {ordered}"
             )
         return (
             f"SELECT c.summary FROM {self.source} WHERE {where} "
-            f"ORDER BY {first} {direction}, {second} {direction} LIMIT ? OFFSET ?"
+            f"ORDER BY {first} {direction}, {second} {direction} {limit}"
         )
 
 
