@@ -2,8 +2,9 @@
 queries behind the list APIs.
 
 Events go through the one event log (:mod:`calltrail.store.eventlog`); this module supplies
-what is particular to sessions: the row writer (the call, its per-user member rows and the
-count tables that make totals O(1) and deep pages a seek) and the list queries.
+what is particular to sessions: the row writer (the call, the count tables that make totals
+O(1) and deep pages a seek, and through :func:`calltrail.store.usage.account_calls` the per-user
+member rows with each user's minutes) and the list queries.
 """
 
 from __future__ import annotations
