@@ -72,26 +72,17 @@ def _insert_sql(table: str, columns: tuple[str, ...], rows: int, tail: str) -> s
 
 
 def matching_keys(
-    conn: Connection,
-    sql: str,
-    column: str,
-    tenant: str,
-    keys: Sequence[Any],
-    after: Sequence[Any] = (),
-    hash_column: str | None = None,
+    conn: Connection, sql: str, column: str, tenant: str, keys: Sequence[Any], after: Sequence[Any] = ()
 ) -> set[Any]:
     """The first column of ``sql`` run over ``keys`` in chunks.
 
     ``sql`` takes the tenant as its first ``?``, has ``{among}`` where ``column`` among the keys
-    goes (:meth:`Connection.any_of`, or :func:`hashed_among` with ``hash_column``), then any
-    ``?`` of ``after``: ``"SELECT id FROM t WHERE app_id = ? AND {among}"``.
+    goes (:meth:`Connection.any_of`), then any ``?`` of ``after``:
+    ``"SELECT id FROM t WHERE app_id = ? AND {among}"``.
     """
     found: set[Any] = set()
     for part in chunks(keys):
-        if hash_column is None:
-            among, values = conn.any_of(column, part)
-        else:
-            among, values = hashed_among(conn, column, hash_column, part)
+        among, values = conn.any_of(column, part)
         found.update(row[0] for row in conn.fetchall(sql.format(among=among), (tenant, *values, *after)))
     return found
 
@@ -363,13 +354,19 @@ class PostgresConnection(Connection):
         if not rows:
             return
         sql = f"{self._unnest_insert(table, columns)} {tail}"
-        for start in range(0, len(rows), self.ARRAY_ROWS):
-            self.execute(sql, [list(column) for column in zip(*rows[start : start + self.ARRAY_ROWS], strict=True)])
+        for arrays in self._column_arrays(rows):
+            self.execute(sql, arrays)
 
     def _unnest_insert(self, table: str, columns: Sequence[str]) -> str:
         """``INSERT`` of ``columns`` from one array parameter per column, typed as the table's."""
         arrays = ", ".join(f"?::{name}[]" for name in self._column_types.of(self.raw, table, columns))
         return f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+
+    def _column_arrays(self, rows: Sequence[Sequence[Any]]) -> Iterator[list[list[Any]]]:
+        """The parameters of :meth:`_unnest_insert`'s statements: per statement of at most
+        :attr:`ARRAY_ROWS` rows, one list per column."""
+        for start in range(0, len(rows), self.ARRAY_ROWS):
+            yield [list(column) for column in zip(*rows[start : start + self.ARRAY_ROWS], strict=True)]
 
     def counts_and_documents(
         self, count_sql: str, count_params: Sequence[Any], sql: str, params: Sequence[Any], column: str
@@ -388,8 +385,7 @@ class PostgresConnection(Connection):
         unique = list({row[1]: row for row in reversed(rows)}.values())[::-1]
         sql = f"{self._unnest_insert(table, columns)} ON CONFLICT DO NOTHING RETURNING {columns[1]}"
         inserted: set[Any] = set()
-        for start in range(0, len(unique), self.ARRAY_ROWS):
-            arrays = [list(column) for column in zip(*unique[start : start + self.ARRAY_ROWS], strict=True)]
+        for arrays in self._column_arrays(unique):
             inserted.update(key for (key,) in self.execute(sql, arrays).fetchall())
         return [row for row in unique if row[1] in inserted]
 

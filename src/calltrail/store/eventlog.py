@@ -150,6 +150,18 @@ class EventLog(Generic[E, R]):
             )
         return [spec.decode(row) for row in rows]
 
+    def stored_streams(self, conn: Connection, app_id: str, keys: Sequence[str]) -> set[str]:
+        """Which of these streams have stored events."""
+        spec = self.spec
+        found: set[str] = set()
+        for part in chunks(keys):
+            among, values = spec.streams_among(conn, part)
+            found.update(key for (key,) in conn.fetchall(
+                f"SELECT DISTINCT {spec.key_column} FROM {spec.events_table} WHERE app_id = ? AND {among}",
+                (app_id, *values),
+            ))  # fmt: skip
+        return found
+
     def _lock_and_probe(self, conn: Connection, app_id: str, keys: Sequence[str], scope: str | None) -> _Known:
         # Lock first: what is probed below then includes every event any other writer committed
         # for these streams, so no concurrent write can be missed.

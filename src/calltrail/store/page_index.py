@@ -80,7 +80,7 @@ def account(deltas: Deltas, initiated_at: int, counted: Sequence[Any], sign: int
 
 def write(conn: Connection, app_id: str, deltas: Deltas) -> None:
     """Apply the changes to both tables; buckets left empty are deleted so a walk never reads them."""
-    _apply(conn, app_id, deltas, ("call_page_counts", _COLUMNS, _CONFLICT), _DELETE_EMPTY)
+    _apply(conn, app_id, deltas, "call_page_counts", _COLUMNS, _CONFLICT, _DELETE_EMPTY)
     _write_totals(conn, app_id, deltas)
 
 
@@ -88,16 +88,22 @@ def _write_totals(conn: Connection, app_id: str, deltas: Deltas) -> None:
     totals: Deltas = Counter()
     for (span, start, *_), n in deltas.items():
         totals[(span, start)] += n
-    _apply(conn, app_id, totals, ("call_page_totals", _TOTAL_COLUMNS, _TOTAL_CONFLICT), _DELETE_EMPTY_TOTAL)
+    _apply(conn, app_id, totals, "call_page_totals", _TOTAL_COLUMNS, _TOTAL_CONFLICT, _DELETE_EMPTY_TOTAL)
 
 
 def _apply(
-    conn: Connection, app_id: str, deltas: Deltas, upsert: tuple[str, tuple[str, ...], str], delete_empty: str
+    conn: Connection,
+    app_id: str,
+    deltas: Deltas,
+    table: str,
+    columns: tuple[str, ...],
+    conflict: str,
+    delete_empty: str,
 ) -> None:
-    """Add ``deltas`` to a count table, ``upsert`` naming it (table, columns, conflict clause)."""
+    """Add ``deltas`` to a count table (``conflict`` adds a row's ``n`` to the stored one)."""
     changed = sorted((key, n) for key, n in deltas.items() if n)
     # Sorted, so concurrent PostgreSQL writers lock count rows in one order (no deadlock).
-    conn.insert_rows(*upsert[:2], [(app_id, *key, n) for key, n in changed], upsert[2])
+    conn.insert_rows(table, columns, [(app_id, *key, n) for key, n in changed], conflict)
     conn.executemany(delete_empty, [(app_id, *key) for key, n in changed if n < 0])
 
 

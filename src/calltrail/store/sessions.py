@@ -194,9 +194,7 @@ class SessionStore:
         """:meth:`delete` inside a transaction that already holds the streams' locks."""
         found = matching_keys(conn, "SELECT session_id FROM calls WHERE app_id = ? AND {among}", "session_id", app_id,
                               session_ids)  # fmt: skip
-        found |= matching_keys(conn, "SELECT DISTINCT session_id FROM call_events WHERE app_id = ? AND {among}",
-                               "session_id", app_id, session_ids, hash_column="session_hash")  # fmt: skip
-        gone = sorted(found)
+        gone = sorted(found | self.log.stored_streams(conn, app_id, session_ids))
         self._delete_rows(conn, app_id, gone)
         for part in chunks(gone):
             among, values = self.log.spec.streams_among(conn, part)
