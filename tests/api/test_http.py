@@ -9,13 +9,14 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from calltrail.api.context import open_request
 from calltrail.api.http import QUICK_READS, QuickReads, WorkerThreads, json_array, run, run_point_read, run_read
-from calltrail.store.database import open_database
+from calltrail.store.database import Database, PostgresDatabase, open_database
 
 REQUEST: ContextVar[str] = ContextVar("request", default="none")
 
@@ -95,29 +96,82 @@ def test_a_cancelled_caller_waits_for_its_call_to_end() -> None:
     asyncio.run(main())
 
 
-def test_point_reads_skip_the_trip_only_on_sqlite_with_nothing_else_running(
-    tmp_path: Path, pg_database: Callable[[], str]
-) -> None:
+def test_point_reads_skip_the_trip_with_nothing_else_running(tmp_path: Path, pg_database: Callable[[], str]) -> None:
     sqlite = open_database(f"sqlite:///{tmp_path / 'point.db'}")
     postgres = open_database(pg_database())
+
+    def where_it_read(db: Database) -> Callable[[], threading.Thread]:
+        def read() -> threading.Thread:
+            with db.read() as conn:
+                conn.fetchone("SELECT 1")
+            return threading.current_thread()
+
+        return read
+
     try:
 
         async def main() -> None:
             here = threading.current_thread()
-            # Idle: the read runs here, on the event loop's thread; PostgreSQL's always travels.
-            assert await run_point_read(sqlite, threading.current_thread) is here
-            assert await run_point_read(postgres, threading.current_thread) is not here
+            # Idle: the read runs here, on the event loop's thread.
+            assert await run_point_read(sqlite, where_it_read(sqlite)) is here
+            assert await run_point_read(postgres, where_it_read(postgres)) is here
             # Another call in flight: the read makes the trip rather than wait behind it.
             release = threading.Event()
             busy = asyncio.ensure_future(run(release.wait, 10))
             await asyncio.sleep(0.05)
-            assert await run_point_read(sqlite, threading.current_thread) is not here
+            assert await run_point_read(sqlite, where_it_read(sqlite)) is not here
+            assert await run_point_read(postgres, where_it_read(postgres)) is not here
             release.set()
             await busy
 
         asyncio.run(main())
     finally:
         sqlite.close()
+        postgres.close()
+
+
+def test_a_postgresql_read_that_would_wait_on_the_loop_is_run_again_on_a_thread(
+    pg_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement past the deadline of reads on the loop, or no pooled connection free at once:
+    the read starts again on a worker thread, where it may wait, and its caller gets its result."""
+    monkeypatch.setattr(PostgresDatabase, "HERE_SECONDS", 0.05)
+    postgres = PostgresDatabase(pg_database(), max_connections=1)
+    threads: list[threading.Thread] = []
+
+    def read(sql: str) -> Callable[[], Any]:
+        def reading() -> Any:
+            threads.append(threading.current_thread())
+            with postgres.read() as conn:
+                return conn.fetchone(sql)
+
+        return reading
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # not a worker thread: the loop sees nothing else in flight
+        with postgres.read():
+            held.set()
+            release.wait(10)
+
+    try:
+
+        async def main() -> None:
+            here = threading.current_thread()
+            assert await run_point_read(postgres, read("SELECT 1 FROM pg_sleep(0.3)")) == (1,)
+            assert threads[0] is here and threads[1] is not here and len(threads) == 2
+            threads.clear()
+            holder = threading.Thread(target=hold)
+            holder.start()
+            held.wait(10)
+            asyncio.get_running_loop().call_later(0.2, release.set)
+            assert await run_point_read(postgres, read("SELECT 2")) == (2,)
+            assert threads[0] is here and threads[1] is not here and len(threads) == 2
+            holder.join()
+
+        asyncio.run(main())
+    finally:
+        release.set()
         postgres.close()
 
 
@@ -201,7 +255,7 @@ def test_reads_of_a_quick_kind_stay_on_the_event_loop_and_slow_ones_travel(
             here = threading.current_thread()
             assert await run_read(sqlite, quick, threading.current_thread) is not here  # first: measured
             assert await run_read(sqlite, quick, threading.current_thread) is here
-            assert await run_read(postgres, quick, threading.current_thread) is not here
+            assert await run_read(postgres, quick, threading.current_thread) is here  # quick for both
             for _ in range(3):
                 assert await run_read(sqlite, slow, slowly) is not here
             # Waits on a thread do not count; here they do (what they held the loop up).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,53 @@ def test_postgresql_reads_without_a_snapshot_leave_no_connection_in_autocommit(p
             raise RuntimeError("rolled back")
         with db.read() as conn:
             assert conn.fetchone("SELECT count(*) FROM kept") == (0,)
+    finally:
+        db.close()
+
+
+def test_postgresql_reads_on_the_event_loop_never_wait_long(
+    pg_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside ``reading_here`` a read borrows only a connection free at once, and its statements
+    share a deadline; either way it raises ``WouldWait`` soon, and the pool lends sound
+    connections afterwards (the one cut off mid-statement is never lent again)."""
+    from calltrail.store.database import PostgresDatabase, WouldWait
+
+    monkeypatch.setattr(PostgresDatabase, "HERE_SECONDS", 0.05)
+    db = PostgresDatabase(pg_database(), max_connections=1)
+    try:
+        with db.reading_here():
+            with db.read() as conn:
+                assert conn.fetchone("SELECT 1") == (1,)
+            with db.read(snapshot=False) as conn:
+                assert conn.fetchone("SELECT 2") == (2,)
+        for snapshot in (True, False):
+            started = time.monotonic()
+            with pytest.raises(WouldWait), db.reading_here(), db.read(snapshot=snapshot) as conn:
+                conn.fetchone("SELECT 1")
+                conn.fetchone("SELECT pg_sleep(2)")  # the deadline is shared: the first took some
+            assert time.monotonic() - started < 1
+            for _ in range(3):  # the pool replaced the connection cut off; no deadline outside
+                with db.read() as conn:
+                    assert conn.fetchone("SELECT 3 FROM pg_sleep(0.1)") == (3,)
+        held, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with db.read():
+                held.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        held.wait(10)
+        started = time.monotonic()
+        with pytest.raises(WouldWait), db.reading_here(), db.read():
+            pass
+        assert time.monotonic() - started < 1
+        release.set()
+        holder.join()
+        with db.reading_here(), db.read() as conn:
+            assert conn.fetchone("SELECT 4") == (4,)
     finally:
         db.close()
 

@@ -28,7 +28,7 @@ from calltrail.kernel.errors import (
     PayloadTooLarge,
     RouteNotFound,
 )
-from calltrail.store.database import Database
+from calltrail.store.database import Database, WouldWait
 
 log = logging.getLogger("calltrail.api")
 
@@ -95,12 +95,17 @@ class WorkerThreads:
         self._threads = 0
         self._busy = 0  # calls queued or running
 
-    async def call(self, function: Callable[[], T], *, here_when_idle: bool = False) -> T:
+    async def call(self, function: Callable[[], T], *, here_when_idle: Database | None = None) -> T:
         """``function()`` on a worker thread; its result, or what it raised. With
-        ``here_when_idle``, on the event loop itself when no other call is queued or running (see
-        :func:`run_point_read`)."""
-        if here_when_idle and not self._busy:
-            return contextvars.copy_context().run(function)
+        ``here_when_idle``, on the event loop itself when no other call is queued or running, its
+        reads of that database not waiting (:meth:`Database.reading_here`; see
+        :func:`run_point_read`); if they would have to wait, on a worker thread after all."""
+        if here_when_idle is not None and not self._busy:
+            try:
+                with here_when_idle.reading_here():
+                    return contextvars.copy_context().run(function)
+            except WouldWait:
+                pass  # it read nothing it keeps: run it where it may wait
         loop = asyncio.get_running_loop()
         call: _Call[T] = _Call(loop, loop.create_future(), contextvars.copy_context(), function)
         with self._lock:
@@ -190,12 +195,15 @@ async def run(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
 async def run_point_read(db: Database, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """:func:`run` for a read of a few rows by key (one call and its credentials, say).
 
-    On an in-process database (SQLite), when no other blocking call is queued or running, it
-    runs on the event loop itself: the read takes some 20 µs, the trip to a thread and back costs
-    more (two thread wake-ups), and with nothing else in flight there is nobody for it to delay
-    and no reader connection it could wait for. Otherwise, and always on PostgreSQL (a network
-    round trip), it makes the worker trip."""
-    return await WORKER_THREADS.call(lambda: function(*args, **kwargs), here_when_idle=db.IN_PROCESS)
+    When no other blocking call is queued or running, it runs on the event loop itself: on
+    SQLite the read takes some 20 µs, the trip to a thread and back costs more (two thread
+    wake-ups), and with nothing else in flight there is nobody for it to delay and no reader
+    connection it could wait for. On PostgreSQL each statement is a round trip, and every hop
+    between threads wakes an idle CPU: on the loop, the read borrows a connection only if one is
+    free at once and its statements share a deadline (:meth:`Database.reading_here`), so a
+    server that stops answering holds the loop for at most that long. Otherwise it makes the
+    worker trip."""
+    return await WORKER_THREADS.call(lambda: function(*args, **kwargs), here_when_idle=db)
 
 
 class QuickReads:
@@ -277,8 +285,8 @@ async def run_read(db: Database, kind: Hashable, function: Callable[P, T], *args
 
     request = current_request()
     refusing = request is not None and request.refusing
-    here = db.IN_PROCESS and not refusing and QUICK_READS.quick(kind)
-    return await WORKER_THREADS.call(timed, here_when_idle=here)
+    here = not refusing and QUICK_READS.quick(kind)
+    return await WORKER_THREADS.call(timed, here_when_idle=db if here else None)
 
 
 #: A value parsed on the event loop, or the error parsing it raised (reported later).

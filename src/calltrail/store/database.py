@@ -18,6 +18,7 @@ acknowledged after a write survives ``kill -9`` of the server (and, storage perm
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -35,6 +36,14 @@ from calltrail.kernel.errors import Unavailable
 from calltrail.store.stats import DATABASE_ERRORS, StoreStats
 
 Row = tuple[Any, ...]
+
+
+class WouldWait(Exception):
+    """A read on the event loop (:meth:`Database.reading_here`) would have to wait: no pooled
+    connection is free, or a statement outlived its deadline. Nothing was changed; the caller
+    runs the read again on a worker thread."""
+
+
 #: SQLite's default cap is 32766 bound variables; IN lists are chunked well below it.
 CHUNK = 500
 #: Per-key advisory locks one PostgreSQL transaction may take. A stock server has 64 slots per
@@ -442,9 +451,9 @@ class Database:
     url: str
     #: New rows after which the planner's statistics are refreshed (0: the engine does it).
     ANALYZE_EVERY = 0
-    #: Reads run in this process, with no network round trip: a read of a few rows by key takes
-    #: microseconds, less than a trip to a worker thread (see :func:`calltrail.api.http.run_point_read`).
-    IN_PROCESS = False
+    #: How long the statements of a read on the event loop may take in all (see
+    #: :meth:`reading_here`): a quick read takes a millisecond or two.
+    HERE_SECONDS = 0.1
     #: Keys a write may lock while other writers go on (a background job's batch size): on
     #: PostgreSQL more than :data:`MAX_KEY_LOCKS` take the exclusive bulk lock; SQLite has one
     #: writer at a time whatever the keys.
@@ -478,6 +487,15 @@ class Database:
                 yield conn
             finally:
                 self._local.reading = None
+
+    def reading_here(self) -> AbstractContextManager[None]:
+        """Reads on this thread inside the block never wait for long: they run on the event loop
+        (:func:`calltrail.api.http.run_point_read`), where a wait would hold up every request.
+        In process (SQLite) a read by key or a quick page takes microseconds and waits for
+        nothing, so this changes nothing. Over a network (PostgreSQL) a read borrows only a
+        connection free at once and its statements share a deadline of :attr:`HERE_SECONDS`;
+        otherwise it raises :class:`WouldWait`, having changed nothing."""
+        return contextlib.nullcontext()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -597,7 +615,6 @@ class SQLiteDatabase(Database):
     kept the sum of every earlier burst's pages."""
 
     dialect = "sqlite"
-    IN_PROCESS = True
     CONCURRENT_KEYS = 500
     #: SQLite has no autovacuum: refresh planner statistics after this many new events.
     ANALYZE_EVERY = 200_000
@@ -757,6 +774,8 @@ class PostgresDatabase(Database):
         import psycopg
         from psycopg_pool import ConnectionPool
 
+        from calltrail.store.postgres_here import DeadlineConnection
+
         super().__init__()
         self.url = url
         try:
@@ -766,7 +785,13 @@ class PostgresDatabase(Database):
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise Unavailable(f"cannot connect to PostgreSQL at {_redact(url)}: {reason}") from None
         self._pool = ConnectionPool(
-            url, min_size=1, max_size=max_connections, open=False, timeout=30, configure=_serving_settings
+            url,
+            connection_class=DeadlineConnection,
+            min_size=1,
+            max_size=max_connections,
+            open=False,
+            timeout=30,
+            configure=_serving_settings,
         )
         self._column_types = ColumnTypes()
         try:
@@ -776,13 +801,33 @@ class PostgresDatabase(Database):
             raise Unavailable(f"cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
 
     @contextmanager
-    def _borrowed(self) -> Iterator[Any]:
-        """A pooled connection, given back at the end; a lost server is :class:`Unavailable`."""
-        import psycopg
-
+    def reading_here(self) -> Iterator[None]:
+        self._local.here = True
         try:
-            with self._pool.connection() as raw:
-                yield raw
+            yield
+        finally:
+            self._local.here = False
+
+    @contextmanager
+    def _borrowed(self) -> Iterator[Any]:
+        """A pooled connection, given back at the end; a lost server is :class:`Unavailable`.
+        Inside :meth:`reading_here`, one free at once, its statements bounded, or :class:`WouldWait`."""
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        here = getattr(self._local, "here", False)
+        try:
+            # The pool refuses a timeout of 0 outright, even with a connection free: wait 2 ms at most.
+            with self._pool.connection(timeout=0.002 if here else None) as raw:
+                raw.deadline = time.monotonic() + self.HERE_SECONDS if here else None
+                try:
+                    yield raw
+                finally:
+                    raw.deadline = None
+        except PoolTimeout:
+            if here:
+                raise WouldWait("no pooled connection is free") from None
+            raise
         except psycopg.OperationalError as exc:
             raise Unavailable(f"PostgreSQL is unavailable: {exc}") from exc
 
