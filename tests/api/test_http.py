@@ -237,12 +237,18 @@ def test_reads_of_a_quick_kind_stay_on_the_event_loop_and_slow_ones_travel(
     sqlite = open_database(f"sqlite:///{tmp_path / 'kinds.db'}")
     postgres = open_database(pg_database())
     quick, slow, waits = ("test", "quick", tmp_path), ("test", "slow", tmp_path), ("test", "waits", tmp_path)
+    server_waits = ("test", "server waits", tmp_path)
 
     def slowly() -> threading.Thread:
         # CPU time: on a worker thread a read is timed by its thread's CPU, not the clock.
         ends = time.thread_time() + QuickReads.QUICK * 2
         while time.thread_time() < ends:
             pass
+        return threading.current_thread()
+
+    def waiting_for_postgres() -> threading.Thread:
+        with postgres.read() as conn:
+            conn.fetchone("SELECT 1 FROM pg_sleep(?)", (QuickReads.QUICK * 2,))
         return threading.current_thread()
 
     def waiting() -> threading.Thread:  # a read slow for its waits, not its work
@@ -258,6 +264,10 @@ def test_reads_of_a_quick_kind_stay_on_the_event_loop_and_slow_ones_travel(
             assert await run_read(postgres, quick, threading.current_thread) is here  # quick for both
             for _ in range(3):
                 assert await run_read(sqlite, slow, slowly) is not here
+            # A PostgreSQL read waits for the server, using little CPU: timed by the clock, it is
+            # slow on a thread too, and never comes to the loop (where its wait would hold it up).
+            for _ in range(3):
+                assert await run_read(postgres, server_waits, waiting_for_postgres) is not here
             # Waits on a thread do not count; here they do (what they held the loop up).
             assert await run_read(sqlite, waits, waiting) is not here
             assert await run_read(sqlite, waits, waiting) is here

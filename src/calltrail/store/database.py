@@ -451,6 +451,8 @@ class Database:
     url: str
     #: New rows after which the planner's statistics are refreshed (0: the engine does it).
     ANALYZE_EVERY = 0
+    #: Reads run in this process: their time is CPU time, with no wait for another process.
+    IN_PROCESS = False
     #: How long the statements of a read on the event loop may take in all (see
     #: :meth:`reading_here`): a quick read takes a millisecond or two.
     HERE_SECONDS = 0.1
@@ -615,6 +617,7 @@ class SQLiteDatabase(Database):
     kept the sum of every earlier burst's pages."""
 
     dialect = "sqlite"
+    IN_PROCESS = True
     CONCURRENT_KEYS = 500
     #: SQLite has no autovacuum: refresh planner statistics after this many new events.
     ANALYZE_EVERY = 200_000
