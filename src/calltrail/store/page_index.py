@@ -159,9 +159,8 @@ def count_between_sql(app_id: str, conditions: Sequence[Condition], lower: int, 
         params += [app_id, *(bound for edge in edges for bound in edge), *values]
     if buckets:
         ranges = " OR ".join(["(c.span = ? AND c.bucket_start >= ? AND c.bucket_start < ?)"] * len(buckets))
-        parts.append(
-            f"(SELECT coalesce(sum(c.n), 0) FROM {_counts_table(conditions)} c WHERE c.app_id = ? AND ({ranges}){where})"
-        )
+        counts = _counts_table(conditions)
+        parts.append(f"(SELECT coalesce(sum(c.n), 0) FROM {counts} c WHERE c.app_id = ? AND ({ranges}){where})")
         params += [app_id, *(bound for run in buckets for bound in run), *values]
     return f"SELECT {' + '.join(parts)}", params
 
