@@ -289,7 +289,8 @@ class SessionStore:
         compiled = compile_query(app_id, query)
         if page.offset == 0:
             # One statement on PostgreSQL: its own snapshot, no transaction around it. (SQLite's
-            # two statements still share one: there every read is a snapshot.)
+            # two statements still share one: there every read is a snapshot.) A range filter's
+            # plan depends on its total: counted first, below.
             with self.db.read(snapshot=False) as conn:
                 if not (compiled.ranged and conn.needs_plan_hints):
                     return _first_page(conn, app_id, compiled, page.per_page)

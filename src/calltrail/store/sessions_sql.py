@@ -8,8 +8,9 @@ summing a few rows: O(1) however many calls match. Other queries count through t
 serves their most selective condition; a query about one user counts that user's member index.
 
 Pages. A page is read in list order (newest ``initiatedAt`` first) from an index, or by sorting
-the matching rows. On SQLite the store knows the exact total before reading the page, so it
-chooses: sort when few rows match, scan in order otherwise (see :func:`prefer_sort`). A deep page
+the matching rows. With a range filter the store counts the matches before reading the page,
+so it chooses: sort when few rows match, scan in order otherwise (see :func:`prefer_sort`), hiding
+from the planner the index it must not use (:meth:`Connection.unindexed`). A deep page
 of a list ``call_page_counts`` can count is read from the ``initiated_at`` range where it lies
 (``bounded``, located by :mod:`calltrail.store.page_index`) instead of after a long OFFSET.
 """
