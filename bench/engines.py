@@ -65,6 +65,13 @@ def plan(client: httpx.Client, app: str, channel: str | None) -> tuple[list[tupl
         ("list type=video&status=ended", "/v3/calls?perPage=25&type=video&status=ended", "key"),
         ("list initiatedAt last 7 days", f"/v3/calls?perPage=25&initiatedAt[gte]={newest - 7 * 86400}", "key"),
         ("list uid=<a user>", f"/v3/calls?perPage=25&uid={uid}", "key"),
+        (
+            "list startedAt range (1 day)",
+            f"/v3/calls?perPage=25&startedAt[gte]={newest - 30 * 86400}&startedAt[lt]={newest - 29 * 86400}",
+            "key",
+        ),
+        ("list duration[gt]=60", "/v3/calls?perPage=25&duration[gt]=60", "key"),
+        ("list totalParticipants[gte]=4", "/v3/calls?perPage=25&totalParticipants[gte]=4", "key"),
         ("get call", f"/v3/calls/{sample['sessionId']}", "key"),
         ("user view page 1", "/v3.0/calls?page=1&perPage=30", "token"),
         ("user view status=missed", "/v3.0/calls?perPage=30&status=missed", "token"),
