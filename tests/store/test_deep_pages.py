@@ -27,6 +27,7 @@ from calltrail.store import Stores, page_index
 from calltrail.store.database import Connection, Database, open_database
 from calltrail.store.migrations import discover, m0012_page_index, migrate
 from calltrail.store.sessions_sql import compile_query
+from tests.store.statements import spy_statements
 
 DAY = 86_400
 #: A 32-day bucket boundary (also a day and a 15-minute boundary): the calls straddle it.
@@ -311,6 +312,25 @@ def test_pages_stay_exact_while_others_write(stores: Stores, seeks: list[page_in
     assert failures == [] and len(writes) >= 20
     assert _counts(stores, app) == _counts_from_calls(stores, app)
     assert len(seeks) >= 100 and all(seek is not None for seek in seeks)
+
+
+def test_a_located_page_reads_its_counts_and_coarsest_buckets_in_one_statement(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walk starts a span down: one statement fewer (a round trip on PostgreSQL), the page
+    unchanged."""
+    app = _new_app(stores, "coarsest")
+    _load(stores, app, 1500, seed=3)
+    monkeypatch.setattr(page_index, "SEEK_FROM", 100)
+    executed = spy_statements(stores.db, monkeypatch)
+    for query, spans in ((CallQuery(), page_index.TOTAL_SPANS), (QUERIES[1][1], page_index.SPANS)):
+        executed.clear()
+        page = PageRequest(3, 50)
+        found = stores.sessions.find(app, query, page)
+        assert len(executed) == 1 + (len(spans) - 1) + 1, executed  # counts and coarsest, the walk, the page
+        assert "UNION ALL" in executed[0] and "initiated_at >= ?" in executed[-1]
+        with stores.db.read() as conn:
+            assert found.items == _offset_page(conn, app, query, page)
 
 
 def test_pages_near_either_end_are_read_with_an_offset(stores: Stores, monkeypatch: pytest.MonkeyPatch) -> None:

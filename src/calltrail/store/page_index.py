@@ -30,12 +30,12 @@ rows.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from calltrail.sessions.query import Condition
-from calltrail.store.database import Connection
+from calltrail.store.database import Connection, Row
 from calltrail.store.sessions_sql import COUNTED_COLUMNS, UNBOUNDED, Window, condition_sql
 
 #: Bucket spans in seconds, coarsest first; each divides the one before (as in the migration).
@@ -165,30 +165,66 @@ def count_between_sql(app_id: str, conditions: Sequence[Condition], lower: int, 
     return f"SELECT {' + '.join(parts)}", params
 
 
+def _spans(conditions: Sequence[Condition]) -> tuple[int, ...]:
+    return SPANS if conditions else TOTAL_SPANS
+
+
+#: A list's counts and its coarsest buckets, oldest first (:func:`counts_and_coarsest`).
+Coarsest = list[tuple[int, int]]
+
+
+def counts_and_coarsest(
+    conn: Connection, app_id: str, conditions: Sequence[Condition], count_sql: str, count_params: Sequence[Any]
+) -> tuple[Row, Coarsest]:
+    """The one row of ``count_sql`` (the list's counts) and the list's buckets of the coarsest
+    span, ``(start, calls)`` oldest first, in one statement: a deep page's walk (:func:`locate`)
+    then starts a span down, a round trip fewer on PostgreSQL."""
+    where, values = _matching(conditions, "k")
+    rows = conn.fetchall(
+        f"SELECT 0, counted.* FROM ({count_sql}) AS counted UNION ALL "
+        f"SELECT 1, k.bucket_start, sum(k.n) FROM {_counts_table(conditions)} k WHERE k.app_id = ? AND k.span = ?"
+        f"{where} GROUP BY k.bucket_start",
+        (*count_params, app_id, _spans(conditions)[0], *values),
+    )
+    counts = next(row[1:] for row in rows if row[0] == 0)
+    return counts, sorted((int(start), int(calls)) for part, start, calls in rows if part == 1)
+
+
 def locate(
-    conn: Connection, app_id: str, conditions: Sequence[Condition], first: int, last: int, newest_first: bool
+    conn: Connection,
+    app_id: str,
+    conditions: Sequence[Condition],
+    first: int,
+    last: int,
+    newest_first: bool,
+    coarsest: Coarsest | None = None,
 ) -> Seek | None:
     """Where rows ``first..last`` (0-based, counted in list order when ``newest_first``, from the
     oldest otherwise) of the app's calls matching ``conditions`` lie. ``conditions`` must be
     equalities or IN lists on the counted columns. None if the counts hold fewer rows (never
-    when they are in step with the calls: the caller then reads with an OFFSET)."""
+    when they are in step with the calls: the caller then reads with an OFFSET). ``coarsest``,
+    read already (:func:`counts_and_coarsest`), spares the walk its first statement."""
     where, values = _matching(conditions, "k")
     counts = _counts_table(conditions)
     order = "DESC" if newest_first else "ASC"
     parent: tuple[int, int] | None = None  # the bucket holding row ``first`` at the previous span
     before = 0  # rows preceding that bucket in the walk's order
     edge: tuple[int, int] | None = None  # (span, start) of the smallest bucket known to hold ``last``
-    for span in SPANS if conditions else TOTAL_SPANS:
-        inside = " AND k.bucket_start >= ? AND k.bucket_start < ?" if parent else ""
-        cursor = conn.execute(
-            f"SELECT k.bucket_start, sum(k.n) FROM {counts} k WHERE k.app_id = ? AND k.span = ?{inside}"
-            f"{where} GROUP BY k.bucket_start ORDER BY k.bucket_start {order}",
-            (app_id, span, *(parent or ()), *values),
-        )
+    for span in _spans(conditions):
+        cursor: Any = None
+        if parent is None and coarsest is not None:
+            buckets: Iterable[tuple[Any, Any]] = reversed(coarsest) if newest_first else coarsest
+        else:
+            inside = " AND k.bucket_start >= ? AND k.bucket_start < ?" if parent else ""
+            buckets = cursor = conn.execute(
+                f"SELECT k.bucket_start, sum(k.n) FROM {counts} k WHERE k.app_id = ? AND k.span = ?{inside}"
+                f"{where} GROUP BY k.bucket_start ORDER BY k.bucket_start {order}",
+                (app_id, span, *(parent or ()), *values),
+            )
         found: tuple[int, int] | None = None
         seen = before
         try:
-            for start, count in cursor:  # in list order: stop as soon as both rows are placed
+            for start, count in buckets:  # in list order: stop as soon as both rows are placed
                 count = int(count)  # PostgreSQL sums bigints as numeric
                 if found is None and seen + count > first:
                     found = (int(start), seen)
@@ -197,7 +233,8 @@ def locate(
                     break
                 seen += count
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
         if found is None:
             return None
         start, before = found

@@ -296,9 +296,18 @@ class SessionStore:
                     return _first_page(conn, app_id, compiled, page.per_page)
         with self.db.read() as conn:
             # int(): PostgreSQL sums bigints as numeric (a Decimal in Python).
+            coarsest = None
             if compiled.window is not None:
                 bounds = compiled.window
                 counts = (page_index.count_between(conn, app_id, bounds.counted, bounds.lower, bounds.upper), 0)
+            elif compiled.counted is not None and page.offset >= page_index.SEEK_FROM:
+                # Likely located: the walk's first span comes with the counts.
+                counted, count_sql, count_params = compiled.counted, compiled.count_sql, compiled.count_params
+                counts, coarsest = page_index.counts_and_coarsest(conn, app_id, counted, count_sql, count_params)
+            elif compiled.ranged and conn.needs_plan_hints:
+                # The app's total too, in the same statement: it decides the plan (prefer_sort).
+                both = f"SELECT ({compiled.count_sql}), ({app_total_sql()})"
+                counts = conn.fetchone(both, (*compiled.count_params, app_id)) or (0, 0)
             else:
                 counts = conn.fetchone(compiled.count_sql, compiled.count_params) or (0, 0)
             total = int(counts[0])
@@ -311,7 +320,8 @@ class SessionStore:
             # locate the page's range instead, when they hold the list (see store/page_index.py).
             seek = None
             if compiled.counted is not None and offset * int(counts[1]) >= max(1, page_index.SEEK_FROM * total):
-                seek = page_index.locate(conn, app_id, compiled.counted, offset, offset + limit - 1, not reverse)
+                rows = (offset, offset + limit - 1)
+                seek = page_index.locate(conn, app_id, compiled.counted, *rows, not reverse, coarsest)
             elif compiled.window is not None and offset >= page_index.SEEK_FROM:
                 args = (compiled.window, app_id, offset, offset + limit - 1, not reverse)
                 seek = page_index.locate_within(conn, *args)
@@ -325,8 +335,7 @@ class SessionStore:
                 return _page(total, conn.fetch_documents(sql, params, "summary"), reverse)
             sort = False
             if compiled.ranged and conn.needs_plan_hints:
-                app_total = int((conn.fetchone(app_total_sql(), (app_id,)) or (0,))[0])
-                sort = prefer_sort(total, app_total, offset + limit)
+                sort = prefer_sort(total, int(counts[1]), offset + limit)
             sql = compiled.page_sql(direction, sort=sort, conn=conn)
             items = conn.fetch_documents(sql, (*compiled.params, limit, offset), "summary")
         return _page(total, items, reverse)
