@@ -30,6 +30,7 @@ TABLES = (
     "member_counts",
     "call_page_counts",
     "call_page_totals",
+    "call_value_counts",
     "user_profiles",
     "group_profiles",
 )

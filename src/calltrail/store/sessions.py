@@ -27,7 +27,14 @@ from calltrail.store.database import Connection, Database, Row, chunks, key_hash
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 from calltrail.store.outbox import raise_session_events
 from calltrail.store.room_map import forget_room_sessions
-from calltrail.store.sessions_sql import COUNTED_COLUMNS, CompiledQuery, app_total_sql, compile_query, prefer_sort
+from calltrail.store.sessions_sql import (
+    COUNTED_COLUMNS,
+    VALUE_COUNTED,
+    CompiledQuery,
+    app_total_sql,
+    compile_query,
+    prefer_sort,
+)
 from calltrail.store.usage import account_calls, unaccount_calls
 
 EVENT_COLUMNS = ("app_id", "event_id", "session_id", "session_hash", "type", "at_ms", "body")
@@ -62,6 +69,8 @@ _CALL_CONFLICT = "ON CONFLICT (app_id, session_id) DO UPDATE SET " + ", ".join(
 )
 _COUNT_COLUMNS = ("app_id", *COUNTED_COLUMNS, "n")
 _COUNT_CONFLICT = f"ON CONFLICT (app_id, {', '.join(COUNTED_COLUMNS)}) DO UPDATE SET n = call_counts.n + excluded.n"
+_VALUE_COUNT_COLUMNS = ("app_id", "name", "value", "n")
+_VALUE_COUNT_CONFLICT = "ON CONFLICT (app_id, name, value) DO UPDATE SET n = call_value_counts.n + excluded.n"
 _MEMBER_COUNT_KEY = ("uid", *COUNTED_COLUMNS, "is_initiator", "missed")
 _MEMBER_COUNT_COLUMNS = ("app_id", *_MEMBER_COUNT_KEY, "n")
 _MEMBER_COUNT_CONFLICT = (
@@ -214,12 +223,13 @@ class SessionStore:
 
     @staticmethod
     def _update_counts(conn: Connection, app_id: str, rows: Sequence[CallRow], removed: Sequence[str] = ()) -> None:
-        """Move each written call, and each of its members, between count buckets (``call_counts``
-        and ``member_counts``, see :mod:`calltrail.store.sessions_sql`; ``call_page_counts``, see
+        """Move each written call, and each of its members, between count buckets (``call_counts``,
+        ``call_value_counts`` and ``member_counts``, see :mod:`calltrail.store.sessions_sql`; ``call_page_counts``, see
         :mod:`calltrail.store.page_index`); take ``removed`` calls out of theirs. Runs before the
         rows are overwritten or deleted."""
-        columns = ", ".join(COUNTED_COLUMNS)
+        columns = ", ".join((*COUNTED_COLUMNS, *VALUE_COUNTED))
         previous: dict[str, tuple[Any, ...]] = {}
+        previous_values: dict[str, tuple[int, ...]] = {}
         previous_at: dict[str, int] = {}
         previous_members: dict[str, list[tuple[str, int, int]]] = {}
         for part in chunks([*(row.session_id for row in rows), *removed]):
@@ -228,7 +238,8 @@ class SessionStore:
                 f"SELECT session_id, initiated_at, {columns} FROM calls WHERE app_id = ? AND session_id IN ({marks})",
                 (app_id, *part),
             ):
-                previous[session_id] = tuple(stored)
+                previous[session_id] = tuple(stored[: len(COUNTED_COLUMNS)])
+                previous_values[session_id] = tuple(int(value) for value in stored[len(COUNTED_COLUMNS) :])
                 previous_at[session_id] = int(initiated_at)
             for session_id, uid, is_initiator, missed in conn.fetchall(
                 f"SELECT session_id, uid, is_initiator, missed FROM call_members "
@@ -239,11 +250,14 @@ class SessionStore:
         calls: Counter[tuple[Any, ...]] = Counter()
         members: Counter[tuple[Any, ...]] = Counter()
         pages: page_index.Deltas = Counter()
+        values: Counter[tuple[str, int]] = Counter()
 
         def take_out(session_id: str) -> None:
             before = previous.get(session_id)
             if before is not None:
                 calls[before] -= 1
+                for name, value in zip(VALUE_COUNTED, previous_values[session_id], strict=True):
+                    values[(name, value)] -= 1
                 page_index.account(pages, previous_at[session_id], before, -1)
                 for uid, is_initiator, missed in previous_members.get(session_id, ()):
                     members[(uid, *before, is_initiator, missed)] -= 1
@@ -254,12 +268,16 @@ class SessionStore:
             take_out(row.session_id)
             bucket = (row.status, row.type, row.mode, row.receiver_type, int(row.has_recording))
             calls[bucket] += 1
+            for name in VALUE_COUNTED:
+                values[(name, getattr(row, name))] += 1
             page_index.account(pages, row.initiated_at, bucket, 1)
             for m in row.members:
                 members[(m.uid, *bucket, int(m.is_initiator), int(m.missed))] += 1
         # Sorted, so concurrent PostgreSQL writers lock counter rows in one order (no deadlock).
         call_rows = [(app_id, *key, delta) for key, delta in sorted(calls.items()) if delta]
         conn.insert_rows("call_counts", _COUNT_COLUMNS, call_rows, _COUNT_CONFLICT)
+        value_rows = [(app_id, *key, delta) for key, delta in sorted(values.items()) if delta]
+        conn.insert_rows("call_value_counts", _VALUE_COUNT_COLUMNS, value_rows, _VALUE_COUNT_CONFLICT)
         member_rows = [(app_id, *key, delta) for key, delta in sorted(members.items()) if delta]
         conn.insert_rows("member_counts", _MEMBER_COUNT_COLUMNS, member_rows, _MEMBER_COUNT_CONFLICT)
         page_index.write(conn, app_id, pages)

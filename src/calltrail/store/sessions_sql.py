@@ -4,7 +4,8 @@ Totals. ``call_counts`` keeps, per app, the number of calls for each combination
 low-cardinality columns (:data:`COUNTED_COLUMNS`), and ``member_counts`` the same per user and
 direction/missed flag, both updated in the same transaction as the calls. A query whose
 conditions are all equalities on those columns (about the whole app or one user) is counted by
-summing a few rows: O(1) however many calls match. Other queries count through the index that
+summing a few rows: O(1) however many calls match. So is a whole-app query whose conditions are
+all on one participant count (:data:`VALUE_COUNTED`), from ``call_value_counts``. Other queries count through the index that
 serves their most selective condition; a query about one user counts that user's member index.
 
 Pages. A page is read in list order (newest ``initiatedAt`` first) from an index, or by sorting
@@ -25,6 +26,9 @@ from calltrail.store.database import Connection, placeholders
 
 #: Columns of ``call_counts``: every call is counted under its values of these.
 COUNTED_COLUMNS = ("status", "type", "mode", "receiver_type", "has_recording")
+#: Columns whose values ``call_value_counts`` counts one by one (migration ``m0025``): small
+#: integers a list filters by range.
+VALUE_COUNTED = ("total_participants", "participants_count")
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,15 @@ def compile_query(app_id: str, query: CallQuery) -> CompiledQuery:
                 source, where, params, order, count_sql, count_params, ranged, counted=query.conditions
             )
         count_sql, count_params = f"SELECT count(*) FROM {source} WHERE {where}", params
+        if _one_value_counted(query.conditions):
+            # Summed from the counts per value: a few rows, not every matching index entry.
+            filters = [condition_sql(c, "k") for c in query.conditions]
+            name = query.conditions[0].column
+            matching = "".join(" AND " + sql.replace(f"k.{name}", "k.value", 1) for sql, _ in filters)
+            count_sql = (
+                f"SELECT coalesce(sum(k.n), 0) FROM call_value_counts k WHERE k.app_id = ? AND k.name = ?{matching}"
+            )
+            count_params = [app_id, name, *(value for _, found in filters for value in found)]
         window = time_window(query.conditions)
         return CompiledQuery(source, where, params, order, count_sql, count_params, ranged, window=window)
     return CompiledQuery(source, where, params, order, count_sql, count_params, ranged, members_only=not call_clauses)
@@ -203,6 +216,11 @@ def time_window(conditions: tuple[Condition, ...]) -> Window | None:
         if high is not None:
             upper = min(upper, value + high)
     return Window(counted, lower, upper)
+
+
+def _one_value_counted(conditions: tuple[Condition, ...]) -> bool:
+    """Whether every condition is on the same one of :data:`VALUE_COUNTED`."""
+    return bool(conditions) and conditions[0].column in VALUE_COUNTED and len({c.column for c in conditions}) == 1
 
 
 def _all_counted(conditions: tuple[Condition, ...]) -> bool:
