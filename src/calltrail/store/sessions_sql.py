@@ -5,8 +5,9 @@ low-cardinality columns (:data:`COUNTED_COLUMNS`), and ``member_counts`` the sam
 direction/missed flag, both updated in the same transaction as the calls. A query whose
 conditions are all equalities on those columns (about the whole app or one user) is counted by
 summing a few rows: O(1) however many calls match. So is a whole-app query whose conditions are
-all on one participant count (:data:`VALUE_COUNTED`), from ``call_value_counts``. Other queries count through the index that
-serves their most selective condition; a query about one user counts that user's member index.
+all on one participant count (:data:`VALUE_COUNTED`), from ``call_value_counts``. Other queries
+count through the index that serves their most selective condition; a query about one user counts
+that user's member index.
 
 Pages. A page is read in list order (newest ``initiatedAt`` first) from an index, or by sorting
 the matching rows. With a range filter the store counts the matches before reading the page,
