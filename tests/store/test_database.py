@@ -99,6 +99,8 @@ def test_postgresql_reads_on_the_event_loop_never_wait_long(
         holder.join()
         with db.reading_here(), db.read() as conn:
             assert conn.fetchone("SELECT 4") == (4,)
+        with pytest.raises(WouldWait), db.reading_here(), db.write():  # a write: a worker thread's
+            pass
     finally:
         db.close()
 

@@ -849,6 +849,10 @@ class PostgresDatabase(Database):
     def _transaction(self, read_only: bool) -> Iterator[Connection]:
         import psycopg
 
+        if not read_only and getattr(self._local, "here", False):
+            # Never on the loop: past a deadline a COMMIT's outcome is unknown, and running the
+            # function again could write twice.
+            raise WouldWait("a write runs on a worker thread")
         with self._borrowed() as raw:
             raw.read_only = read_only
             # Reads run at REPEATABLE READ so a page and its total come from one snapshot.
