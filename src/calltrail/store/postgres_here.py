@@ -4,7 +4,8 @@ the event loop (see :meth:`calltrail.store.database.Database.reading_here`).
 A read on the event loop holds up every other request until it returns, so it must never wait
 for long: not for a pooled connection (the pool lends one only if one is free at once), and not
 for an answer (each statement of the read shares one deadline). psycopg waits for the server in
-:meth:`psycopg.Connection.wait`, which takes a timeout; this class passes it the time left.
+:meth:`psycopg.Connection.wait`, which takes a timeout (since psycopg 3.3.6, hence the pin in
+``pyproject.toml``); this class passes it the time left.
 
 Past the deadline the connection is mid-statement, in no state to be lent again: it is closed
 (the pool replaces it) and :class:`WouldWait` raised, so the caller runs the read again where
