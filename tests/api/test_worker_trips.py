@@ -125,3 +125,36 @@ def test_each_endpoint_makes_one_worker_trip(
         trips[0] = 0
         assert client.get(path).status_code == 200
         assert trips[0] == 0, (path, trips[0])
+
+
+def test_first_pages_and_calls_by_id_run_no_transaction_on_postgresql(
+    client: TestClient, stores: Stores, tenant: Tenant, monkeypatch: Any
+) -> None:
+    """Their reads need no common snapshot: on PostgreSQL each statement is its own transaction
+    (no ``BEGIN`` and ``COMMIT`` round trips), all on one borrowed connection. A deep page still
+    reads its total and its rows in one snapshot."""
+    from calltrail.store.database import PostgresDatabase
+
+    if not isinstance(stores.db, PostgresDatabase):
+        return  # SQLite: every read is a snapshot already, at no cost
+    channel = stores.voice.create_channel(tenant.app_id, new_channel_settings("No transaction")).channel_id
+    assert client.post("/v3/calls/events", headers=tenant.headers, json=EVENT).status_code == 200
+    bird = {"Authorization": f"AccessKey {tenant.key}"}
+    opened: list[str] = []
+    transaction, each = PostgresDatabase._transaction, PostgresDatabase._read_each
+    monkeypatch.setattr(
+        PostgresDatabase, "_transaction", lambda db, read_only: opened.append("tx") or transaction(db, read_only)
+    )
+    monkeypatch.setattr(PostgresDatabase, "_read_each", lambda db: opened.append("each") or each(db))
+    for path, headers in (
+        ("/v3/calls?perPage=5", tenant.headers),
+        ("/v3/calls/trip-call", tenant.headers),
+        (f"/workspaces/{tenant.app_id}/channels/{channel}/calls", bird),
+    ):
+        assert client.get(path, headers=headers).status_code == 200  # once for what is set up once
+        opened.clear()
+        assert client.get(path, headers=headers).status_code == 200
+        assert opened == ["each"], (path, opened)
+    opened.clear()
+    assert client.get("/v3/calls?perPage=5&page=3", headers=tenant.headers).status_code == 200
+    assert "tx" in opened

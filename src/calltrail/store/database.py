@@ -485,14 +485,24 @@ class Database:
 
         ``snapshot=False`` is for a read whose statements need no common snapshot (one
         statement, or a check and then a page): on PostgreSQL they run outside a transaction,
-        sparing its ``BEGIN`` and ``COMMIT`` round trips; reads opened inside it get their own."""
+        sparing its ``BEGIN`` and ``COMMIT`` round trips. Such reads opened inside it join it; a
+        read needing a snapshot opened inside it gets its own (another connection). In process
+        (SQLite) a snapshot costs nothing: it is one, and every read inside joins it."""
         current: Connection | None = getattr(self._local, "reading", None)
         if current is not None:
             yield current
             return
-        if not snapshot:
+        if not snapshot and not self.IN_PROCESS:
+            each: Connection | None = getattr(self._local, "each", None)
+            if each is not None:
+                yield each
+                return
             with self._guarded(), self._read_each() as conn:
-                yield conn
+                self._local.each = conn
+                try:
+                    yield conn
+                finally:
+                    self._local.each = None
             return
         with self._guarded(), self._read() as conn:
             self._local.reading = conn
@@ -547,8 +557,7 @@ class Database:
         raise NotImplementedError
 
     def _read_each(self) -> AbstractContextManager[Connection]:
-        # In process a snapshot costs nothing; counts_and_documents relies on it.
-        return self._read()
+        raise NotImplementedError
 
     def _write(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError

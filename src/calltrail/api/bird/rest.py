@@ -81,10 +81,12 @@ class VoiceEndpoints:
     # -- blocking helpers (run in the worker threads) --------------------------------------
 
     def _in_snapshot(self, function: Callable[P, T]) -> Callable[P, T]:
-        """``function`` with every read inside it in one snapshot (reads nest)."""
+        """``function`` with its reads on one borrowed connection in process (SQLite: one
+        snapshot, reads nest) and, on PostgreSQL, each statement its own transaction: the key,
+        the channel and the page need no common snapshot (a page token names its position)."""
 
         def reading(*args: P.args, **kwargs: P.kwargs) -> T:
-            with self.stores.db.read():
+            with self.stores.db.read(snapshot=False):
                 return function(*args, **kwargs)
 
         return reading

@@ -65,7 +65,9 @@ class CallsEndpoints:
         on_behalf_of = parse_now(acting_user, request.headers.get("onBehalfOf"))
 
         def find() -> tuple[ParsedParams, CallPage]:
-            with self.stores.db.read():
+            # No snapshot around the key and the page: on PostgreSQL page 1 is then one statement
+            # outside a transaction (a deeper page opens its own snapshot, see SessionStore.find).
+            with self.stores.db.read(snapshot=False):
                 key = self._key(request)
                 params, user = unwrap(parsed), unwrap(on_behalf_of)
                 query = params.query
@@ -84,7 +86,7 @@ class CallsEndpoints:
         path_id = parse_now(path_session_id, request.path_params["session_id"])
 
         def get() -> StoredCall:
-            with self.stores.db.read():
+            with self.stores.db.read(snapshot=False):
                 key = self._key(request)
                 session_id = unwrap(path_id)
                 user = unwrap(on_behalf_of)
