@@ -1,5 +1,5 @@
 """Every endpoint makes exactly one trip to the worker threads per request: credentials,
-reads and writes are one blocking function, and reads inside it share one snapshot."""
+reads and writes are one blocking function (its reads in one snapshot where they need one)."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ class VoiceEndpoints:
 
     # -- blocking helpers (run in the worker threads) --------------------------------------
 
-    def _in_snapshot(self, function: Callable[P, T]) -> Callable[P, T]:
+    def _reading(self, function: Callable[P, T]) -> Callable[P, T]:
         """``function`` with its reads on one borrowed connection in process (SQLite: one
         snapshot, reads nest) and, on PostgreSQL, each statement its own transaction: the key,
         the channel and the page need no common snapshot (a page token names its position)."""
@@ -156,7 +156,7 @@ class VoiceEndpoints:
         page, token = await run_read(
             self.stores.db,
             kind,
-            self._in_snapshot(self._find),
+            self._reading(self._find),
             request.headers.get("authorization"),
             request.path_params["workspace_id"],
             scope,
@@ -178,7 +178,7 @@ class VoiceEndpoints:
         call_id = canonical_uuid(request.path_params["call_id"])
         body = await run_point_read(
             self.stores.db,
-            self._in_snapshot(self._get),
+            self._reading(self._get),
             request.headers.get("authorization"),
             request.path_params["workspace_id"],
             path_channel(request),
