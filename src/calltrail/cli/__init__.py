@@ -160,7 +160,7 @@ def _progress(total: int, label: str) -> Any:
     return click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True)
 
 
-def _ingest_demo(stores: Stores, app_id: str, calls: int, seed: int, batch_events: int = 5000) -> tuple[int, int]:
+def _ingest_demo(stores: Stores, app_id: str, calls: int, seed: int) -> tuple[int, int]:
     """Send demo calls through validation and ingestion in batches; returns (calls, events)."""
     from calltrail.jobs.feeder import InvalidDemoEvent, feed_session_demo
     from calltrail.sessions.demo import build_world, generate_calls
@@ -174,7 +174,7 @@ def _ingest_demo(stores: Stores, app_id: str, calls: int, seed: int, batch_event
     generated = generate_calls(world, app_id=app_id, count=calls, seed=seed, region=app.region)
     with _progress(calls, "demo calls") as bar:
         try:
-            sent = feed_session_demo(stores.sessions, app_id, generated, lambda: bar.update(1), batch_events)
+            sent = feed_session_demo(stores.sessions, app_id, generated, lambda: bar.update(1))
         except InvalidDemoEvent as exc:  # a generator bug, never user input
             raise click.ClickException(str(exc)) from None
     stores.db.analyze()  # a bulk load changes the data's shape: refresh the planner's statistics
