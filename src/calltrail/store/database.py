@@ -213,6 +213,9 @@ class Connection:
     #: True when the planner needs to be told which plan to use (SQLite's has no statistics
     #: of correlation, so a store chooses between sorting and scanning in order itself).
     needs_plan_hints = False
+    #: True where a statement costs microseconds (SQLite, in process): a store may run a few
+    #: small ones to spare one that could grow with the data. On PostgreSQL each is a round trip.
+    cheap_statements = False
 
     def indexed_by(self, index: str) -> str:
         """A clause forcing ``index`` where the engine supports one ("" elsewhere)."""
@@ -300,6 +303,7 @@ class SQLiteConnection(Connection):
         return bytes(joined).split(b"\x00") if joined is not None else []
 
     needs_plan_hints = True
+    cheap_statements = True
 
     def indexed_by(self, index: str) -> str:
         return f" INDEXED BY {index}"
