@@ -346,6 +346,63 @@ def test_both_page_plans_return_the_same_pages(stores: Stores, tenant: Tenant) -
     assert sessions == ids(stores, tenant.app_id, query)
 
 
+def test_a_capped_range_of_a_later_time_counts_the_calls_newer_than_its_cap(
+    stores: Stores, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call starts after its initiation, so ``startedAt[lt]=X`` matches no call initiated at X
+    or later: a scan in list order passes all of those first. 240 newer calls make the sort the
+    cheaper plan for 60 matches among 300 calls, which their share alone would not tell."""
+    base = {"initiator": "a", "receiver": "b", "receiverType": "user", "type": "audio", "status": "ended"}
+    older = [{**base, "sessionId": f"o-{i:03d}", "initiatedAt": 1000 + i, "startedAt": 1100 + i} for i in range(60)]
+    newer = [{**base, "sessionId": f"n-{i:03d}", "initiatedAt": 5000 + i} for i in range(240)]
+    stores.sessions.put_records(tenant.app_id, [validate_record(r) for r in older + newer])
+    with stores.db.read() as conn:
+        order_hidden = conn.unindexed("c.initiated_at")
+    executed = spy_statements(stores.db, monkeypatch)
+    expected = [f"o-{i:03d}" for i in range(59, 49, -1)]
+    uncapped = CallQuery().where("started_at", "gte", 1100)
+    for query, sorted_ in ((uncapped, False), (uncapped.where("started_at", "lt", 1200), True)):
+        found = stores.sessions.find(tenant.app_id, query, PageRequest(1, 10))
+        assert [orjson.loads(item)["sessionId"] for item in found.items] == expected
+        assert (order_hidden in executed[-1]) is sorted_, executed[-1]
+
+
+def test_a_sort_on_one_range_reads_up_to_where_its_page_ends(
+    stores: Stores, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list filtered by ranges of one column alone, when sorted, first finds in that column's
+    index the initiation of the page's last row, then sorts the matches up to it: every page,
+    read from either end, with ties on the initiation across its edges, is the list's."""
+    rng = random.Random(5)
+    records = []
+    for index in range(150):
+        record = {
+            "sessionId": f"r-{rng.randrange(16**4):04x}-{index}",
+            "initiator": "a",
+            "receiver": "b",
+            "receiverType": "user",
+            "type": "audio",
+            "status": "ended",
+            "initiatedAt": 1000 + rng.randrange(30),
+        }
+        if rng.random() < 0.8:
+            record["startedAt"] = 1000 + rng.randrange(60)
+        records.append(validate_record(record))  # fmt: skip
+    stores.sessions.put_records(tenant.app_id, records)
+    matches = [r for r in records if 1010 <= r.get("startedAt", -1) < 1050]
+    expected = [r["sessionId"] for r in sorted(matches, key=lambda r: (r["initiatedAt"], r["sessionId"]), reverse=True)]
+    query = CallQuery().where("started_at", "gte", 1010).where("started_at", "lt", 1050)
+    monkeypatch.setattr(sessions_store, "prefer_sort", lambda *args: True)
+    executed = spy_statements(stores.db, monkeypatch)
+    for per_page in (1, 7, 25):
+        for number in range(1, len(expected) // per_page + 2):
+            found = stores.sessions.find(tenant.app_id, query, PageRequest(number, per_page))
+            assert found.total == len(expected)
+            got = [orjson.loads(item)["sessionId"] for item in found.items]
+            assert got == expected[(number - 1) * per_page : number * per_page], (per_page, number)
+    assert "LIMIT 1 OFFSET ?" in executed[-1]
+
+
 def test_sessions_sharing_a_hash_keep_their_own_events(
     stores: Stores, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from calltrail.sessions.query import CallQuery
 from calltrail.store.database import PostgresConnection, SQLiteConnection
-from calltrail.store.sessions_sql import compile_query, prefer_sort
+from calltrail.store.sessions_sql import compile_query, latest_initiation, prefer_sort
 
 
 def test_equality_filters_on_counted_columns_are_counted_from_call_counts() -> None:
@@ -46,3 +46,31 @@ def test_prefer_sort_when_few_rows_match() -> None:
     assert prefer_sort(matching=900, app_total=1_000_000, rows_needed=25)  # scanning would read ~28k rows
     assert not prefer_sort(matching=190_000, app_total=1_000_000, rows_needed=25)
     assert not prefer_sort(matching=0, app_total=1_000_000, rows_needed=25)
+
+
+def test_rows_before_any_match_weigh_for_the_sort() -> None:
+    # A one-day startedAt range a month back at 10M calls: a month of calls before any match.
+    assert not prefer_sort(matching=38_270, app_total=10_000_000, rows_needed=25)
+    assert prefer_sort(matching=38_270, app_total=10_000_000, rows_needed=25, passed=1_600_000)
+
+
+def test_a_cap_on_a_time_after_initiation_caps_the_initiation() -> None:
+    started = CallQuery().where("started_at", "gte", 5)
+    assert latest_initiation(started.where("started_at", "lt", 100).conditions) == 100
+    assert latest_initiation(started.where("started_at", "lte", 100).conditions) == 101
+    assert latest_initiation(started.where("ended_at", "lt", 90).where("started_at", "lt", 100).conditions) == 90
+    assert latest_initiation(CallQuery().where("ended_at", "eq", 7).conditions) == 8
+    for query in (started, CallQuery().where("duration", "lt", 5), CallQuery()):
+        assert latest_initiation(query.conditions) is None
+
+
+def test_ranges_on_one_column_alone_sort_up_to_the_page_end() -> None:
+    one = CallQuery().where("started_at", "gte", 5).where("started_at", "lt", 9)
+    assert compile_query("app", one).one_range
+    for query in (one.where("status", "eq", "ended"), one.where("duration", "gt", 1), CallQuery()):
+        assert not compile_query("app", query).one_range
+    compiled = compile_query("app", one)
+    sql = compiled.page_sql("DESC", sort=True, conn=SQLiteConnection(None))
+    assert sql.count("c.started_at >= ?") == 2 and "LIMIT 1 OFFSET ?" in sql
+    assert compiled.page_params(True, 25, 50) == ("app", 5, 9, "app", 5, 9, 74, 25, 50)
+    assert "LIMIT 1" not in compiled.page_sql("DESC", sort=False, conn=SQLiteConnection(None))

@@ -29,10 +29,12 @@ from calltrail.store.outbox import raise_session_events
 from calltrail.store.room_map import forget_room_sessions
 from calltrail.store.sessions_sql import (
     COUNTED_COLUMNS,
+    UNBOUNDED,
     VALUE_COUNTED,
     CompiledQuery,
     app_total_sql,
     compile_query,
+    latest_initiation,
     prefer_sort,
 )
 from calltrail.store.usage import account_calls, unaccount_calls
@@ -315,6 +317,7 @@ class SessionStore:
         with self.db.read() as conn:
             # int(): PostgreSQL sums bigints as numeric (a Decimal in Python).
             coarsest = None
+            counts: Sequence[Any]
             if compiled.window is not None:
                 bounds = compiled.window
                 counts = (page_index.count_between(conn, app_id, bounds.counted, bounds.lower, bounds.upper), 0)
@@ -325,9 +328,12 @@ class SessionStore:
                 counted, count_sql, count_params = compiled.counted, compiled.count_sql, compiled.count_params
                 counts, coarsest = page_index.counts_and_coarsest(conn, app_id, counted, count_sql, count_params)
             elif compiled.ranged and conn.needs_plan_hints:
-                # The app's total too, in the same statement: it decides the plan (prefer_sort).
-                both = f"SELECT ({compiled.count_sql}), ({app_total_sql()})"
-                counts = conn.fetchone(both, (*compiled.count_params, app_id)) or (0, 0)
+                # The app's total too, and the calls newer than any match can be, in the same
+                # statement: they decide the plan (prefer_sort).
+                cap = None if query.members else latest_initiation(compiled.ranged)
+                newer = ("SELECT 0", []) if cap is None else page_index.count_between_sql(app_id, (), cap, UNBOUNDED)
+                both = f"SELECT ({compiled.count_sql}), ({app_total_sql()}), ({newer[0]})"
+                counts = conn.fetchone(both, (*compiled.count_params, app_id, *newer[1])) or (0, 0, 0)
             else:
                 counts = conn.fetchone(compiled.count_sql, compiled.count_params) or (0, 0)
             total = int(counts[0])
@@ -357,9 +363,9 @@ class SessionStore:
                 return _page(total, conn.fetch_documents(sql, params, "summary"), reverse)
             sort = False
             if compiled.ranged and conn.needs_plan_hints:
-                sort = prefer_sort(total, int(counts[1]), offset + limit)
+                sort = prefer_sort(total, int(counts[1]), offset + limit, int(counts[2]))
             sql = compiled.page_sql(direction, sort=sort, conn=conn)
-            items = conn.fetch_documents(sql, (*compiled.params, limit, offset), "summary")
+            items = conn.fetch_documents(sql, compiled.page_params(sort, limit, offset), "summary")
         return _page(total, items, reverse)
 
 

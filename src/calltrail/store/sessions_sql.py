@@ -67,6 +67,9 @@ class CompiledQuery:
     #: Only member rows are filtered (a user's calls, no condition on the call): the page is cut
     #: from the member rows before the calls are joined, so an OFFSET passes member rows alone.
     members_only: bool = False
+    #: A whole-app query of ranges on one column alone: that column's index, ``(app_id, column,
+    #: initiated_at)``, holds all a sort needs to find where the page ends (see :meth:`page_sql`).
+    one_range: bool = False
 
     def page_sql(
         self, direction: str, *, sort: bool, conn: Connection, bounded: bool = False, top: int | None = None
@@ -89,6 +92,8 @@ class CompiledQuery:
         if conn.needs_plan_hints and self.ranged:
             if sort:
                 first, second = conn.unindexed(first), conn.unindexed(second)
+                if self.one_range:
+                    where += self._page_end(first, direction)
             else:
                 for condition in self.ranged:
                     where = where.replace(f"c.{condition.column} ", f"{conn.unindexed('c.' + condition.column)} ")
@@ -106,6 +111,21 @@ class CompiledQuery:
             f"SELECT c.summary FROM {self.source} WHERE {where} "
             f"ORDER BY {first} {direction}, {second} {direction} {limit}"
         )
+
+    def _page_end(self, first: str, direction: str) -> str:
+        """`` AND`` the matches up to the page's last row by ``first`` (ties included): a sort
+        then reads the table for those rows alone, having found where they end in the filter's
+        index. Its parameters follow the query's own: the query's again, then the page's
+        last row (offset + limit - 1). A one-day ``startedAt`` range a month back, 38,270 of
+        10M calls: the sort read every match's row (112 ms in process)."""
+        end = f"(SELECT {first} FROM {self.source} WHERE {self.where} ORDER BY {first} {direction} LIMIT 1 OFFSET ?)"
+        return f" AND {first} {'>=' if direction == 'DESC' else '<='} coalesce({end}, {first})"
+
+    def page_params(self, sort: bool, limit: int, offset: int) -> tuple[Any, ...]:
+        """The parameters of :meth:`page_sql` (not bounded, not ``top``) for this page."""
+        if sort and self.one_range:
+            return (*self.params, *self.params, offset + limit - 1, limit, offset)
+        return (*self.params, limit, offset)
 
 
 def condition_sql(condition: Condition, alias: str = "c") -> tuple[str, list[Any]]:
@@ -191,7 +211,10 @@ def compile_query(app_id: str, query: CallQuery) -> CompiledQuery:
             )
             count_params = [app_id, name, *(value for _, found in filters for value in found)]
         window = time_window(query.conditions)
-        return CompiledQuery(source, where, params, order, count_sql, count_params, ranged, window=window)
+        one_range = bool(ranged) and len(ranged) == len(query.conditions) and len({c.column for c in ranged}) == 1
+        return CompiledQuery(
+            source, where, params, order, count_sql, count_params, ranged, window=window, one_range=one_range
+        )
     return CompiledQuery(source, where, params, order, count_sql, count_params, ranged, members_only=not call_clauses)
 
 
@@ -233,14 +256,30 @@ def app_total_sql() -> str:
     return "SELECT coalesce(sum(n), 0) FROM call_counts WHERE app_id = ?"
 
 
-def prefer_sort(matching: int, app_total: int, rows_needed: int) -> bool:
+#: Instants a call reaches at or after its initiation: a cap on one is a cap on the initiation
+#: of every call that matches, so the newer calls come before them all in the list.
+AFTER_INITIATION = ("started_at", "ended_at")
+
+
+def latest_initiation(conditions: tuple[Condition, ...]) -> int | None:
+    """A bound no matching call is initiated at or after, from a condition capping a time
+    :data:`AFTER_INITIATION` (``startedAt[lt]=X``: initiated before X); None without one."""
+    caps = [int(c.value) + _BOUNDS[c.op][1] for c in conditions  # type: ignore[call-overload]
+            if c.column in AFTER_INITIATION and c.op in _BOUNDS and _BOUNDS[c.op][1] is not None]  # fmt: skip
+    return min(caps) if caps else None
+
+
+def prefer_sort(matching: int, app_total: int, rows_needed: int, passed: int = 0) -> bool:
     """Whether sorting the matching rows beats scanning the whole list in order.
 
-    Scanning in order reads about ``rows_needed / selectivity`` rows before it has the page;
-    sorting reads each matching row once. (Both read table rows: the ranged column is not in
-    the order index, and the summary is not in the filter index.)
+    Scanning in order reads about ``rows_needed / selectivity`` rows before it has the page,
+    after the ``passed`` rows that come before any match can (see :func:`latest_initiation`:
+    a one-day ``startedAt`` range a month back has a month of calls before it, which the
+    selectivity alone does not tell; at 10M calls the scan took 1.4 s). Sorting reads each
+    matching row once. (Both read table rows: the ranged column is not in the order index, and
+    the summary is not in the filter index.)
     """
     if matching == 0 or app_total == 0:
         return False
     selectivity = matching / app_total
-    return matching < rows_needed / selectivity
+    return matching < passed + rows_needed / selectivity
