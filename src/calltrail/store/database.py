@@ -225,6 +225,11 @@ class Connection:
         """``expression`` in a form the planner cannot serve from an index (a plan hint)."""
         return expression
 
+    def trailing_key(self, column: str) -> str:
+        """``column`` in a condition meant for the index already chosen, which holds it after the
+        filtered column: PostgreSQL tests it in that index (without reading the table), as is."""
+        return column
+
     def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """``column`` among ``values``, as SQL and its parameters."""
         return f"{column} IN ({placeholders(len(values))})", list(values)
@@ -311,6 +316,10 @@ class SQLiteConnection(Connection):
     def unindexed(self, expression: str) -> str:
         # Unary + keeps SQLite from using an index on the column (for filtering or ordering).
         return f"+{expression}"
+
+    def trailing_key(self, column: str) -> str:
+        # SQLite would rather take the column's own index for a bare one.
+        return self.unindexed(column)
 
 
 class ColumnTypes:

@@ -93,7 +93,7 @@ class CompiledQuery:
             if sort:
                 first, second = conn.unindexed(first), conn.unindexed(second)
                 if self.one_range:
-                    where += self._page_end(first, direction)
+                    where += self._page_end(first, conn.trailing_key(self.order[0]), direction)
             else:
                 for condition in self.ranged:
                     where = where.replace(f"c.{condition.column} ", f"{conn.unindexed('c.' + condition.column)} ")
@@ -112,14 +112,19 @@ class CompiledQuery:
             f"ORDER BY {first} {direction}, {second} {direction} {limit}"
         )
 
-    def _page_end(self, first: str, direction: str) -> str:
+    def _page_end(self, first: str, key: str, direction: str) -> str:
         """`` AND`` the matches up to the page's last row by ``first`` (ties included): a sort
         then reads the table for those rows alone, having found where they end in the filter's
         index. Its parameters follow the query's own: the query's again, then the page's
         last row (offset + limit - 1). A one-day ``startedAt`` range a month back, 38,270 of
-        10M calls: the sort read every match's row (112 ms in process)."""
+        10M calls: the sort read every match's row (112 ms in process, now 12). ``key`` is
+        the list's first column as the engine tests it in the filter's index (PostgreSQL as an
+        index condition: 6.4 -> 1.5 ms at 1M calls, where a form it could not test there read
+        every match's row)."""
         end = f"(SELECT {first} FROM {self.source} WHERE {self.where} ORDER BY {first} {direction} LIMIT 1 OFFSET ?)"
-        return f" AND {first} {'>=' if direction == 'DESC' else '<='} coalesce({end}, {first})"
+        if direction == "DESC":
+            return f" AND {key} >= coalesce({end}, {-UNBOUNDED})"
+        return f" AND {key} <= coalesce({end}, {UNBOUNDED})"
 
     def page_params(self, sort: bool, limit: int, offset: int) -> tuple[Any, ...]:
         """The parameters of :meth:`page_sql` (not bounded, not ``top``) for this page."""
