@@ -113,14 +113,19 @@ def timed(client: httpx.Client, path: str, requests: int) -> Iterator[float]:
         assert response.status_code == 200, (path, response.status_code, response.text[:200])
 
 
+def add_run_options(parser: argparse.ArgumentParser, order: str) -> None:
+    """The options of a side-by-side run (also bench/scale.py); ``order`` says which side goes first."""
+    parser.add_argument("--app", required=True, help="app id with data")
+    parser.add_argument("--requests", type=int, default=10, help="sequential requests per query per round")
+    parser.add_argument("--rounds", type=int, default=5, help=f"interleaved rounds ({order})")
+    parser.add_argument("--bird-depth", type=int, default=20, help="thousands of calls into the Bird deep page")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sqlite", required=True, help="sqlite:///path with the app's calls")
     parser.add_argument("--pg", required=True, help="postgresql:// database holding a copy of them")
-    parser.add_argument("--app", required=True, help="app id with data")
-    parser.add_argument("--requests", type=int, default=10, help="sequential requests per query per round")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (SQLite, then PostgreSQL)")
-    parser.add_argument("--bird-depth", type=int, default=20, help="thousands of calls into the Bird deep page")
+    add_run_options(parser, "SQLite, then PostgreSQL")
     args = parser.parse_args()
 
     with ExitStack() as stack:

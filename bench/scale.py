@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from contextlib import ExitStack
 
-from engines import measure, serve_both  # bench/engines.py: a script's folder is on sys.path
+from engines import add_run_options, measure, serve_both  # bench/engines.py: a script's folder is on sys.path
 
 TARGET = 1.25
 MIDDLE = "list middle page, perPage 100"
@@ -26,10 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", required=True, help="sqlite:///path of the 1x database")
     parser.add_argument("--large", required=True, help="sqlite:///path of the 10x database")
-    parser.add_argument("--app", required=True, help="app id with data")
-    parser.add_argument("--requests", type=int, default=10, help="sequential requests per query per round")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (small, then large)")
-    parser.add_argument("--bird-depth", type=int, default=20, help="thousands of calls into the Bird deep page")
+    add_run_options(parser, "small, then large")
     args = parser.parse_args()
 
     with ExitStack() as stack:
