@@ -135,13 +135,13 @@ def serve(
         if workers == 1:
             run(stores)
             return
-    from calltrail.api.workers import listening_socket, supervise
+    from calltrail.api.workers import supervise
 
     def work(sock: socket.socket) -> None:
         with _stores(db_url) as own:  # each worker its own connections, opened after the fork
             run(own, [sock])
 
-    raise SystemExit(supervise(workers, work, listening_socket(host, port)))
+    raise SystemExit(supervise(workers, work, host, port))
 
 
 def _check_port_free(host: str, port: int) -> None:
