@@ -268,7 +268,8 @@ AFTER_INITIATION = ("started_at", "ended_at")
 
 def latest_initiation(conditions: tuple[Condition, ...]) -> int | None:
     """A bound no matching call is initiated at or after, from a condition capping a time
-    :data:`AFTER_INITIATION` (``startedAt[lt]=X``: initiated before X); None without one."""
+    :data:`AFTER_INITIATION` (``startedAt[lt]=X``: initiated before X); None without one. It
+    only weighs a plan: an imported record started before its initiation reads the same rows."""
     caps = [int(c.value) + _BOUNDS[c.op][1] for c in conditions  # type: ignore[call-overload]
             if c.column in AFTER_INITIATION and c.op in _BOUNDS and _BOUNDS[c.op][1] is not None]  # fmt: skip
     return min(caps) if caps else None
