@@ -72,7 +72,8 @@ def test_ranges_on_one_column_alone_sort_up_to_the_page_end() -> None:
     compiled = compile_query("app", one)
     sql = compiled.page_sql("DESC", sort=True, conn=SQLiteConnection(None))
     assert sql.count("c.started_at >= ?") == 2 and "LIMIT 1 OFFSET ?" in sql
-    assert compiled.page_params(True, 25, 50) == ("app", 5, 9, "app", 5, 9, 74, 25, 50)
+    assert compiled.page_params(True, SQLiteConnection(None), 25, 50) == ("app", 5, 9, "app", 5, 9, 74, 25, 50)
+    assert compiled.page_params(False, SQLiteConnection(None), 25, 50) == ("app", 5, 9, 25, 50)
     assert "LIMIT 1" not in compiled.page_sql("DESC", sort=False, conn=SQLiteConnection(None))
     # The page's end is tested in the filter's index: as is on PostgreSQL (an index condition),
     # unindexed on SQLite (which would otherwise take the list's own index for it).

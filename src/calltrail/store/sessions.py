@@ -317,13 +317,12 @@ class SessionStore:
         with self.db.read() as conn:
             # int(): PostgreSQL sums bigints as numeric (a Decimal in Python).
             coarsest = None
+            located = _always_located(compiled, conn)
             counts: Sequence[Any]
             if compiled.window is not None:
                 bounds = compiled.window
                 counts = (page_index.count_between(conn, app_id, bounds.counted, bounds.lower, bounds.upper), 0)
-            elif compiled.counted is not None and (
-                page.offset >= page_index.SEEK_FROM or _always_located(compiled, conn)
-            ):
+            elif compiled.counted is not None and (page.offset >= page_index.SEEK_FROM or located):
                 # Likely located: the walk's first span comes with the counts.
                 counted, count_sql, count_params = compiled.counted, compiled.count_sql, compiled.count_params
                 counts, coarsest = page_index.counts_and_coarsest(conn, app_id, counted, count_sql, count_params)
@@ -346,7 +345,7 @@ class SessionStore:
             # locate the page's range instead, when they hold the list (see store/page_index.py).
             seek = None
             if compiled.counted is not None and (
-                _always_located(compiled, conn) or offset * int(counts[1]) >= max(1, page_index.SEEK_FROM * total)
+                located or offset * int(counts[1]) >= max(1, page_index.SEEK_FROM * total)
             ):
                 rows = (offset, offset + limit - 1)
                 seek = page_index.locate(conn, app_id, compiled.counted, *rows, not reverse, coarsest)
@@ -365,7 +364,7 @@ class SessionStore:
             if compiled.ranged and conn.needs_plan_hints:
                 sort = prefer_sort(total, int(counts[1]), offset + limit, int(counts[2]))
             sql = compiled.page_sql(direction, sort=sort, conn=conn)
-            items = conn.fetch_documents(sql, compiled.page_params(sort, limit, offset), "summary")
+            items = conn.fetch_documents(sql, compiled.page_params(sort, conn, limit, offset), "summary")
         return _page(total, items, reverse)
 
 

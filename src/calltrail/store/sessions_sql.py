@@ -92,7 +92,7 @@ class CompiledQuery:
         if conn.needs_plan_hints and self.ranged:
             if sort:
                 first, second = conn.unindexed(first), conn.unindexed(second)
-                if self.one_range:
+                if self._sorts_to_page_end(sort, conn):
                     where += self._page_end(first, conn.trailing_key(self.order[0]), direction)
             else:
                 for condition in self.ranged:
@@ -126,9 +126,13 @@ class CompiledQuery:
             return f" AND {key} >= coalesce({end}, {-UNBOUNDED})"
         return f" AND {key} <= coalesce({end}, {UNBOUNDED})"
 
-    def page_params(self, sort: bool, limit: int, offset: int) -> tuple[Any, ...]:
+    def _sorts_to_page_end(self, sort: bool, conn: Connection) -> bool:
+        """Whether :meth:`page_sql` adds :meth:`_page_end` (and :meth:`page_params` its values)."""
+        return sort and self.one_range and conn.needs_plan_hints
+
+    def page_params(self, sort: bool, conn: Connection, limit: int, offset: int) -> tuple[Any, ...]:
         """The parameters of :meth:`page_sql` (not bounded, not ``top``) for this page."""
-        if sort and self.one_range:
+        if self._sorts_to_page_end(sort, conn):
             return (*self.params, *self.params, offset + limit - 1, limit, offset)
         return (*self.params, limit, offset)
 
