@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from calltrail.kernel.tenancy import new_app_settings
-from calltrail.store import open_stores
+from calltrail.store import open_stores, page_index
 from calltrail.store.database import sqlite_path
+from calltrail.store.sessions_sql import VALUE_COUNTED
 
 #: Tables whose rows are multiplied: the id column, and the order their primary key is in.
 MULTIPLIED = {
@@ -88,12 +89,13 @@ def copies(
         yield from flush()
 
 
-#: Each count table's total against what it counts (the page counts once per span).
+#: Each count table's total against what it counts: the page counts count a call once per span,
+#: the value counts once per counted column.
 CHECKS = {
     "call_counts": "SELECT count(*) FROM calls WHERE app_id = ?1",
-    "call_page_totals": "SELECT 4 * count(*) FROM calls WHERE app_id = ?1",
-    "call_page_counts": "SELECT 4 * count(*) FROM calls WHERE app_id = ?1",
-    "call_value_counts": "SELECT 2 * count(*) FROM calls WHERE app_id = ?1",
+    "call_page_totals": f"SELECT {len(page_index.SPANS)} * count(*) FROM calls WHERE app_id = ?1",
+    "call_page_counts": f"SELECT {len(page_index.SPANS)} * count(*) FROM calls WHERE app_id = ?1",
+    "call_value_counts": f"SELECT {len(VALUE_COUNTED)} * count(*) FROM calls WHERE app_id = ?1",
     "member_counts": "SELECT count(*) FROM call_members WHERE app_id = ?1",
 }
 
