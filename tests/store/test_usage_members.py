@@ -17,8 +17,9 @@ import pytest
 from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.vocabulary import CallRow, Member
-from calltrail.store import Stores
+from calltrail.store import Stores, usage_member_backlog
 from calltrail.store.migrations import m0007_usage
+from calltrail.store.usage_member_backlog import has_backlog, settle
 from calltrail.store.usage_members import STILL_OPEN, backfill
 from calltrail.store.usage_read import UsageReader
 from calltrail.usage.params import CallUsageRequest, Period
@@ -72,7 +73,10 @@ def _random_call(rng: random.Random, index: int) -> CallRow:
 
 
 def _member_rollups(stores: Stores, app_id: str) -> list[tuple[Any, ...]]:
+    """The app's per-user rollups, its backlog recomputed first."""
+    settle(stores.db, app_id)
     with stores.db.read() as conn:
+        assert not has_backlog(conn, app_id)
         rows = conn.fetchall(
             "SELECT * FROM usage_member_rollups WHERE app_id = ? ORDER BY level, block, uid", (app_id,)
         )
@@ -120,6 +124,7 @@ def filled(stores: Stores) -> str:
             stores.sessions._write_rows(conn, app_id, [*fresh, *rewritten])
         current -= set(old[5:])
         current |= {batch * 40 + n for n in range(40)}
+    settle(stores.db, app_id)
     return app_id
 
 
@@ -130,6 +135,37 @@ def test_the_writers_keep_what_a_rebuild_computes(stores: Stores, filled: str) -
         conn.execute("INSERT INTO usage_member_rollup_backfill (app_id) VALUES (?)", (filled,))
     assert filled in backfill(stores.db)
     assert _member_rollups(stores, filled) == kept
+
+
+def test_a_backlog_recomputed_along_the_way_keeps_the_same_rows(
+    stores: Stores, filled: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writes of ``filled`` again, into another app, with writes recomputing the backlog
+    whenever 60 marks are due (so between batches, some keys more than once), then a read of a
+    ``groupBy=uid`` series settling the rest: the same rows as recomputed at the end alone."""
+    monkeypatch.setattr(usage_member_backlog, "MARKS_BEFORE_RECOMPUTE", 60)
+    app_id = stores.tenants.create_app(new_app_settings("Backlog", f"b-{secrets.token_hex(5)}")).app_id
+    rng = random.Random(11)
+    current: set[int] = set()
+    recomputed_inline = 0
+    for batch in range(12):
+        fresh = [_random_call(rng, batch * 40 + n) for n in range(40)]
+        old = rng.sample(sorted(current), min(len(current), 10))
+        rewritten = [_random_call(rng, index) for index in old[:5]]
+        with stores.db.write() as conn:
+            stores.sessions._delete_rows(conn, app_id, [f"s{index:05d}" for index in old[5:]])
+            stores.sessions._write_rows(conn, app_id, [*fresh, *rewritten])
+            recomputed_inline += not has_backlog(conn, app_id)
+        current -= set(old[5:])
+        current |= {batch * 40 + n for n in range(40)}
+    assert recomputed_inline >= 3
+    period = Period(BASE * 1000, (BASE + 3 * DAY) * 1000, "day", "UTC", zone("UTC"), "uid", 100)
+    with stores.db.read() as conn:
+        assert has_backlog(conn, app_id) or recomputed_inline == 12
+    UsageReader(stores.db).calls(app_id, CallUsageRequest(period, CallQuery(), None), (BASE + 4 * DAY) * 1000)
+    with stores.db.read() as conn:
+        assert not has_backlog(conn, app_id)  # the read settled it
+    assert [row[1:] for row in _member_rollups(stores, app_id)] == [row[1:] for row in _member_rollups(stores, filled)]
 
 
 def test_the_writers_keep_each_long_call_member(stores: Stores, filled: str) -> None:
@@ -170,6 +206,7 @@ def test_series_equal_reading_every_member_row(stores: Stores, filled: str, seed
     series = buckets(from_ms, to_ms, interval, zone(tz_name))
     reader = UsageReader(stores.db)
     with stores.db.read() as conn:
+        assert not has_backlog(conn, filled)  # else the rollups are read around
         rows = reader._member_series(conn, filled, request, series, now_ms)  # the rollups: no filters
         want = reader._member_raw_series(conn, filled, request, series, now_ms)
     assert rows == want

@@ -16,6 +16,9 @@ Tables (migration ``m0007_usage``):
 * ``call_members`` (the session store's member rows, ``m0001``) carry each user's own minutes
   (``minutes_ms``, ``m0023``) beside their missed flag (``groupBy=uid``): :func:`account_calls`
   writes a written call's member rows, where those minutes are computed.
+* ``usage_member_backlog`` (``m0026``): the per-user rollup keys the writes changed, recomputed
+  together (``store/usage_member_backlog.py``): those rollups are exact at every read rather than
+  at every commit.
 * ``usage_long_members`` (``m0021``): the members of long calls by user, with the call's span
   (``groupBy=uid`` counts each ranked user's long calls in progress from it).
 * ``usage_voice_calls``: one row per phone call, with what Bird's record carries only in its
@@ -36,7 +39,8 @@ import orjson
 from calltrail.kernel.instants import parse_rfc3339
 from calltrail.sessions.vocabulary import CallRow
 from calltrail.store.database import Connection, Database, chunks, placeholders
-from calltrail.store.usage_members import long_member_rows, refresh_members, stored_members, write_long_members
+from calltrail.store.usage_member_backlog import mark_members
+from calltrail.store.usage_members import long_member_rows, stored_members, write_long_members
 from calltrail.store.usage_rollups import call_span, refresh
 from calltrail.usage.figures import billable_minutes, entry_ms, quality, to_ms, user_ms
 from calltrail.usage.periods import SLOT_SECONDS
@@ -204,8 +208,8 @@ def unaccount_calls(conn: Connection, app_id: str, session_ids: Sequence[str]) -
     spans = [usage.span() for usage in stored]
     write_long_members(conn, _long_rows(app_id, stored, spans, was), [])
     refresh(conn, app_id, spans)
-    refresh_members(conn, app_id, [(uid, span) for usage, span in zip(stored, spans, strict=True)
-                                   for uid in was.get(usage.session_id, ())])  # fmt: skip
+    mark_members(conn, app_id, [(uid, span) for usage, span in zip(stored, spans, strict=True)
+                                for uid in was.get(usage.session_id, ())])  # fmt: skip
 
 
 def _long_rows(
@@ -229,7 +233,7 @@ def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> Non
     _delete_calls(conn, app_id, [row.session_id for row in rows])
     calls, members, spans = [], [], [usage.span() for usage in stored]
     gone = _long_rows(app_id, stored, spans, was)
-    # Each member's user, with the call as it was and as it is: per-user rollups to recompute.
+    # Each member's user, with the call as it was and as it is: per-user rollup keys to mark.
     by_user = [(uid, span) for usage, span in zip(stored, spans, strict=True) for uid in was.get(usage.session_id, ())]
     long_members = []
     for row in rows:
@@ -246,7 +250,7 @@ def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> Non
     write_long_members(conn, gone, long_members)
     _apply_slot_deltas(conn, app_id, deltas)
     refresh(conn, app_id, spans)  # the rollups read the calls just written
-    refresh_members(conn, app_id, by_user)  # so do the per-user rollups
+    mark_members(conn, app_id, by_user)  # the per-user rollups: recomputed later, together
 
 
 def _instant(record: dict[str, Any], key: str) -> int | None:

@@ -10,10 +10,11 @@ then the profile (``net``, ``rise``, ``late``, ``f0``..``f3``) of the user's cal
 and a day's ``f0`` (0 in ``usage_rollups``) is that of its first hour, so a bucket starting on
 one reads its first hour from the row it sums: a UTC day is one row per user.
 
-Writing (:func:`refresh_members`): ``store/usage.py`` passes each changed call's members with
-the call as it was and as it is; every ``(user, slot)`` one of them touches is recomputed from
-the calls that can touch it, then each parent block of that user from its children, in the
-writer's transaction and under the same per-app lock as the rollups. Apps that had calls before
+Writing (:func:`recompute_members`): every marked ``(user, slot)`` (``store/usage.py`` marks
+those each changed call's members touch, as it was and as it is: :func:`touched_members`, kept in
+``store/usage_member_backlog.py`` until recomputed) is recomputed from the calls that can touch
+it, then each parent block of that user from its children, in a writer's transaction and under
+the same per-app lock as the rollups. Apps that had calls before
 the table existed are listed in ``usage_member_rollup_backfill`` and computed once by
 ``open_stores`` (:func:`backfill`).
 
@@ -171,9 +172,9 @@ def _long_sql(conn: Connection, index: str, where: str, columns: str) -> str:
     )
 
 
-def refresh_members(conn: Connection, app_id: str, changed: Iterable[tuple[str, CallSpan]]) -> None:
-    """Recompute every ``(user, block)`` the changed calls touch: ``changed`` holds ``(uid, span)``
-    for each member of each call written or deleted, as it was and as it is now."""
+def touched_members(changed: Iterable[tuple[str, CallSpan]]) -> dict[int, set[str]]:
+    """The users of each slot the changed calls touch: ``changed`` holds ``(uid, span)`` for each
+    member of each call written or deleted, as it was and as it is now."""
     touched: dict[int, set[str]] = {}
     slots_of: dict[int, tuple[CallSpan, set[int]]] = {}  # by span (kept alive): a call's members share it
     for uid, span in changed:
@@ -182,6 +183,17 @@ def refresh_members(conn: Connection, app_id: str, changed: Iterable[tuple[str, 
             known = slots_of[id(span)] = (span, touched_slots([span]))
         for slot in known[1]:
             touched.setdefault(slot, set()).add(uid)
+    return touched
+
+
+def refresh_members(conn: Connection, app_id: str, changed: Iterable[tuple[str, CallSpan]]) -> None:
+    """Recompute every ``(user, block)`` the changed calls touch (see :func:`touched_members`)."""
+    recompute_members(conn, app_id, touched_members(changed))
+
+
+def recompute_members(conn: Connection, app_id: str, touched: dict[int, set[str]]) -> None:
+    """Recompute the rows of these users in these slots (``{slot: users}``), then each parent
+    block of theirs from its children."""
     if not touched:
         return
     conn.lock_keys([f"{app_id}/usage-rollups"])  # the rollups' lock: one writer per app recomputes

@@ -28,6 +28,7 @@ from calltrail.kernel.errors import ResultTooLarge
 from calltrail.sessions.query import OPERATORS, CallQuery, Condition
 from calltrail.sessions.vocabulary import CALL_MODES, CALL_STATUSES, CALL_TYPES, RECEIVER_TYPES
 from calltrail.store.database import Connection, Database, integer, placeholders
+from calltrail.store.usage_member_backlog import has_backlog, settle
 from calltrail.store.usage_members import MemberSeriesRead
 from calltrail.store.usage_rollups import SeriesRead
 from calltrail.usage.figures import CallSums, VoiceSums, call_row, peak, voice_row
@@ -150,8 +151,14 @@ def _rollup_choice(query: CallQuery, group: str | None) -> tuple[str, str | None
     return None
 
 
+def _reads_member_rollups(request: CallUsageRequest) -> bool:
+    """Whether a ``groupBy=uid`` series reads the per-user rollups (it has no filter)."""
+    return not (request.query.conditions or request.query.members)
+
+
 class UsageReader:
-    """Answers usage series over one database (reads only; one snapshot per series)."""
+    """Answers usage series over one database (one snapshot per series; a ``groupBy=uid`` series first
+    settles the per-user rollups' backlog, ``store/usage_member_backlog.py``)."""
 
     def __init__(self, db: Database):
         self.db = db
@@ -162,6 +169,8 @@ class UsageReader:
         """The rows of ``/api/usage/calls``, bucket after bucket."""
         period = request.period
         series = buckets(period.from_ms, period.to_ms, period.interval, period.tz)
+        if period.group_by == "uid" and _reads_member_rollups(request):
+            settle(self.db, app_id)  # before the snapshot: the per-user rollups' backlog
         with self.db.read() as conn:
             if period.group_by == "uid":
                 return self._member_series(conn, app_id, request, series, now_ms)
@@ -249,8 +258,9 @@ class UsageReader:
         self, conn: Connection, app_id: str, request: CallUsageRequest, series: list[Bucket], now_ms: int
     ) -> list[dict[str, Any]]:
         """``groupBy=uid``: from the per-user rollups without filters (a few rows per bucket and user,
-        ``store/usage_members.py``), else from the member rows of the calls the filters keep."""
-        if request.query.conditions or request.query.members:
+        ``store/usage_members.py``), else from the member rows of the calls the filters keep. A
+        backlog in this snapshot (a write committed after :func:`settle`) is read around the same way."""
+        if not _reads_member_rollups(request) or has_backlog(conn, app_id):
             return self._member_raw_series(conn, app_id, request, series, now_ms)
         read = MemberSeriesRead(conn, app_id, series, now_ms)
         top = read.top(request.period.limit)

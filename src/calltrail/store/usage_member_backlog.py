@@ -1,0 +1,78 @@
+"""The per-user rollups' backlog: their recompute coalesced over many writes, done before a read.
+
+Recomputing a ``(slot, user)`` row of ``usage_member_rollups`` reads every call of the user that
+can touch the slot, then recomputes the user's hour, 4-hour block and day from their children
+(``store/usage_members.py``). Done by every write, a day's rows were recomputed by each batch
+within it: with 1,000-event batches at the demo's density, each day about 40 times, and the
+per-user rollups took a third of ingest (docs/storage.md). So a write only *marks* the keys it
+changes (:func:`mark_members`, in its transaction); they are recomputed together:
+
+- by the write that brings the marks since the last recompute to :data:`MARKS_BEFORE_RECOMPUTE`
+  (so the backlog, and the wait of the read that settles it, stay bounded);
+- before a read of the rollups (:func:`settle`, in its own write transaction): the read then
+  sees none. A read whose snapshot still holds a backlog (a writer committed in between) reads
+  the member rows instead (``store/usage_read.py``): the figures are exact at every read.
+
+Recomputing a key later gives what recomputing it at once gave: a row depends only on the calls
+stored when it is computed. Both steps run under the app's rollup lock (``<app>/usage-rollups``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import groupby
+
+from calltrail.store.database import Connection, Database
+from calltrail.store.usage_members import recompute_members, touched_members
+from calltrail.usage.rollups import LEVELS, CallSpan
+
+#: Marks (``(slot, user)`` keys, counted each time marked) that make a write recompute the backlog:
+#: about 20 batches of 1,000 events at the demo's density, a second or so of recomputing.
+MARKS_BEFORE_RECOMPUTE = 20_000
+_DAY = LEVELS[-1]
+_SIZE_CONFLICT = "ON CONFLICT (app_id) DO UPDATE SET marks = usage_member_backlog_size.marks + excluded.marks"
+
+
+def mark_members(conn: Connection, app_id: str, changed: Iterable[tuple[str, CallSpan]]) -> None:
+    """Mark the keys the changed calls touch (``changed`` as :func:`touched_members` takes it);
+    recompute the backlog once it is due."""
+    touched = touched_members(changed)
+    if not touched:
+        return
+    conn.lock_keys([f"{app_id}/usage-rollups"])
+    keys = sorted((app_id, slot, uid) for slot, uids in touched.items() for uid in uids)
+    conn.insert_rows("usage_member_backlog", ("app_id", "slot", "uid"), keys,
+                     "ON CONFLICT (app_id, slot, uid) DO NOTHING")  # fmt: skip
+    conn.insert_rows("usage_member_backlog_size", ("app_id", "marks"), [(app_id, len(keys))], _SIZE_CONFLICT)
+    row = conn.fetchone("SELECT marks FROM usage_member_backlog_size WHERE app_id = ?", (app_id,))
+    if row is not None and int(row[0]) >= MARKS_BEFORE_RECOMPUTE:
+        recompute_backlog(conn, app_id)
+
+
+def recompute_backlog(conn: Connection, app_id: str) -> int:
+    """Recompute every marked key of the app, a UTC day at a time (a day's parents are its own),
+    and clear the backlog; returns how many keys there were."""
+    conn.lock_keys([f"{app_id}/usage-rollups"])
+    rows = conn.fetchall("SELECT slot, uid FROM usage_member_backlog WHERE app_id = ? ORDER BY slot", (app_id,))
+    for _, day in groupby(rows, key=lambda row: int(row[0]) // _DAY):
+        touched: dict[int, set[str]] = {}
+        for slot, uid in day:
+            touched.setdefault(int(slot), set()).add(uid)
+        recompute_members(conn, app_id, touched)
+    conn.execute("DELETE FROM usage_member_backlog WHERE app_id = ?", (app_id,))
+    conn.execute("DELETE FROM usage_member_backlog_size WHERE app_id = ?", (app_id,))
+    return len(rows)
+
+
+def has_backlog(conn: Connection, app_id: str) -> bool:
+    """Whether some rows of the app's per-user rollups are not recomputed yet (in this snapshot)."""
+    return conn.fetchone("SELECT 1 FROM usage_member_backlog WHERE app_id = ? LIMIT 1", (app_id,)) is not None
+
+
+def settle(db: Database, app_id: str) -> None:
+    """Recompute the app's backlog, if it has one, in a write transaction of its own."""
+    with db.read() as conn:
+        pending = has_backlog(conn, app_id)
+    if pending:
+        with db.write() as conn:
+            recompute_backlog(conn, app_id)
