@@ -153,14 +153,21 @@ def deliver_webhooks(app: Starlette, stores: Stores, settings: Settings) -> Star
     """Run the webhook deliverer (:mod:`calltrail.jobs.deliverer`) for as long as ``app`` serves:
     it starts after the app's own startup and stops, cleanly, before the app's own shutdown."""
     from calltrail.jobs.deliverer import Policy, delivering
+    from calltrail.jobs.settler import settling
     from calltrail.jobs.sweeper import sweeping
 
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(served: Starlette) -> AsyncIterator[None]:
-        # The retention sweeper (jobs/sweeper.py) runs alongside, started and stopped the same way.
-        async with inner(served), delivering(stores.db, Policy.from_settings(settings)), sweeping(stores):
+        # The retention sweeper (jobs/sweeper.py) and the per-user rollups' settler
+        # (jobs/settler.py) run alongside, started and stopped the same way.
+        async with (
+            inner(served),
+            delivering(stores.db, Policy.from_settings(settings)),
+            sweeping(stores),
+            settling(stores.db),
+        ):
             yield
 
     app.router.lifespan_context = lifespan

@@ -9,6 +9,7 @@ changes (:func:`mark_members`, in its transaction); they are recomputed together
 
 - by the write that brings the marks since the last recompute to :data:`MARKS_BEFORE_RECOMPUTE`
   (so the backlog, and the wait of the read that settles it, stay bounded);
+- by ``calltrail serve`` every 2 seconds (``jobs/settler.py``), so they wait a few seconds at most;
 - before a read of the rollups (:func:`settle`, in its own write transaction): the read then
   sees none. A read whose snapshot still holds a backlog (a writer committed in between) reads
   the member rows instead (``store/usage_read.py``): the figures are exact at every read.
@@ -34,39 +35,46 @@ _SIZE_CONFLICT = "ON CONFLICT (app_id) DO UPDATE SET marks = usage_member_backlo
 
 
 def mark_members(conn: Connection, app_id: str, changed: Iterable[tuple[str, CallSpan]]) -> None:
-    """Mark the keys the changed calls touch (``changed`` as :func:`touched_members` takes it);
-    recompute the backlog once it is due."""
+    """Mark the keys the changed calls touch (``changed`` as :func:`touched_members` takes it); when
+    the marks are due, recompute them with the backlog instead (never stored: a large batch, as
+    ``calltrail demo`` writes, then pays nothing for its marks)."""
     touched = touched_members(changed)
     if not touched:
         return
     conn.lock_keys([f"{app_id}/usage-rollups"])
+    marks = sum(map(len, touched.values()))
+    row = conn.fetchone("SELECT marks FROM usage_member_backlog_size WHERE app_id = ?", (app_id,))
+    if (int(row[0]) if row is not None else 0) + marks >= MARKS_BEFORE_RECOMPUTE:
+        recompute_backlog(conn, app_id, touched)
+        return
     keys = sorted((app_id, slot, uid) for slot, uids in touched.items() for uid in uids)
     conn.insert_rows("usage_member_backlog", ("app_id", "slot", "uid"), keys,
                      "ON CONFLICT (app_id, slot, uid) DO NOTHING")  # fmt: skip
-    conn.insert_rows("usage_member_backlog_size", ("app_id", "marks"), [(app_id, len(keys))], _SIZE_CONFLICT)
-    row = conn.fetchone("SELECT marks FROM usage_member_backlog_size WHERE app_id = ?", (app_id,))
-    if row is not None and int(row[0]) >= MARKS_BEFORE_RECOMPUTE:
-        recompute_backlog(conn, app_id)
+    conn.insert_rows("usage_member_backlog_size", ("app_id", "marks"), [(app_id, marks)], _SIZE_CONFLICT)
 
 
-def recompute_backlog(conn: Connection, app_id: str) -> int:
-    """Recompute every marked key of the app, a UTC day at a time (a day's parents are its own),
-    and clear the backlog; returns how many keys there were."""
+def recompute_backlog(conn: Connection, app_id: str, touched: dict[int, set[str]] | None = None) -> None:
+    """Recompute every marked key of the app, and ``touched`` (``{slot: users}``) too, a UTC day
+    at a time (a day's parents are its own), and clear the backlog."""
     conn.lock_keys([f"{app_id}/usage-rollups"])
-    rows = conn.fetchall("SELECT slot, uid FROM usage_member_backlog WHERE app_id = ? ORDER BY slot", (app_id,))
-    for _, day in groupby(rows, key=lambda row: int(row[0]) // _DAY):
-        touched: dict[int, set[str]] = {}
-        for slot, uid in day:
-            touched.setdefault(int(slot), set()).add(uid)
-        recompute_members(conn, app_id, touched)
+    due = {slot: set(uids) for slot, uids in (touched or {}).items()}
+    for slot, uid in conn.fetchall("SELECT slot, uid FROM usage_member_backlog WHERE app_id = ?", (app_id,)):
+        due.setdefault(int(slot), set()).add(uid)
+    for _, day in groupby(sorted(due), key=lambda slot: slot // _DAY):
+        recompute_members(conn, app_id, {slot: due[slot] for slot in day})
     conn.execute("DELETE FROM usage_member_backlog WHERE app_id = ?", (app_id,))
     conn.execute("DELETE FROM usage_member_backlog_size WHERE app_id = ?", (app_id,))
-    return len(rows)
 
 
 def has_backlog(conn: Connection, app_id: str) -> bool:
     """Whether some rows of the app's per-user rollups are not recomputed yet (in this snapshot)."""
     return conn.fetchone("SELECT 1 FROM usage_member_backlog WHERE app_id = ? LIMIT 1", (app_id,)) is not None
+
+
+def apps_with_backlog(db: Database) -> list[str]:
+    """The apps with marks not recomputed yet."""
+    with db.read() as conn:
+        return [app_id for (app_id,) in conn.fetchall("SELECT app_id FROM usage_member_backlog_size ORDER BY 1")]
 
 
 def settle(db: Database, app_id: str) -> None:

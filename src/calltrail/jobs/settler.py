@@ -1,0 +1,49 @@
+"""The backlog settler: a loop inside ``calltrail serve`` that recomputes the per-user rollups'
+backlog (``store/usage_member_backlog.py``) soon after the writes that marked it.
+
+Writes only mark the rollup keys they change; a ``groupBy=uid`` read recomputes what is marked
+before it reads. Left for the read, a quiet hour's marks would make its first read wait for
+them all. Every :data:`INTERVAL` seconds this loop recomputes each app's backlog on a worker
+thread, one app per transaction, so a read finds at most a few seconds of marks. Several servers
+on one database may settle at once: each recompute runs under the app's rollup lock and clears
+what it recomputed, so the next finds nothing to do. A failing round is logged and retried at
+the next interval; stopping the server cancels the loop between apps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.to_thread
+
+from calltrail.store.database import Database
+from calltrail.store.usage_member_backlog import apps_with_backlog, settle
+
+log = logging.getLogger("calltrail.settler")
+#: Seconds between rounds: the most a read's settling waits for is about this long's marks.
+INTERVAL = 2.0
+
+
+async def settle_forever(db: Database, interval: float = INTERVAL) -> None:
+    """Settle every app's backlog every ``interval`` seconds, until cancelled."""
+    while True:
+        try:
+            for app_id in await anyio.to_thread.run_sync(apps_with_backlog, db):
+                await anyio.to_thread.run_sync(settle, db, app_id)
+        except Exception:
+            log.exception("settling the per-user rollups failed; retrying in %.0f s", interval)
+        await anyio.sleep(interval)
+
+
+@asynccontextmanager
+async def settling(db: Database, interval: float = INTERVAL) -> AsyncIterator[None]:
+    """Run the settler in the background for the duration of the block; stop it cleanly."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(settle_forever, db, interval)
+        try:
+            yield
+        finally:
+            group.cancel_scope.cancel()

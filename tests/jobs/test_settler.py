@@ -1,0 +1,80 @@
+"""The settler inside ``calltrail serve`` recomputes the per-user rollups' backlog on its own."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from calltrail.jobs.settler import settling
+from calltrail.kernel.problems import Problems
+from calltrail.kernel.tenancy import new_app_settings
+from calltrail.sessions.demo import build_world, generate_calls
+from calltrail.sessions.events import parse_event
+from calltrail.store import Stores, open_stores
+from calltrail.store.usage_member_backlog import apps_with_backlog
+from calltrail.store.usage_members import backfill
+
+
+def _ingest_demo(stores: Stores, app_id: str, calls: int) -> None:
+    events = []
+    for call in generate_calls(build_world(1), app_id=app_id, count=calls, seed=3, span_days=2):
+        for raw in call:
+            event = parse_event(raw, Problems())
+            assert event is not None
+            events.append(event)
+    for start in range(0, len(events), 200):
+        stores.sessions.ingest(app_id, events[start : start + 200])
+
+
+def _rollups(stores: Stores, app_id: str) -> list[tuple[Any, ...]]:
+    with stores.db.read() as conn:
+        rows = conn.fetchall(
+            "SELECT * FROM usage_member_rollups WHERE app_id = ? ORDER BY level, block, uid", (app_id,)
+        )
+    return [tuple(int(v) if not isinstance(v, str) else v for v in row) for row in rows]
+
+
+def test_the_settler_recomputes_every_apps_backlog(stores: Stores) -> None:
+    apps = [stores.tenants.create_app(new_app_settings("Settle", f"s-{secrets.token_hex(5)}")).app_id for _ in "ab"]
+    for app_id in apps:
+        _ingest_demo(stores, app_id, 60)
+    assert set(apps) <= set(apps_with_backlog(stores.db))
+
+    async def serve_until_settled() -> None:
+        async with settling(stores.db, interval=0.05):
+            with anyio.fail_after(60):
+                while set(apps) & set(await anyio.to_thread.run_sync(apps_with_backlog, stores.db)):
+                    await anyio.sleep(0.05)
+
+    anyio.run(serve_until_settled)
+    for app_id in apps:
+        settled = _rollups(stores, app_id)
+        assert settled
+        with stores.db.write() as conn:
+            conn.execute("INSERT INTO usage_member_rollup_backfill (app_id) VALUES (?)", (app_id,))
+        assert app_id in backfill(stores.db)  # recomputed from scratch: the same rows
+        assert _rollups(stores, app_id) == settled
+
+
+def test_calltrail_serve_runs_the_settler(
+    server_factory: Callable[..., Any], database_url: Callable[[str], str]
+) -> None:
+    """A real ``calltrail serve`` process recomputes a backlog left by another writer, unasked."""
+    db_url = database_url("sqlite")
+    own = open_stores(db_url)
+    try:
+        app_id = own.tenants.create_app(new_app_settings("Serve", f"s-{secrets.token_hex(5)}")).app_id
+        _ingest_demo(own, app_id, 30)
+        assert app_id in apps_with_backlog(own.db)
+        server = server_factory(db_url)
+        deadline = time.monotonic() + 60
+        while app_id in apps_with_backlog(own.db) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert app_id not in apps_with_backlog(own.db), server.output()
+        assert _rollups(own, app_id)
+    finally:
+        own.close()
