@@ -110,11 +110,12 @@ def _long_members_from_calls(stores: Stores, app_id: str) -> list[tuple[Any, ...
     return sorted(found)
 
 
-@pytest.fixture(scope="module")
-def filled(stores: Stores) -> str:
-    app_id = stores.tenants.create_app(new_app_settings("Members", f"m-{secrets.token_hex(5)}")).app_id
+def _write_random_calls(stores: Stores, app_id: str) -> int:
+    """Twelve batches of 40 new calls, each also rewriting 5 earlier ones and deleting 5; returns
+    how many batches left no backlog."""
     rng = random.Random(11)
     current: set[int] = set()
+    settled = 0
     for batch in range(12):
         fresh = [_random_call(rng, batch * 40 + n) for n in range(40)]
         old = rng.sample(sorted(current), min(len(current), 10))
@@ -122,8 +123,16 @@ def filled(stores: Stores) -> str:
         with stores.db.write() as conn:
             stores.sessions._delete_rows(conn, app_id, [f"s{index:05d}" for index in old[5:]])
             stores.sessions._write_rows(conn, app_id, [*fresh, *rewritten])
+            settled += not has_backlog(conn, app_id)
         current -= set(old[5:])
         current |= {batch * 40 + n for n in range(40)}
+    return settled
+
+
+@pytest.fixture(scope="module")
+def filled(stores: Stores) -> str:
+    app_id = stores.tenants.create_app(new_app_settings("Members", f"m-{secrets.token_hex(5)}")).app_id
+    _write_random_calls(stores, app_id)
     settle(stores.db, app_id)
     return app_id
 
@@ -145,19 +154,7 @@ def test_a_backlog_recomputed_along_the_way_keeps_the_same_rows(
     ``groupBy=uid`` series settling the rest: the same rows as recomputed at the end alone."""
     monkeypatch.setattr(usage_member_backlog, "MARKS_BEFORE_RECOMPUTE", 60)
     app_id = stores.tenants.create_app(new_app_settings("Backlog", f"b-{secrets.token_hex(5)}")).app_id
-    rng = random.Random(11)
-    current: set[int] = set()
-    recomputed_inline = 0
-    for batch in range(12):
-        fresh = [_random_call(rng, batch * 40 + n) for n in range(40)]
-        old = rng.sample(sorted(current), min(len(current), 10))
-        rewritten = [_random_call(rng, index) for index in old[:5]]
-        with stores.db.write() as conn:
-            stores.sessions._delete_rows(conn, app_id, [f"s{index:05d}" for index in old[5:]])
-            stores.sessions._write_rows(conn, app_id, [*fresh, *rewritten])
-            recomputed_inline += not has_backlog(conn, app_id)
-        current -= set(old[5:])
-        current |= {batch * 40 + n for n in range(40)}
+    recomputed_inline = _write_random_calls(stores, app_id)
     assert recomputed_inline >= 3
     period = Period(BASE * 1000, (BASE + 3 * DAY) * 1000, "day", "UTC", zone("UTC"), "uid", 100)
     with stores.db.read() as conn:

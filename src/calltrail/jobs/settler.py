@@ -13,12 +13,12 @@ the next interval; stopping the server cancels the loop between apps.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import anyio
 import anyio.to_thread
 
+from calltrail.jobs.background import in_background
 from calltrail.store.database import Database
 from calltrail.store.usage_member_backlog import apps_with_backlog, settle
 
@@ -38,12 +38,6 @@ async def settle_forever(db: Database, interval: float = INTERVAL) -> None:
         await anyio.sleep(interval)
 
 
-@asynccontextmanager
-async def settling(db: Database, interval: float = INTERVAL) -> AsyncIterator[None]:
+def settling(db: Database, interval: float = INTERVAL) -> AbstractAsyncContextManager[None]:
     """Run the settler in the background for the duration of the block; stop it cleanly."""
-    async with anyio.create_task_group() as group:
-        group.start_soon(settle_forever, db, interval)
-        try:
-            yield
-        finally:
-            group.cancel_scope.cancel()
+    return in_background(settle_forever, db, interval)

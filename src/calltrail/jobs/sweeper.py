@@ -14,12 +14,12 @@ between batches (a batch in progress commits or rolls back as a whole).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import anyio
 import anyio.to_thread
 
+from calltrail.jobs.background import in_background
 from calltrail.kernel.instants import now_ms
 from calltrail.store import Stores
 from calltrail.store.lifecycle import DAY_MS, Purger, retained_apps
@@ -69,12 +69,6 @@ async def sweep_forever(stores: Stores, interval: float = INTERVAL) -> None:
         await anyio.sleep(wait)
 
 
-@asynccontextmanager
-async def sweeping(stores: Stores, interval: float = INTERVAL) -> AsyncIterator[None]:
+def sweeping(stores: Stores, interval: float = INTERVAL) -> AbstractAsyncContextManager[None]:
     """Run the sweeper in the background for the duration of the block; stop it cleanly."""
-    async with anyio.create_task_group() as group:
-        group.start_soon(sweep_forever, stores, interval)
-        try:
-            yield
-        finally:
-            group.cancel_scope.cancel()
+    return in_background(sweep_forever, stores, interval)
