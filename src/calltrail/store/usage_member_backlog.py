@@ -10,7 +10,7 @@ changes (:func:`mark_members`, in its transaction); they are recomputed together
 - by the write that brings the marks since the last recompute to :data:`MARKS_BEFORE_RECOMPUTE`
   (so the backlog, and the wait of the read that settles it, stay bounded);
 - by ``calltrail serve`` every 2 seconds (``jobs/settler.py``), so they wait a few seconds at most;
-- before a read of the rollups (:func:`settle`, in its own write transaction): the read then
+- before a read of the rollups (:func:`settle`, a write transaction per marked day): the read then
   sees none. A read whose snapshot still holds a backlog (a writer committed in between) reads
   the member rows instead (``store/usage_read.py``): the figures are exact at every read.
 
@@ -77,10 +77,37 @@ def apps_with_backlog(db: Database) -> list[str]:
         return [app_id for (app_id,) in conn.fetchall("SELECT app_id FROM usage_member_backlog_size ORDER BY 1")]
 
 
+def recompute_first_day(conn: Connection, app_id: str) -> int | None:
+    """Recompute the marked keys of the app's earliest marked UTC day and clear them; returns that
+    day (Unix seconds // 86,400), or None when nothing is marked."""
+    conn.lock_keys([f"{app_id}/usage-rollups"])
+    first = conn.fetchone("SELECT min(slot) FROM usage_member_backlog WHERE app_id = ?", (app_id,))
+    if first is None or first[0] is None:
+        conn.execute("DELETE FROM usage_member_backlog_size WHERE app_id = ?", (app_id,))
+        return None
+    day = int(first[0]) // _DAY
+    bounds = (app_id, day * _DAY, (day + 1) * _DAY)
+    touched: dict[int, set[str]] = {}
+    for slot, uid in conn.fetchall(
+        "SELECT slot, uid FROM usage_member_backlog WHERE app_id = ? AND slot >= ? AND slot < ?", bounds
+    ):
+        touched.setdefault(int(slot), set()).add(uid)
+    recompute_members(conn, app_id, touched)
+    conn.execute("DELETE FROM usage_member_backlog WHERE app_id = ? AND slot >= ? AND slot < ?", bounds)
+    if not has_backlog(conn, app_id):
+        conn.execute("DELETE FROM usage_member_backlog_size WHERE app_id = ?", (app_id,))
+    return day
+
+
 def settle(db: Database, app_id: str) -> None:
-    """Recompute the app's backlog, if it has one, in a write transaction of its own."""
+    """Recompute the app's backlog, one UTC day per write transaction (a writer waits for one day's
+    recompute at most, not for the whole backlog's), up to the last day marked when it starts."""
     with db.read() as conn:
-        pending = has_backlog(conn, app_id)
-    if pending:
+        last = conn.fetchone("SELECT max(slot) FROM usage_member_backlog WHERE app_id = ?", (app_id,))
+    if last is None or last[0] is None:
+        return
+    while True:
         with db.write() as conn:
-            recompute_backlog(conn, app_id)
+            day = recompute_first_day(conn, app_id)
+        if day is None or day >= int(last[0]) // _DAY:
+            return
