@@ -199,7 +199,6 @@ def _ingest_telephony_demo(stores: Stores, app_id: str, channel_id: str, calls: 
             sent = feed_demo(stores.voice, app_id, channel.channel_id, calls, seed, on_call=lambda: bar.update(1))
         except InvalidDemoEvent as exc:  # a generator bug, never user input
             raise click.ClickException(str(exc)) from None
-    settle(stores.db, app_id)  # the per-user rollups' last marks: the first groupBy=uid read is quick
     stores.db.analyze()  # a bulk load changes the data's shape: refresh the planner's statistics
     return calls, sent
 

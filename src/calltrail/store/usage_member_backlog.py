@@ -20,8 +20,9 @@ stored when it is computed. Both steps run under the app's rollup lock (``<app>/
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import groupby
+from typing import Any
 
 from calltrail.store.database import Connection, Database
 from calltrail.store.usage_members import recompute_members, touched_members
@@ -45,7 +46,7 @@ def mark_members(conn: Connection, app_id: str, changed: Iterable[tuple[str, Cal
     marks = sum(map(len, touched.values()))
     row = conn.fetchone("SELECT marks FROM usage_member_backlog_size WHERE app_id = ?", (app_id,))
     if (int(row[0]) if row is not None else 0) + marks >= MARKS_BEFORE_RECOMPUTE:
-        recompute_backlog(conn, app_id, touched)
+        _recompute_with_backlog(conn, app_id, touched)
         return
     keys = sorted((app_id, slot, uid) for slot, uids in touched.items() for uid in uids)
     conn.insert_rows("usage_member_backlog", ("app_id", "slot", "uid"), keys,
@@ -53,13 +54,18 @@ def mark_members(conn: Connection, app_id: str, changed: Iterable[tuple[str, Cal
     conn.insert_rows("usage_member_backlog_size", ("app_id", "marks"), [(app_id, marks)], _SIZE_CONFLICT)
 
 
-def recompute_backlog(conn: Connection, app_id: str, touched: dict[int, set[str]] | None = None) -> None:
-    """Recompute every marked key of the app, and ``touched`` (``{slot: users}``) too, a UTC day
-    at a time (a day's parents are its own), and clear the backlog."""
-    conn.lock_keys([f"{app_id}/usage-rollups"])
-    due = {slot: set(uids) for slot, uids in (touched or {}).items()}
-    for slot, uid in conn.fetchall("SELECT slot, uid FROM usage_member_backlog WHERE app_id = ?", (app_id,)):
-        due.setdefault(int(slot), set()).add(uid)
+def _with_marks(touched: dict[int, set[str]], rows: Iterable[Sequence[Any]]) -> dict[int, set[str]]:
+    """``touched`` (``{slot: users}``) with the marks of ``rows`` (``(slot, uid)``) added."""
+    for slot, uid in rows:
+        touched.setdefault(int(slot), set()).add(uid)
+    return touched
+
+
+def _recompute_with_backlog(conn: Connection, app_id: str, touched: dict[int, set[str]]) -> None:
+    """Recompute ``touched`` and every marked key of the app, a UTC day at a time (a day's parents
+    are its own), and clear the backlog. The caller holds the app's rollup lock."""
+    rows = conn.fetchall("SELECT slot, uid FROM usage_member_backlog WHERE app_id = ?", (app_id,))
+    due = _with_marks(touched, rows)
     for _, day in groupby(sorted(due), key=lambda slot: slot // _DAY):
         recompute_members(conn, app_id, {slot: due[slot] for slot in day})
     conn.execute("DELETE FROM usage_member_backlog WHERE app_id = ?", (app_id,))
@@ -87,12 +93,10 @@ def recompute_first_day(conn: Connection, app_id: str) -> int | None:
         return None
     day = int(first[0]) // _DAY
     bounds = (app_id, day * _DAY, (day + 1) * _DAY)
-    touched: dict[int, set[str]] = {}
-    for slot, uid in conn.fetchall(
+    rows = conn.fetchall(
         "SELECT slot, uid FROM usage_member_backlog WHERE app_id = ? AND slot >= ? AND slot < ?", bounds
-    ):
-        touched.setdefault(int(slot), set()).add(uid)
-    recompute_members(conn, app_id, touched)
+    )
+    recompute_members(conn, app_id, _with_marks({}, rows))
     conn.execute("DELETE FROM usage_member_backlog WHERE app_id = ? AND slot >= ? AND slot < ?", bounds)
     if not has_backlog(conn, app_id):
         conn.execute("DELETE FROM usage_member_backlog_size WHERE app_id = ?", (app_id,))
