@@ -5,8 +5,8 @@ into databases with the same schema (so the same indexes on ``call_events``) and
 durability (SQLite: WAL, synchronous=FULL; PostgreSQL: synchronous_commit on):
 
 - **ingest**: ``SessionStore.ingest`` (locks, probe, new events, the fold, the record, its
-  members, the count tables, usage figures and rollups), each batch in its own transaction, then
-  the per-user rollups' backlog recomputed (``store/usage_member_backlog.py``), inside the clock;
+  members, the count tables, usage figures and rollup marks), each batch in its own transaction, then
+  the usage rollups' backlog recomputed (``store/usage_backlog.py``), inside the clock;
 - **anchor**: the events' stored rows (encoded beforehand, outside the clock) inserted into
   ``call_events`` with one ``executemany`` and a commit per batch, through the driver alone.
 
@@ -32,7 +32,7 @@ from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.demo import DEFAULT_SPAN_DAYS, build_world, generate_calls
 from calltrail.sessions.events import Event, parse_event
 from calltrail.store import open_stores
-from calltrail.store.usage_member_backlog import settle
+from calltrail.store.usage_backlog import settle
 
 APP = "ingest-anchor"
 #: With --pg: the two databases each round starts afresh, dropped at the end.
@@ -58,7 +58,7 @@ def run_ingest(url: str, batches: list[list[Event]]) -> float:
         started = time.perf_counter()
         for batch in batches:
             stores.sessions.ingest(APP, batch)
-        settle(stores.db, APP)  # the per-user rollups' backlog, as the next groupBy=uid read would
+        settle(stores.db, APP)  # the rollups' backlog, as the next usage read would
         return time.perf_counter() - started
     finally:
         stores.close()

@@ -43,6 +43,7 @@ USAGE_TABLES = (
     "usage_long_members",
     "usage_rollups",
     "usage_member_rollups",
+    "usage_rollup_backlog",
     "usage_member_backlog",
     "usage_member_backlog_size",
 )

@@ -160,7 +160,7 @@ def deliver_webhooks(app: Starlette, stores: Stores, settings: Settings) -> Star
 
     @asynccontextmanager
     async def lifespan(served: Starlette) -> AsyncIterator[None]:
-        # The retention sweeper (jobs/sweeper.py) and the per-user rollups' settler
+        # The retention sweeper (jobs/sweeper.py) and the usage rollups' settler
         # (jobs/settler.py) run alongside, started and stopped the same way.
         async with (
             inner(served),

@@ -1,4 +1,4 @@
-"""The settler inside ``calltrail serve`` recomputes the per-user rollups' backlog on its own."""
+"""The settler inside ``calltrail serve`` recomputes the usage rollups' backlog on its own."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.demo import build_world, generate_calls
 from calltrail.sessions.events import parse_event
 from calltrail.store import Stores, open_stores
-from calltrail.store.usage_member_backlog import apps_with_backlog
+from calltrail.store.usage_backlog import apps_with_backlog
 from calltrail.store.usage_members import backfill
+from calltrail.store.usage_rollups import backfill as backfill_rollups
 
 
 def _ingest_demo(stores: Stores, app_id: str, calls: int) -> None:
@@ -31,11 +32,18 @@ def _ingest_demo(stores: Stores, app_id: str, calls: int) -> None:
 
 
 def _rollups(stores: Stores, app_id: str) -> list[tuple[Any, ...]]:
+    """Both rollups of the app as stored (not settled first: the settler must have done it)."""
     with stores.db.read() as conn:
         rows = conn.fetchall(
             "SELECT * FROM usage_member_rollups WHERE app_id = ? ORDER BY level, block, uid", (app_id,)
-        )
-    return [tuple(int(v) if not isinstance(v, str) else v for v in row) for row in rows]
+        ) + conn.fetchall("SELECT * FROM usage_rollups WHERE app_id = ? ORDER BY grp, level, block, value", (app_id,))
+    return [tuple(_plain(v) for v in row) for row in rows]
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    return bytes(value) if isinstance(value, bytes | memoryview) else int(value)
 
 
 def test_the_settler_recomputes_every_apps_backlog(stores: Stores) -> None:
@@ -56,7 +64,8 @@ def test_the_settler_recomputes_every_apps_backlog(stores: Stores) -> None:
         assert settled
         with stores.db.write() as conn:
             conn.execute("INSERT INTO usage_member_rollup_backfill (app_id) VALUES (?)", (app_id,))
-        assert app_id in backfill(stores.db)  # recomputed from scratch: the same rows
+            conn.execute("INSERT INTO usage_rollup_backfill (app_id) VALUES (?)", (app_id,))
+        assert app_id in backfill(stores.db) and app_id in backfill_rollups(stores.db)  # from scratch
         assert _rollups(stores, app_id) == settled
 
 

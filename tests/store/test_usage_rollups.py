@@ -18,6 +18,7 @@ from calltrail.sessions.demo import build_world, generate_calls
 from calltrail.sessions.query import CallQuery
 from calltrail.store import Stores, open_stores
 from calltrail.store.usage import CALL_COLUMNS, CallUsage
+from calltrail.store.usage_backlog import has_rollup_backlog, settle
 from calltrail.store.usage_read import UsageReader, _Filter
 from calltrail.store.usage_rollups import SeriesRead, backfill, refresh
 from calltrail.usage.figures import CallSums
@@ -56,7 +57,10 @@ def _write(stores: Stores, app_id: str, calls: list[CallUsage], old: list[CallUs
 
 
 def _rollups(stores: Stores, app_id: str) -> list[tuple[Any, ...]]:
+    """The app's rollups, its backlog recomputed first."""
+    settle(stores.db, app_id)
     with stores.db.read() as conn:
+        assert not has_rollup_backlog(conn, app_id)
         rows = conn.fetchall(
             f"SELECT grp, level, block, value, {', '.join(FIGURES)}, peak_from, peak_until, edges FROM usage_rollups "
             "WHERE app_id = ? ORDER BY grp, level, block, value",
@@ -218,6 +222,7 @@ def test_day_edges_are_stored_uncompressed_on_postgresql(database_url: Callable[
         app_id = stores.tenants.create_app(new_app_settings("Edges", f"e-{secrets.token_hex(5)}")).app_id
         calls = generate_calls(build_world(2), app_id=app_id, count=60, seed=3, end="2026-03-30T00:00:00Z", span_days=2)
         feed_session_demo(stores.sessions, app_id, calls)
+        settle(stores.db, app_id)
         with stores.db.read() as conn:
             found = conn.fetchall(
                 "SELECT length(edges), pg_column_compression(edges) FROM usage_rollups WHERE app_id = ? AND level = 3",

@@ -284,3 +284,22 @@ def test_phone_pages(signed_in: TestClient, stores: Stores, calls: Tenant) -> No
     listed = signed_in.get(f"/voice/{channel}?status=completed")
     assert listed.status_code == 200 and "No calls match." in listed.text
     assert signed_in.get(f"/voice/{channel}?status=flying").status_code == 400
+
+
+def test_the_overview_settles_the_usage_rollups_before_its_snapshot(
+    signed_in: TestClient, stores: Stores, calls: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page reads its series from the rollups in its one snapshot: their backlog is settled
+    for the viewer's app before that snapshot (else the page would read every call around it)."""
+    outside: list[tuple[str, bool]] = []  # (app, whether no snapshot was open on the thread)
+    settle = stores.usage.settle
+
+    def spy(app_id: str) -> None:
+        outside.append((app_id, getattr(stores.db._local, "reading", None) is None))
+        settle(app_id)
+
+    monkeypatch.setattr(stores.usage, "settle", spy)
+    response = signed_in.get("/", params={"from": "2026-04-24", "to": "2026-04-24", "tz": "UTC"})
+    assert response.status_code == 200, response.text
+    assert (calls.app_id, True) in outside
+    assert re.search(r">\s*3\s*<", response.text)  # the three calls of the day

@@ -19,7 +19,7 @@ from calltrail.cli.first_run import DEMO_PHONE_CALLS
 from calltrail.kernel.errors import CalltrailError
 from calltrail.kernel.tenancy import REGIONS, SCOPES, new_app_settings, new_key_settings
 from calltrail.store import Stores
-from calltrail.store.usage_member_backlog import settle
+from calltrail.store.usage_backlog import settle
 from calltrail.voice.vocabulary import new_channel_settings
 
 
@@ -178,7 +178,7 @@ def _ingest_demo(stores: Stores, app_id: str, calls: int, seed: int) -> tuple[in
             sent = feed_session_demo(stores.sessions, app_id, generated, lambda: bar.update(1))
         except InvalidDemoEvent as exc:  # a generator bug, never user input
             raise click.ClickException(str(exc)) from None
-    settle(stores.db, app_id)  # the per-user rollups' last marks: the first groupBy=uid read is quick
+    settle(stores.db, app_id)  # the rollups' last marks: the first usage read is quick
     stores.db.analyze()  # a bulk load changes the data's shape: refresh the planner's statistics
     return calls, sent
 
@@ -310,7 +310,7 @@ def import_(app_id: str, db_url: str, files: tuple[Any, ...]) -> None:
     with _stores(db_url) as stores:
         stores.tenants.require_app(app_id)
         report = import_records(stores.sessions, app_id, files, progress=_progress, warn=_warn)
-        settle(stores.db, app_id)  # the per-user rollups' last marks: the first groupBy=uid read is quick
+        settle(stores.db, app_id)  # the rollups' last marks: the first usage read is quick
     click.echo(f"imported {report.imported} record(s), skipped {report.skipped}", err=True)
     if report.skipped:
         sys.exit(1)

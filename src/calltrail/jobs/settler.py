@@ -1,8 +1,8 @@
-"""The backlog settler: a loop inside ``calltrail serve`` that recomputes the per-user rollups'
-backlog (``store/usage_member_backlog.py``) soon after the writes that marked it.
+"""The backlog settler: a loop inside ``calltrail serve`` that recomputes the usage rollups'
+backlog (``store/usage_backlog.py``) soon after the writes that marked it.
 
-Writes only mark the rollup keys they change; a ``groupBy=uid`` read recomputes what is marked
-before it reads. Left for the read, a quiet hour's marks would make its first read wait for
+Writes only mark the rollup slots and keys they change; a read of the rollups recomputes what is
+marked before it reads. Left for the read, a quiet hour's marks would make its first read wait for
 them all. Every :data:`INTERVAL` seconds this loop recomputes each app's backlog on a worker
 thread, one app per transaction, so a read finds at most a few seconds of marks. Several servers
 on one database may settle at once: each recompute runs under the app's rollup lock and clears
@@ -20,7 +20,7 @@ import anyio.to_thread
 
 from calltrail.jobs.background import in_background
 from calltrail.store.database import Database
-from calltrail.store.usage_member_backlog import apps_with_backlog, settle
+from calltrail.store.usage_backlog import apps_with_backlog, settle
 
 log = logging.getLogger("calltrail.settler")
 #: Seconds between rounds: the most a read's settling waits for is about this long's marks.

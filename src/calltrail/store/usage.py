@@ -16,9 +16,9 @@ Tables (migration ``m0007_usage``):
 * ``call_members`` (the session store's member rows, ``m0001``) carry each user's own minutes
   (``minutes_ms``, ``m0023``) beside their missed flag (``groupBy=uid``): :func:`account_calls`
   writes a written call's member rows, where those minutes are computed.
-* ``usage_member_backlog`` (``m0026``): the per-user rollup keys the writes changed, recomputed
-  together (``store/usage_member_backlog.py``): those rollups are exact at every read rather than
-  at every commit.
+* ``usage_rollup_backlog`` and ``usage_member_backlog`` (``m0027``, ``m0026``): the slots of the
+  app's rollups and the per-user rollup keys the writes changed, recomputed together
+  (``store/usage_backlog.py``): the rollups are exact at every read rather than at every commit.
 * ``usage_long_members`` (``m0021``): the members of long calls by user, with the call's span
   (``groupBy=uid`` counts each ranked user's long calls in progress from it).
 * ``usage_voice_calls``: one row per phone call, with what Bird's record carries only in its
@@ -39,9 +39,9 @@ import orjson
 from calltrail.kernel.instants import parse_rfc3339
 from calltrail.sessions.vocabulary import CallRow
 from calltrail.store.database import Connection, Database, chunks, placeholders
-from calltrail.store.usage_member_backlog import mark_members
+from calltrail.store.usage_backlog import mark
 from calltrail.store.usage_members import long_member_rows, stored_members, write_long_members
-from calltrail.store.usage_rollups import call_span, refresh
+from calltrail.store.usage_rollups import call_span
 from calltrail.usage.figures import billable_minutes, entry_ms, quality, to_ms, user_ms
 from calltrail.usage.periods import SLOT_SECONDS
 from calltrail.usage.rollups import CallSpan
@@ -207,9 +207,8 @@ def unaccount_calls(conn: Connection, app_id: str, session_ids: Sequence[str]) -
     _apply_slot_deltas(conn, app_id, deltas)
     spans = [usage.span() for usage in stored]
     write_long_members(conn, _long_rows(app_id, stored, spans, was), [])
-    refresh(conn, app_id, spans)
-    mark_members(conn, app_id, [(uid, span) for usage, span in zip(stored, spans, strict=True)
-                                for uid in was.get(usage.session_id, ())])  # fmt: skip
+    mark(conn, app_id, spans, [(uid, span) for usage, span in zip(stored, spans, strict=True)
+                               for uid in was.get(usage.session_id, ())])  # fmt: skip
 
 
 def _long_rows(
@@ -249,8 +248,7 @@ def account_calls(conn: Connection, app_id: str, rows: Sequence[CallRow]) -> Non
     conn.insert_rows("call_members", MEMBER_COLUMNS, members)
     write_long_members(conn, gone, long_members)
     _apply_slot_deltas(conn, app_id, deltas)
-    refresh(conn, app_id, spans)  # the rollups read the calls just written
-    mark_members(conn, app_id, by_user)  # the per-user rollups: recomputed later, together
+    mark(conn, app_id, spans, by_user)  # both rollups: recomputed later, together, from these rows
 
 
 def _instant(record: dict[str, Any], key: str) -> int | None:

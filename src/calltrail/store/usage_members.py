@@ -12,7 +12,7 @@ one reads its first hour from the row it sums: a UTC day is one row per user.
 
 Writing (:func:`recompute_members`): every marked ``(user, slot)`` (``store/usage.py`` marks
 those each changed call's members touch, as it was and as it is: :func:`touched_members`, kept in
-``store/usage_member_backlog.py`` until recomputed) is recomputed from the calls that can touch
+``store/usage_backlog.py`` until recomputed) is recomputed from the calls that can touch
 it, then each parent block of that user from its children, in a writer's transaction and under
 the same per-app lock as the rollups. Apps that had calls before
 the table existed are listed in ``usage_member_rollup_backfill`` and computed once by

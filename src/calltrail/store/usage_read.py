@@ -28,7 +28,7 @@ from calltrail.kernel.errors import ResultTooLarge
 from calltrail.sessions.query import OPERATORS, CallQuery, Condition
 from calltrail.sessions.vocabulary import CALL_MODES, CALL_STATUSES, CALL_TYPES, RECEIVER_TYPES
 from calltrail.store.database import Connection, Database, integer, placeholders
-from calltrail.store.usage_member_backlog import has_backlog, settle
+from calltrail.store.usage_backlog import has_backlog, has_rollup_backlog, settle
 from calltrail.store.usage_members import MemberSeriesRead
 from calltrail.store.usage_rollups import SeriesRead
 from calltrail.usage.figures import CallSums, VoiceSums, call_row, peak, voice_row
@@ -157,11 +157,15 @@ def _reads_member_rollups(request: CallUsageRequest) -> bool:
 
 
 class UsageReader:
-    """Answers usage series over one database (one snapshot per series; a ``groupBy=uid`` series first
-    settles the per-user rollups' backlog, ``store/usage_member_backlog.py``)."""
+    """Answers usage series over one database (one snapshot per series; a series read from rollups
+    first settles their backlog, ``store/usage_backlog.py``)."""
 
     def __init__(self, db: Database):
         self.db = db
+
+    def settle(self, app_id: str) -> None:
+        """Recompute the app's rollups' backlog (before a snapshot whose series read them)."""
+        settle(self.db, app_id)
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -169,16 +173,18 @@ class UsageReader:
         """The rows of ``/api/usage/calls``, bucket after bucket."""
         period = request.period
         series = buckets(period.from_ms, period.to_ms, period.interval, period.tz)
-        if period.group_by == "uid" and _reads_member_rollups(request):
-            settle(self.db, app_id)  # before the snapshot: the per-user rollups' backlog
+        group = CALL_GROUPS.get(period.group_by or "")
+        rollup = None if period.group_by == "uid" else _rollup_choice(request.query, group)
+        if rollup is not None or (period.group_by == "uid" and _reads_member_rollups(request)):
+            self.settle(app_id)  # before the snapshot
         with self.db.read() as conn:
             if period.group_by == "uid":
                 return self._member_series(conn, app_id, request, series, now_ms)
-            group = CALL_GROUPS.get(period.group_by or "")
             sums: dict[Key, CallSums] = {}
             statuses: dict[Key, dict[str, int]] = {}
             filters = _Filter(request.query)
-            rollup = _rollup_choice(request.query, group)
+            if rollup is not None and has_rollup_backlog(conn, app_id):
+                rollup = None  # a write landed after settle(): its calls are read instead
             if rollup is not None:
                 read = SeriesRead(conn, app_id, *rollup, series, now_ms)
                 sums, statuses, edges = read.sums()

@@ -1,10 +1,11 @@
 """The ``usage_rollups`` table (migration ``m0013_usage_rollups``): kept exact by the call writers,
 read by usage series without filters or with one low-cardinality grouping or equality.
 
-Writing (:func:`refresh`): the writer passes the calls it changed, before and after. Every slot
-one of them touches (initiation, start, end, and the three slots after initiation that the
-``f`` values look back over) is recomputed from the calls that can touch it, then each parent
-block from its children, with its ``edges`` (migration ``m0016``: what the block had before each
+Writing (:func:`refresh_slots`): the writers mark the slots the calls they change touch, before
+and after (:func:`touched_slots`: initiation, start, end, and the three slots after initiation
+that the ``f`` values look back over), in the usage backlog (``store/usage_backlog.py``), which
+recomputes them together, before a read: each slot from the calls that can touch it, then each
+parent block from its children, with its ``edges`` (migration ``m0016``: what the block had before each
 child and from it on). Recomputing instead of adding deltas keeps the profile exact (a peak
 does not subtract); on PostgreSQL one lock per app orders the writers that do it.
 
@@ -114,7 +115,12 @@ def touched_slots(calls: Iterable[CallSpan]) -> set[int]:
 
 def refresh(conn: Connection, app_id: str, changed: Iterable[CallSpan]) -> None:
     """Recompute every block the changed calls (old and new versions) contribute to."""
-    slots = sorted(touched_slots(changed))
+    refresh_slots(conn, app_id, touched_slots(changed))
+
+
+def refresh_slots(conn: Connection, app_id: str, touched: Iterable[int]) -> None:
+    """Recompute these slots from their calls, then every block above them from its children."""
+    slots = sorted(touched)
     if not slots:
         return
     conn.lock_keys([f"{app_id}/usage-rollups"])

@@ -179,7 +179,7 @@ class OverviewPage:
             }
             return self.pages.html("overview.html", self.pages.context(viewer, "overview", "Overview", **context))
 
-        return await self.pages.page(request, view)
+        return await self.pages.page(request, view, prepare=self.stores.usage.settle)
 
     def _newest_range(self, viewer: Viewer, span: Range) -> str | None:
         """For an empty range: the query of the 30 days up to the app's newest call, if any (one

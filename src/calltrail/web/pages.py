@@ -131,9 +131,13 @@ class Pages:
         """What every signed-in template needs, plus the view's own values."""
         return {"viewer": viewer, "section": section, "title": title, **values}
 
-    async def page(self, request: Request, view: Callable[[Viewer], Response]) -> Response:
+    async def page(
+        self, request: Request, view: Callable[[Viewer], Response], prepare: Callable[[str], None] | None = None
+    ) -> Response:
         """Run ``view`` for the signed-in viewer in one worker trip (reads in one snapshot), or
-        send a visitor who is not signed in to the sign-in form, coming back here after."""
+        send a visitor who is not signed in to the sign-in form, coming back here after. With
+        ``prepare``, it is called with the viewer's app first, outside the view's snapshot (so
+        the view reads what it wrote: the usage rollups' backlog settled)."""
 
         def work() -> Response:
             now = int(time.time())
@@ -142,16 +146,24 @@ class Pages:
                 if viewer is None:
                     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return RedirectResponse(f"/signin?next={quote(back, safe='')}", status_code=303)
-                try:
-                    response = view(viewer)
-                except Page as page:
-                    response = self.html(page.template, self.context(viewer, "", "Error", **page.context), page.status)
+                if prepare is None:
+                    response = self._render(view, viewer)
+            if prepare is not None:
+                prepare(viewer.app_id)
+                with self.stores.db.read():
+                    response = self._render(view, viewer)
             response.headers["cache-control"] = "no-store"
             if now - viewer.session.seen >= sessions.REFRESH_SECONDS:
                 self._set_session(response, request, viewer.session.touched(now))
             return response
 
         return await run(work)
+
+    def _render(self, view: Callable[[Viewer], Response], viewer: Viewer) -> Response:
+        try:
+            return view(viewer)
+        except Page as page:
+            return self.html(page.template, self.context(viewer, "", "Error", **page.context), page.status)
 
     # -- signing in and out -----------------------------------------------------------------
 

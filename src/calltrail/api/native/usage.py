@@ -34,8 +34,8 @@ class UsageEndpoints:
             with self.stores.db.read():
                 key = authenticate(self.stores, request)
                 checked = unwrap(parsed)
-            # Outside that snapshot: a groupBy=uid series first settles the per-user rollups, then
-            # reads in a snapshot of its own (store/usage_member_backlog.py).
+            # Outside that snapshot: a series read from rollups first settles their backlog, then
+            # reads in a snapshot of its own (store/usage_backlog.py).
             rows = self.stores.usage.calls(key.app_id, checked, now)
             return {"data": rows, "meta": describe(checked.period)}
 

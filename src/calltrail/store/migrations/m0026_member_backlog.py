@@ -1,5 +1,5 @@
 """The per-user rollups' backlog: which ``(slot, user)`` rows of ``usage_member_rollups`` a write
-changed and that are not recomputed yet (``store/usage_member_backlog.py``).
+changed and that are not recomputed yet (``store/usage_backlog.py``).
 
 ``usage_member_backlog`` holds each such key once; ``usage_member_backlog_size`` counts, per app,
 the keys marked since the last recompute (a key marked twice counts twice), so a writer learns from
