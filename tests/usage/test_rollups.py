@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import random
+
+import pytest
+
 from calltrail.usage.rollups import (
+    F0,
+    FIGURES,
+    FRESH_SLOTS,
     LEVELS,
+    NET,
+    RISE,
     SLOT,
+    STATUS_COLUMNS,
     BucketPeak,
+    CallSpan,
     EventSlot,
     decompose,
     merge_ranges,
     middle_spans,
     peak_span,
     profile,
+    slot_figures,
 )
 
 
@@ -66,3 +78,45 @@ def test_a_middle_slot_with_one_carried_call_starting_or_ending_becomes_an_event
     plan = BucketPeak(day, day + LEVELS[3], middle=(day + 3600, day + LEVELS[3]))
     middle_spans(plan, [ends, starts], None)
     assert len(plan.windows) == 2
+
+
+def _naive_slot(slot: int, calls: list[CallSpan], group: tuple[str, str]) -> list[int]:
+    """One group's figures in one slot by brute force: every instant that can matter, every call."""
+    mine = [call for call in calls if group in call.groups]
+    row = [0] * len(FIGURES)
+    statuses = [status.removeprefix("n_") for status in STATUS_COLUMNS]
+    for call in mine:
+        if slot <= call.initiated < slot + SLOT:
+            row[statuses.index(call.status)] += 1
+            for index, value in enumerate(call.sums, len(STATUS_COLUMNS)):
+                row[index] += value
+    spans = [(call, call.span()) for call in mine]
+    deltas = [(at, delta) for _, span in spans if span for at, delta in ((span[0], 1), (span[1], -1))
+              if at is not None and slot <= at < slot + SLOT]  # fmt: skip
+    instants = sorted({slot, *(at for at, _ in deltas)})
+    levels = [sum(delta for at, delta in deltas if at <= t) for t in instants]
+    row[NET], row[RISE] = sum(delta for _, delta in deltas), max(levels)
+    for d in range(FRESH_SLOTS):
+        early = [
+            span for call, span in spans if span and 0 <= (slot - (call.initiated - call.initiated % SLOT)) // SLOT <= d
+        ]
+        row[F0 + d] = max(sum(start <= t and (end is None or t < end) for start, end in early) for t in instants)
+    return row
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_slot_figures_equal_counting_every_call_at_every_instant(seed: int) -> None:
+    rng = random.Random(seed)
+    base = 1_774_000_000 - 1_774_000_000 % SLOT
+    calls = []
+    for _ in range(rng.randrange(1, 60)):
+        initiated = base + rng.randrange(0, 6 * 3600)
+        started = rng.choice((None, initiated, initiated + rng.randrange(0, 900)))
+        ended = None if started is None else rng.choice((None, started + rng.randrange(1, 7200)))
+        status = "ongoing" if started is not None and ended is None else rng.choice(("ended", "unanswered"))
+        groups = (("", ""), ("type", rng.choice(("audio", "video"))))
+        calls.append(CallSpan(initiated, started, ended, status, groups, tuple(rng.randrange(0, 9) for _ in range(6))))
+    for slot in (base + n * SLOT for n in range(-2, 34)):
+        found = slot_figures(slot, calls)
+        for group in (("", ""), ("type", "audio"), ("type", "video")):
+            assert found.get(group, [0] * len(FIGURES)) == _naive_slot(slot, calls, group), (slot, group)
