@@ -2,7 +2,8 @@
 
 Both sides get the same demo calls' events, in the same batches, one durable commit per batch,
 into databases with the same schema (so the same indexes on ``call_events``) and the same
-durability (SQLite: WAL, synchronous=FULL; PostgreSQL: synchronous_commit on):
+durability (SQLite: WAL, synchronous=FULL, the writer's checkpoint interval; PostgreSQL:
+synchronous_commit on):
 
 - **ingest**: ``SessionStore.ingest`` (locks, probe, new events, the fold, the record, its
   members, the count tables, usage figures and rollup marks), each batch in its own transaction, then
@@ -32,6 +33,7 @@ from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.demo import DEFAULT_SPAN_DAYS, build_world, generate_calls
 from calltrail.sessions.events import Event, parse_event
 from calltrail.store import open_stores
+from calltrail.store.database import SQLiteDatabase
 from calltrail.store.usage_backlog import settle
 
 APP = "ingest-anchor"
@@ -78,6 +80,7 @@ def run_anchor(url: str, batches: list[list[Event]]) -> float:
         raw: Any = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
         raw.execute("PRAGMA journal_mode=WAL")
         raw.execute("PRAGMA synchronous=FULL")
+        raw.execute(f"PRAGMA wal_autocheckpoint={SQLiteDatabase.WAL_AUTOCHECKPOINT}")  # as the store's writer
         raw.execute("PRAGMA foreign_keys=ON")  # as the store's connections: the app key is checked
         begin, sql = "BEGIN IMMEDIATE", insert
     else:

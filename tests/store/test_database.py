@@ -11,7 +11,14 @@ from typing import Any
 import orjson
 import pytest
 
-from calltrail.store.database import Connection, SQLiteConnection, key_hash, key_hash_sql, open_database
+from calltrail.store.database import (
+    Connection,
+    SQLiteConnection,
+    SQLiteDatabase,
+    key_hash,
+    key_hash_sql,
+    open_database,
+)
 
 Fetch = Callable[[str, Sequence[Any], str], list[bytes]]
 
@@ -218,3 +225,24 @@ def test_rows_of_every_column_type_are_inserted_as_they_are(backend: str, databa
         db.close()
     expected = {row[0]: (*row, None) for row in rows} | {row[0]: row for row in changed}
     assert sorted((*row[:5], bytes(row[5]), row[6]) for row in stored) == sorted(expected.values())
+
+
+def test_the_sqlite_writer_checkpoints_every_wal_autocheckpoint_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits past the interval copy the WAL into the file, so the WAL stays near that size (the
+    interval is lowered to 40 pages here; SQLite's own default, 1,000, would let it grow to 150)."""
+    monkeypatch.setattr(SQLiteDatabase, "WAL_AUTOCHECKPOINT", 40)
+    db = open_database(f"sqlite:///{tmp_path}/wal.db")
+    try:
+        with db.write() as conn:
+            conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+        for _ in range(30):  # 30 commits of 5 pages or so each
+            with db.write() as conn:
+                conn.executemany("INSERT INTO t (v) VALUES (?)", [(bytes(3000),) for _ in range(6)])
+        with db.read() as conn:
+            assert conn.fetchone("SELECT count(*) FROM t") == (180,)
+        # The WAL's frames (a 32-byte header, then 24 bytes and a page each) at the last commit.
+        assert (tmp_path / "wal.db-wal").stat().st_size < 80 * (4096 + 24)
+    finally:
+        db.close()  # which checkpoints and removes the WAL
