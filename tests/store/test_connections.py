@@ -106,3 +106,33 @@ def test_sqlite_readers_idle_too_long_are_closed_at_the_next_read(tmp_path: Path
         assert db.reader_count() == 1  # the others closed; one (re)used for this read
     finally:
         db.close()
+
+
+def test_sqlite_reads_do_not_wait_for_a_write_in_progress(tmp_path: Path) -> None:
+    """WAL: a read runs while a write transaction is open (and sees the state before it). The
+    writer here holds its transaction until the read is done, or 10 s; the read must end first
+    (with one lock for the pool and the writer, every read waited for the commit)."""
+    db = open_database(f"sqlite:///{tmp_path / 'wal.db'}")
+    try:
+        with db.write() as conn:
+            conn.execute("CREATE TABLE t (k INTEGER)")
+        read_done, in_write = threading.Event(), threading.Event()
+        seen: list[object] = []
+
+        def write() -> None:
+            with db.write() as conn:
+                conn.execute("INSERT INTO t VALUES (1)")
+                in_write.set()
+                read_done.wait(10)
+                seen.append("write still open" if read_done.is_set() else "read waited")
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert in_write.wait(10)
+        with db.read() as conn:
+            seen.append(conn.fetchone("SELECT count(*) FROM t"))
+        read_done.set()
+        writer.join(30)
+        assert seen == [(0,), "write still open"]
+    finally:
+        db.close()

@@ -686,7 +686,11 @@ class SQLiteDatabase(Database):
         self._reader_slots: queue.SimpleQueue[None] = queue.SimpleQueue()
         for _ in range(self.MAX_READERS):
             self._reader_slots.put(None)
+        # Two locks: the pool's (held for a list operation) and the writer's (held for a whole
+        # write transaction). Under one lock, every read waited for the write in progress to
+        # commit, which WAL exists to avoid (tests/store/test_connections.py).
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         # The writer gets a larger page cache (an upper bound, grown only as used): index inserts
         # at scattered keys are its main cost once the indexes outgrow the cache.
         self._writer = self._connect(cache_kib=1048576)
@@ -779,7 +783,7 @@ class SQLiteDatabase(Database):
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._lock:
+        with self._write_lock:
             raw = self._writer
             raw.execute("BEGIN IMMEDIATE")
             try:
@@ -790,7 +794,7 @@ class SQLiteDatabase(Database):
             raw.execute("COMMIT")
 
     def close(self) -> None:
-        with self._lock:
+        with self._write_lock, self._lock:
             for raw in [*self._readers, self._writer]:
                 raw.close()
             self._readers.clear()
