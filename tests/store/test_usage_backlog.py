@@ -63,19 +63,19 @@ def _series(stores: Stores, app_id: str, group_by: str | None) -> list[dict[str,
     return UsageReader(stores.db).calls(app_id, CallUsageRequest(period, CallQuery(), None), (BASE + 20 * DAY) * 1000)
 
 
-@pytest.mark.parametrize("group_by", [None, "type"])
-def test_a_series_whose_snapshot_holds_a_backlog_reads_the_calls(
+@pytest.mark.parametrize("group_by", [None, "type", "uid"])
+def test_a_series_whose_snapshot_still_holds_marks_recomputes_them_then_reads(
     stores: Stores, monkeypatch: pytest.MonkeyPatch, group_by: str | None
 ) -> None:
-    """A write that lands between a read's settle and its snapshot (here: no settle at all): the
-    stale rollups would answer otherwise, so the series is read from the calls, exactly."""
-    app_id = _app(stores, "Around")
+    """Writes that land between a read's settle and its snapshot (here: no settle at all): the
+    rollups are recomputed and read in one write transaction, so the stale ones are never read."""
+    app_id = _app(stores, "Marked")
     _write_random_calls(stores, app_id)
     monkeypatch.setattr(usage_read, "settle", lambda db, app_id: None)
-    read_around = _series(stores, app_id, group_by)
+    marked = _series(stores, app_id, group_by)
     with stores.db.read() as conn:
-        assert has_rollup_backlog(conn, app_id)  # the rollups were not read
+        assert not has_rollup_backlog(conn, app_id) if group_by != "uid" else not has_backlog(conn, app_id)
     monkeypatch.undo()
-    assert read_around == _series(stores, app_id, group_by)  # settled, then from the rollups
-    with stores.db.read() as conn:
-        assert not has_rollup_backlog(conn, app_id)
+    fresh = _app(stores, "Settled")
+    _write_random_calls(stores, fresh)
+    assert marked == _series(stores, fresh, group_by)  # settled before the snapshot, then read

@@ -16,9 +16,9 @@ rollups (``usage_rollup_backlog``, ``m0027``) and the ``(slot, user)`` keys of t
   backlog (at worst, a write recomputes what it changed, as every write did before the backlog);
 - by ``calltrail serve`` every 2 seconds (``jobs/settler.py``), so they wait a few seconds at most;
 - before a read of the rollups (:func:`settle`, a write transaction per marked day): the read then
-  sees none. A read whose snapshot still holds a backlog (a writer committed in between) reads
-  the calls or the member rows instead (``store/usage_read.py``): the figures are exact at every
-  read.
+  sees none. A read whose snapshot still holds marks (writes committed in between, as a steady
+  ingest does) recomputes them and reads in one write transaction (:func:`settle_in`,
+  ``store/usage_read.py``), so no write comes between: the figures are exact at every read.
 
 Recomputing a block later gives what recomputing it at once gave: a row depends only on the calls
 stored when it is computed. Every step runs under the app's rollup lock (``<app>/usage-rollups``).
@@ -158,6 +158,13 @@ def recompute_first_day(conn: Connection, app_id: str) -> int | None:
     if _marked_day(conn, app_id) is None:
         conn.execute("DELETE FROM usage_member_backlog_size WHERE app_id = ?", (app_id,))
     return day
+
+
+def settle_in(conn: Connection, app_id: str) -> None:
+    """Recompute every marked day of the app in the caller's write transaction (then read there:
+    no write comes between)."""
+    while recompute_first_day(conn, app_id) is not None:
+        pass
 
 
 def settle(db: Database, app_id: str) -> None:

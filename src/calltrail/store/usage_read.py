@@ -28,7 +28,7 @@ from calltrail.kernel.errors import ResultTooLarge
 from calltrail.sessions.query import OPERATORS, CallQuery, Condition
 from calltrail.sessions.vocabulary import CALL_MODES, CALL_STATUSES, CALL_TYPES, RECEIVER_TYPES
 from calltrail.store.database import Connection, Database, integer, placeholders
-from calltrail.store.usage_backlog import has_backlog, has_rollup_backlog, settle
+from calltrail.store.usage_backlog import has_backlog, has_rollup_backlog, settle, settle_in
 from calltrail.store.usage_members import MemberSeriesRead
 from calltrail.store.usage_rollups import SeriesRead
 from calltrail.usage.figures import CallSums, VoiceSums, call_row, peak, voice_row
@@ -175,32 +175,55 @@ class UsageReader:
         series = buckets(period.from_ms, period.to_ms, period.interval, period.tz)
         group = CALL_GROUPS.get(period.group_by or "")
         rollup = None if period.group_by == "uid" else _rollup_choice(request.query, group)
-        if rollup is not None or (period.group_by == "uid" and _reads_member_rollups(request)):
-            self.settle(app_id)  # before the snapshot
+        if rollup is not None:
+            marked = has_rollup_backlog
+        elif period.group_by == "uid" and _reads_member_rollups(request):
+            marked = has_backlog
+        else:  # read from the calls or the member rows: no rollups, no backlog
+            with self.db.read() as conn:
+                return self._calls(conn, app_id, request, series, group, rollup, now_ms)
+        self.settle(app_id)  # a day per transaction, before the snapshot
         with self.db.read() as conn:
-            if period.group_by == "uid":
-                return self._member_series(conn, app_id, request, series, now_ms)
-            sums: dict[Key, CallSums] = {}
-            statuses: dict[Key, dict[str, int]] = {}
-            filters = _Filter(request.query)
-            if rollup is not None and has_rollup_backlog(conn, app_id):
-                rollup = None  # a write landed after settle(): its calls are read instead
-            if rollup is not None:
-                read = SeriesRead(conn, app_id, *rollup, series, now_ms)
-                sums, statuses, edges = read.sums()
-                for start in range(0, len(edges), BUCKETS_PER_QUERY):
-                    part_edges = edges[start : start + BUCKETS_PER_QUERY]
-                    self._raw_sums(conn, app_id, filters, group, part_edges, sums, statuses)
-                # Only the buckets in which a call was initiated can have a peak (their own calls').
-                peaks = read.peaks({index for (index, _), found in sums.items() if found.calls})
-            for offset, part in _chunks(series if rollup is None else []):
-                if _slot_eligible(request.query, group):
-                    self._slot_sums(conn, app_id, filters, group, part, offset, sums, statuses)
-                else:
-                    ranges = [(*seconds_bounds(b), offset + i) for i, b in enumerate(part)]
-                    self._raw_sums(conn, app_id, filters, group, ranges, sums, statuses)
-            if rollup is None:
-                peaks = self._call_peaks(conn, app_id, filters, group, series, now_ms)
+            if not marked(conn, app_id):
+                return self._calls(conn, app_id, request, series, group, rollup, now_ms)
+        # Writes marked more since settle() (a steady ingest does): recomputed, then read, in one
+        # write transaction, under the rollups' lock, so that no write comes between the two.
+        with self.db.write() as conn:
+            settle_in(conn, app_id)
+            return self._calls(conn, app_id, request, series, group, rollup, now_ms)
+
+    def _calls(
+        self,
+        conn: Connection,
+        app_id: str,
+        request: CallUsageRequest,
+        series: list[Bucket],
+        group: str | None,
+        rollup: tuple[str, str | None] | None,
+        now_ms: int,
+    ) -> list[dict[str, Any]]:
+        period = request.period
+        if period.group_by == "uid":
+            return self._member_series(conn, app_id, request, series, now_ms)
+        sums: dict[Key, CallSums] = {}
+        statuses: dict[Key, dict[str, int]] = {}
+        filters = _Filter(request.query)
+        if rollup is not None:
+            read = SeriesRead(conn, app_id, *rollup, series, now_ms)
+            sums, statuses, edges = read.sums()
+            for start in range(0, len(edges), BUCKETS_PER_QUERY):
+                part_edges = edges[start : start + BUCKETS_PER_QUERY]
+                self._raw_sums(conn, app_id, filters, group, part_edges, sums, statuses)
+            # Only the buckets in which a call was initiated can have a peak (their own calls').
+            peaks = read.peaks({index for (index, _), found in sums.items() if found.calls})
+        for offset, part in _chunks(series if rollup is None else []):
+            if _slot_eligible(request.query, group):
+                self._slot_sums(conn, app_id, filters, group, part, offset, sums, statuses)
+            else:
+                ranges = [(*seconds_bounds(b), offset + i) for i, b in enumerate(part)]
+                self._raw_sums(conn, app_id, filters, group, ranges, sums, statuses)
+        if rollup is None:
+            peaks = self._call_peaks(conn, app_id, filters, group, series, now_ms)
         groups = _groups(period, _CALL_CHOICES, {key[1] for key in sums}, len(series))
         return [
             call_row(
@@ -264,9 +287,8 @@ class UsageReader:
         self, conn: Connection, app_id: str, request: CallUsageRequest, series: list[Bucket], now_ms: int
     ) -> list[dict[str, Any]]:
         """``groupBy=uid``: from the per-user rollups without filters (a few rows per bucket and user,
-        ``store/usage_members.py``), else from the member rows of the calls the filters keep. A
-        backlog in this snapshot (a write committed after :func:`settle`) is read around the same way."""
-        if not _reads_member_rollups(request) or has_backlog(conn, app_id):
+        ``store/usage_members.py``), else from the member rows of the calls the filters keep."""
+        if not _reads_member_rollups(request):
             return self._member_raw_series(conn, app_id, request, series, now_ms)
         read = MemberSeriesRead(conn, app_id, series, now_ms)
         top = read.top(request.period.limit)
