@@ -17,7 +17,7 @@ from calltrail.store.usage_read import UsageReader
 from calltrail.store.usage_rollups import backfill
 from calltrail.usage.params import CallUsageRequest, Period
 from calltrail.usage.periods import zone
-from tests.store.test_usage_members import BASE, DAY, _write_random_calls
+from tests.store.test_usage_members import BASE, DAY, _member_rollups, _write_random_calls
 from tests.store.test_usage_rollups import _rollups
 
 
@@ -50,12 +50,14 @@ def test_writes_recomputing_their_days_along_the_way_keep_the_same_rows(
     stores: Stores, written: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same writes into another app, each recomputing its days and the earliest marked one
-    whenever 60 marks are due: the same rollups once the rest is settled."""
+    whenever 60 marks are due (so some keys more than once): the same rollups, the app's and the
+    per-user ones, once the rest is settled. It fails if a due write drops its own marks."""
     monkeypatch.setattr(usage_backlog, "MARKS_BEFORE_RECOMPUTE", 60)
     app_id = _app(stores, "Due")
     recomputed_inline = _write_random_calls(stores, app_id)
     assert 3 <= recomputed_inline < 12
     assert _rollups(stores, app_id) == _rollups(stores, written)
+    assert [row[1:] for row in _member_rollups(stores, app_id)] == [row[1:] for row in _member_rollups(stores, written)]
 
 
 def _series(stores: Stores, app_id: str, group_by: str | None) -> list[dict[str, Any]]:

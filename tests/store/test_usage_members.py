@@ -17,7 +17,7 @@ import pytest
 from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.vocabulary import CallRow, Member
-from calltrail.store import Stores, usage_backlog
+from calltrail.store import Stores
 from calltrail.store.migrations import m0007_usage
 from calltrail.store.usage_backlog import has_backlog, settle
 from calltrail.store.usage_members import STILL_OPEN, backfill
@@ -144,26 +144,6 @@ def test_the_writers_keep_what_a_rebuild_computes(stores: Stores, filled: str) -
         conn.execute("INSERT INTO usage_member_rollup_backfill (app_id) VALUES (?)", (filled,))
     assert filled in backfill(stores.db)
     assert _member_rollups(stores, filled) == kept
-
-
-def test_a_backlog_recomputed_along_the_way_keeps_the_same_rows(
-    stores: Stores, filled: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The writes of ``filled`` again, into another app, with writes recomputing their days'
-    backlog whenever 60 marks are due (so between batches, some keys more than once), then a read
-    of a ``groupBy=uid`` series settling the rest: the same rows as recomputed at the end alone."""
-    monkeypatch.setattr(usage_backlog, "MARKS_BEFORE_RECOMPUTE", 60)
-    app_id = stores.tenants.create_app(new_app_settings("Backlog", f"b-{secrets.token_hex(5)}")).app_id
-    recomputed_inline = _write_random_calls(stores, app_id)
-    assert recomputed_inline >= 3
-    period = Period(BASE * 1000, (BASE + 3 * DAY) * 1000, "day", "UTC", zone("UTC"), "uid", 100)
-    assert recomputed_inline < 12  # and some left marks to a later write
-    with stores.db.write() as conn:  # a key marked without a change: recomputed to the same row (none)
-        conn.execute("INSERT INTO usage_member_backlog (app_id, slot, uid) VALUES (?, ?, ?)", (app_id, BASE, "nobody"))
-    UsageReader(stores.db).calls(app_id, CallUsageRequest(period, CallQuery(), None), (BASE + 4 * DAY) * 1000)
-    with stores.db.read() as conn:
-        assert not has_backlog(conn, app_id)  # the read settled it
-    assert [row[1:] for row in _member_rollups(stores, app_id)] == [row[1:] for row in _member_rollups(stores, filled)]
 
 
 def test_the_writers_keep_each_long_call_member(stores: Stores, filled: str) -> None:
