@@ -17,3 +17,12 @@ def test_histogram_buckets_are_cumulative_and_end_at_the_count() -> None:
     assert counts == [sum(seconds <= bound for seconds in observed) for bound in BUCKETS] + [len(observed)]
     assert 'le="0.005"} 2' in buckets[0]
     assert 'calltrail_http_requests_total{route="/v3/calls",method="GET",status="200"} 7' in lines
+
+
+def test_the_store_counters_and_the_backlog_gauge_are_rendered() -> None:
+    counters = {"events_accepted:session": 3, "database_errors": 2, "usage_backlog_marks": 7}
+    lines = Metrics(lambda: counters).render().splitlines()
+    assert 'calltrail_events_ingested_total{domain="session"} 3' in lines
+    assert "calltrail_database_errors_total 2" in lines
+    assert "# TYPE calltrail_usage_backlog_marks gauge" in lines
+    assert "calltrail_usage_backlog_marks 7" in lines

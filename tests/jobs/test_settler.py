@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+import pytest
 
 from calltrail.jobs.settler import settling
 from calltrail.kernel.problems import Problems
@@ -15,7 +16,8 @@ from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.demo import build_world, generate_calls
 from calltrail.sessions.events import parse_event
 from calltrail.store import Stores, open_stores
-from calltrail.store.usage_backlog import apps_with_backlog
+from calltrail.store.stats import USAGE_BACKLOG_MARKS
+from calltrail.store.usage_backlog import waiting_marks
 from calltrail.store.usage_members import backfill
 from calltrail.store.usage_rollups import backfill as backfill_rollups
 
@@ -46,19 +48,27 @@ def _plain(value: Any) -> Any:
     return bytes(value) if isinstance(value, bytes | memoryview) else int(value)
 
 
-def test_the_settler_recomputes_every_apps_backlog(stores: Stores) -> None:
+def test_the_settler_recomputes_every_apps_backlog(stores: Stores, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every app's backlog recomputed as a rebuild would, and the marks it found waiting at each
+    round set as ``/metrics``' gauge: at least the two apps' at first, none once all is settled."""
     apps = [stores.tenants.create_app(new_app_settings("Settle", f"s-{secrets.token_hex(5)}")).app_id for _ in "ab"]
     for app_id in apps:
         _ingest_demo(stores, app_id, 60)
-    assert set(apps) <= set(apps_with_backlog(stores.db))
+    waiting = waiting_marks(stores.db)
+    assert set(apps) <= set(waiting)
+    gauge: list[int] = []
+    set_gauge = stores.db.stats.set
+    monkeypatch.setattr(stores.db.stats, "set", lambda name, value: (gauge.append(value), set_gauge(name, value)))
 
     async def serve_until_settled() -> None:
         async with settling(stores.db, interval=0.05):
             with anyio.fail_after(60):
-                while set(apps) & set(await anyio.to_thread.run_sync(apps_with_backlog, stores.db)):
+                while set(apps) & set(await anyio.to_thread.run_sync(waiting_marks, stores.db)) or gauge[-1:] != [0]:
                     await anyio.sleep(0.05)
 
     anyio.run(serve_until_settled)
+    assert gauge[0] >= sum(waiting[app_id] for app_id in apps) > 0
+    assert stores.db.stats.snapshot()[USAGE_BACKLOG_MARKS] == 0
     for app_id in apps:
         settled = _rollups(stores, app_id)
         assert settled
@@ -78,12 +88,12 @@ def test_calltrail_serve_runs_the_settler(
     try:
         app_id = own.tenants.create_app(new_app_settings("Serve", f"s-{secrets.token_hex(5)}")).app_id
         _ingest_demo(own, app_id, 30)
-        assert app_id in apps_with_backlog(own.db)
+        assert app_id in waiting_marks(own.db)
         server = server_factory(db_url)
         deadline = time.monotonic() + 60
-        while app_id in apps_with_backlog(own.db) and time.monotonic() < deadline:
+        while app_id in waiting_marks(own.db) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert app_id not in apps_with_backlog(own.db), server.output()
+        assert app_id not in waiting_marks(own.db), server.output()
         assert _rollups(own, app_id)
     finally:
         own.close()

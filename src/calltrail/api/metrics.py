@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate
 
+from calltrail.store.stats import DATABASE_ERRORS, USAGE_BACKLOG_MARKS
+
 #: Latency buckets in seconds: from a cached health answer to a slow export page.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: The route label of a request no route matched (scanners, typos): one series for all.
@@ -110,7 +112,10 @@ class Metrics:
                 if key.startswith(prefix):
                     yield f"{name}_total{_labels(domain=key[len(prefix) :])} {value}"
         yield from _family("calltrail_database_errors", "counter", "Transactions that failed: database unavailable.")
-        yield f"calltrail_database_errors_total {counters.get('database_errors', 0)}"
+        yield f"calltrail_database_errors_total {counters.get(DATABASE_ERRORS, 0)}"
+        waiting = "Usage rollup marks waiting, all apps, at the settler's last round."
+        yield from _family("calltrail_usage_backlog_marks", "gauge", waiting)
+        yield f"calltrail_usage_backlog_marks {counters.get(USAGE_BACKLOG_MARKS, 0)}"
 
 
 def _family(name: str, kind: str, help_text: str) -> Iterator[str]:

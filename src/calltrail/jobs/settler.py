@@ -20,7 +20,8 @@ import anyio.to_thread
 
 from calltrail.jobs.background import in_background
 from calltrail.store.database import Database
-from calltrail.store.usage_backlog import apps_with_backlog, settle
+from calltrail.store.stats import USAGE_BACKLOG_MARKS
+from calltrail.store.usage_backlog import settle, waiting_marks
 
 log = logging.getLogger("calltrail.settler")
 #: Seconds between rounds: the most a read's settling waits for is about this long's marks.
@@ -28,13 +29,16 @@ INTERVAL = 2.0
 
 
 async def settle_forever(db: Database, interval: float = INTERVAL) -> None:
-    """Settle every app's backlog every ``interval`` seconds, until cancelled."""
+    """Settle every app's backlog every ``interval`` seconds, until cancelled. The marks found
+    waiting at each round are ``/metrics``' ``calltrail_usage_backlog_marks``."""
     while True:
         try:
-            for app_id in await anyio.to_thread.run_sync(apps_with_backlog, db):
+            waiting = await anyio.to_thread.run_sync(waiting_marks, db)
+            db.stats.set(USAGE_BACKLOG_MARKS, sum(waiting.values()))
+            for app_id in waiting:
                 await anyio.to_thread.run_sync(settle, db, app_id)
         except Exception:
-            log.exception("settling the per-user rollups failed; retrying in %.0f s", interval)
+            log.exception("settling the usage rollups failed; retrying in %.0f s", interval)
         await anyio.sleep(interval)
 
 

@@ -1,4 +1,4 @@
-"""Counters the storage layer keeps about itself, read by the server's ``/metrics``.
+"""Counters (and a gauge) the storage layer keeps about itself, read by the server's ``/metrics``.
 
 Plain thread-safe counters (the store runs in many worker threads): the store knows nothing of
 HTTP or of Prometheus; the API layer reads a snapshot when it is scraped. Per process, since
@@ -12,6 +12,8 @@ from collections import Counter
 
 #: Requests that failed because the database was unreachable or busy (raised ``Unavailable``).
 DATABASE_ERRORS = "database_errors"
+#: A gauge: the usage rollups' marks waiting, over every app, when the settler last looked.
+USAGE_BACKLOG_MARKS = "usage_backlog_marks"
 
 
 def events_accepted(domain: str) -> str:
@@ -35,6 +37,11 @@ class StoreStats:
         """Add ``amount`` to the counter ``name``."""
         with self._lock:
             self._counts[name] += amount
+
+    def set(self, name: str, value: int) -> None:
+        """Set ``name`` to ``value`` (a gauge)."""
+        with self._lock:
+            self._counts[name] = value
 
     def snapshot(self) -> dict[str, int]:
         """Every counter's current value."""

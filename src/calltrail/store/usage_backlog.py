@@ -129,10 +129,11 @@ def has_rollup_backlog(conn: Connection, app_id: str) -> bool:
     return conn.fetchone("SELECT 1 FROM usage_rollup_backlog WHERE app_id = ? LIMIT 1", (app_id,)) is not None
 
 
-def apps_with_backlog(db: Database) -> list[str]:
-    """The apps with marks not recomputed yet."""
+def waiting_marks(db: Database) -> dict[str, int]:
+    """The marks counted since each app's last recompute, by app (the apps with a backlog)."""
     with db.read() as conn:
-        return [app_id for (app_id,) in conn.fetchall("SELECT app_id FROM usage_member_backlog_size ORDER BY 1")]
+        rows = conn.fetchall("SELECT app_id, marks FROM usage_member_backlog_size ORDER BY 1")
+    return {app_id: int(marks) for app_id, marks in rows}
 
 
 def _marked_day(conn: Connection, app_id: str, pick: str = "min") -> int | None:
