@@ -40,6 +40,8 @@ MARKS_BEFORE_RECOMPUTE = 20_000
 _DAY = LEVELS[-1]
 _SIZE_CONFLICT = "ON CONFLICT (app_id) DO UPDATE SET marks = usage_member_backlog_size.marks + excluded.marks"
 _MARKED = "SELECT {columns} FROM {table} WHERE app_id = ? AND slot >= ? AND slot < ?"
+#: Where marks are kept: the app's rollup slots, the per-user keys (each has ``app_id`` and ``slot``).
+_MARK_TABLES = ("usage_rollup_backlog", "usage_member_backlog")
 
 
 class Marks:
@@ -103,14 +105,14 @@ def _recompute_day(conn: Connection, app_id: str, day: int, marks: Marks) -> Non
     marks.add(slots, members)
     refresh_slots(conn, app_id, marks.slots)
     recompute_members(conn, app_id, marks.members)
-    for table in ("usage_rollup_backlog", "usage_member_backlog"):
+    for table in _MARK_TABLES:
         conn.execute(f"DELETE FROM {table} WHERE app_id = ? AND slot >= ? AND slot < ?", bounds)
 
 
 def _recount(conn: Connection, app_id: str) -> None:
     """Reset the app's count of marks to what is still marked (a due write cleared some days)."""
     left = 0
-    for table in ("usage_rollup_backlog", "usage_member_backlog"):
+    for table in _MARK_TABLES:
         row = conn.fetchone(f"SELECT count(*) FROM {table} WHERE app_id = ?", (app_id,))
         left += int(row[0]) if row is not None else 0
     if left:
@@ -140,7 +142,7 @@ def _marked_day(conn: Connection, app_id: str, pick: str = "min") -> int | None:
     """The earliest (``pick="max"``: the latest) marked UTC day of the app, or None."""
     found = [
         row[0]
-        for table in ("usage_rollup_backlog", "usage_member_backlog")
+        for table in _MARK_TABLES
         if (row := conn.fetchone(f"SELECT {pick}(slot) FROM {table} WHERE app_id = ?", (app_id,))) is not None
         and row[0] is not None
     ]
