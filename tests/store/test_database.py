@@ -246,3 +246,47 @@ def test_the_sqlite_writer_checkpoints_every_wal_autocheckpoint_pages(
         assert (tmp_path / "wal.db-wal").stat().st_size < 80 * (4096 + 24)
     finally:
         db.close()  # which checkpoints and removes the WAL
+
+
+def test_statistics_are_refreshed_after_each_doubling_of_the_rows_written(
+    pg_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's writer refreshes the planner's statistics after its first ``ANALYZE_EVERY``
+    new rows, then after twice as many more, and so on (autovacuum may be off); SQLite's after
+    every ``ANALYZE_EVERY``. Each refresh samples only this schema's tables."""
+    url = pg_database()
+    postgres, sqlite = open_database(url), SQLiteDatabase("sqlite:///:memory:")
+    try:
+        refreshed: list[str] = []
+        for db in (postgres, sqlite):
+            monkeypatch.setattr(db, "analyze", lambda db=db: refreshed.append(db.dialect))
+        first = postgres.ANALYZE_EVERY
+        for rows in (first - 1, 1, 2 * first - 1, 1, 4 * first):
+            postgres.note_written(rows)
+        assert refreshed == ["postgresql"] * 3
+        for _ in range(3):
+            sqlite.note_written(SQLiteDatabase.ANALYZE_EVERY)
+        assert refreshed[3:] == ["sqlite"] * 3
+        monkeypatch.undo()
+        other = f"{url.rsplit('%3D', 1)[1]}_other"  # another schema of the same database
+        with postgres.write() as conn:
+            conn.execute("CREATE TABLE planned (n INTEGER)")
+            conn.execute("INSERT INTO planned SELECT generate_series(1, 100)")
+            conn.execute(f"CREATE SCHEMA {other}")
+            conn.execute(f"CREATE TABLE {other}.unplanned AS SELECT generate_series(1, 100) AS n")
+        postgres.analyze()
+        with postgres.read() as conn:
+            counted = conn.fetchone(
+                "SELECT count(*) FILTER (WHERE last_analyze IS NOT NULL), count(*) FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema()"
+            )
+            elsewhere = conn.fetchone(
+                "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = ? AND relname = 'unplanned'", (other,)
+            )
+        assert counted is not None and counted[0] == counted[1] > 0
+        assert elsewhere == (None,)
+        with postgres.write() as conn:
+            conn.execute(f"DROP SCHEMA {other} CASCADE")
+    finally:
+        postgres.close()
+        sqlite.close()

@@ -111,6 +111,20 @@ def test_repeated_session_in_one_import_keeps_the_last(stores: Stores, tenant: T
     assert record is not None and record["status"] == "ended"
 
 
+def test_imports_and_events_count_toward_the_statistics_refresh(
+    stores: Stores, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import, like ingested events, counts its rows toward the planner's next refresh
+    (``Database.note_written``): a bulk import also leaves a table never analyzed otherwise."""
+    written: list[int] = []
+    monkeypatch.setattr(stores.db, "note_written", written.append)
+    base = {"initiator": "a", "receiver": "b", "receiverType": "user", "type": "audio", "status": "ended"}
+    base["initiatedAt"] = 1
+    stores.sessions.put_records(tenant.app_id, [validate_record(base | {"sessionId": f"s{n}"}) for n in range(3)])
+    stores.sessions.ingest(tenant.app_id, parse_batch(direct_call_events()))
+    assert written == [3, len(direct_call_events())]
+
+
 def test_apps_never_see_each_other(stores: Stores, tenant: Tenant) -> None:
     other = stores.tenants.create_app(new_app_settings("Other", tenant.app_id + "-o")).app_id
     stores.sessions.ingest(tenant.app_id, parse_batch(direct_call_events()))

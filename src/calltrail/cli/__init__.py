@@ -311,6 +311,7 @@ def import_(app_id: str, db_url: str, files: tuple[Any, ...]) -> None:
         stores.tenants.require_app(app_id)
         report = import_records(stores.sessions, app_id, files, progress=_progress, warn=_warn)
         settle(stores.db, app_id)  # the rollups' last marks: the first usage read is quick
+        stores.db.analyze()  # a bulk load changes the data's shape: refresh the planner's statistics
     click.echo(f"imported {report.imported} record(s), skipped {report.skipped}", err=True)
     if report.skipped:
         sys.exit(1)

@@ -137,6 +137,7 @@ class EventLog(Generic[E, R]):
             if known.foreign:
                 raise Conflict("The call belongs to another channel; nothing was stored.", {"id": [OTHER_SCOPE]})
             self.spec.write(conn, app_id, unique)
+        self.db.note_written(len(unique))
 
     def events(self, app_id: str, key: str) -> list[E]:
         """Every stored event of a stream, in canonical order (for diagnostics and views)."""

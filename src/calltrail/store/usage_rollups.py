@@ -204,10 +204,16 @@ def _replace(conn: Connection, app_id: str, level: int, rows: dict[Block, dict[G
     starts = sorted(block[1] for block in rows)
     for part in chunks(starts):
         among, values = conn.any_of("block", part)
-        conn.execute(
-            f"DELETE FROM usage_rollups WHERE app_id = ? AND {_GRP_IN} AND level = ? AND {among}",
-            (app_id, *GROUPS, level, *values),
-        )
+        # One group at a time, the blocks also bounded by a range: PostgreSQL's generic plan,
+        # without statistics, read every row of the app at the level through the key and
+        # filtered the list (a write's cost grew with the app's history); an equality on each
+        # column before ``block`` and a range on it bound the scan whatever the planner estimates.
+        for grp in GROUPS:
+            conn.execute(
+                f"DELETE FROM usage_rollups WHERE app_id = ? AND grp = ? AND level = ? "
+                f"AND block >= ? AND block <= ? AND {among}",
+                (app_id, grp, level, part[0], part[-1], *values),
+            )
     new = [
         (app_id, grp, level, block[1], value, *figures)
         for block, found in sorted(rows.items())

@@ -1,0 +1,138 @@
+"""On PostgreSQL, every statement a write runs finds its rows through their keys, never by reading
+all of an app's rows and filtering them: such a plan makes each write cost more as the app's
+history grows (a batch of the 20,000-call demo spent 0.6-1.3 s in one probe of ``call_members``).
+
+A write's statements are prepared, and after five runs PostgreSQL may keep a *generic* plan, made
+without the parameters' values: it cannot tell one app from all of them. Where the tables have no
+statistics (autovacuum off, as on the test machines, or not run yet after a bulk load) it costs
+plans from default estimates. The test fills an app the way a client does (the writer refreshes
+statistics itself after its first 20,000 events: ``PostgresDatabase.ANALYZE_EVERY``), records every
+statement (with its parameters) of the writes that follow, then runs each again with
+``plan_cache_mode = force_generic_plan`` under ``EXPLAIN ANALYZE``, rolled back, and counts the
+rows its plan read and threw away.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+
+from calltrail.kernel.problems import Problems
+from calltrail.kernel.tenancy import new_app_settings
+from calltrail.sessions.demo import build_world, generate_calls
+from calltrail.sessions.events import Event, parse_event
+from calltrail.sessions.pages import PageRequest
+from calltrail.sessions.query import CallQuery
+from calltrail.sessions.record import merge_record
+from calltrail.store import Stores, open_stores
+from calltrail.store.database import Connection, PostgresConnection
+from calltrail.store.usage_backlog import settle
+
+APP = "plans"
+#: About 25,000 events: past the writer's first refresh of statistics, and enough rows that a
+#: plan reading the app's rows throws thousands away.
+CALLS = 3000
+#: Rows a plan may throw away: a bounded range holds a few (the slots of a batch's time span).
+TOLERATED = 200
+
+
+def _events(calls: int) -> list[Event]:
+    events = []
+    for call in generate_calls(build_world(1), app_id=APP, count=calls, seed=5, span_days=30):
+        for raw in call:
+            event = parse_event(raw, Problems())
+            assert event is not None
+            events.append(event)
+    return events
+
+
+def _recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Sequence[Any]]]:
+    """Every statement run from now on through a PostgreSQL connection, with its parameters."""
+    recorded: list[tuple[str, Sequence[Any]]] = []
+    real: Callable[..., Any] = PostgresConnection.execute
+
+    def execute(self: Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+        recorded.append((sql, params))
+        return real(self, sql, params)
+
+    monkeypatch.setattr(PostgresConnection, "execute", execute)
+    return recorded
+
+
+def _thrown_away(plan: dict[str, Any]) -> int:
+    """Rows the plan's nodes read and discarded (filters and rechecks), over all their loops."""
+    own = int(plan.get("Rows Removed by Filter", 0)) + int(plan.get("Rows Removed by Index Recheck", 0))
+    return own * int(plan.get("Actual Loops", 1)) + sum(_thrown_away(child) for child in plan.get("Plans", ()))
+
+
+def _generic_plan(raw: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> dict[str, Any]:
+    """The generic plan of ``sql`` run with ``params``, analyzed, its effects rolled back."""
+    number = itertools.count(1)
+    prepared = re.sub(r"\?", lambda _: f"${next(number)}", sql)
+    try:
+        raw.execute("SET plan_cache_mode = force_generic_plan")
+        raw.execute(f"PREPARE probe AS {prepared}")
+        with psycopg.ClientCursor(raw) as cursor:
+            arguments = ", ".join(["%s"] * len(params))
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE probe({arguments})", list(params))
+            row = cursor.fetchone()
+        assert row is not None
+        plan: dict[str, Any] = row[0][0]["Plan"]
+        return plan
+    finally:
+        raw.rollback()
+        raw.execute("DEALLOCATE ALL")
+        raw.commit()
+
+
+def _fill(stores: Stores, batches: list[list[Event]]) -> None:
+    for batch in batches:
+        stores.sessions.ingest(APP, batch)
+
+
+def _write_again(stores: Stores, batches: list[list[Event]]) -> None:
+    """Writes of every kind on the filled app: batches that add to stored calls, the rollups'
+    recompute, a re-import of stored records and a deletion."""
+    _fill(stores, batches)
+    settle(stores.db, APP)
+    page = stores.sessions.find(APP, CallQuery(), PageRequest(page=1, per_page=20))
+    session_ids = [orjson.loads(item)["sessionId"] for item in page.items]
+    stored = [stores.sessions.get(APP, session_id) for session_id in session_ids[:5]]
+    stores.sessions.put_records(APP, [merge_record(call.summary, call.extra) for call in stored if call is not None])
+    stores.sessions.delete(APP, session_ids[5:15])
+
+
+def test_every_write_statement_probes_its_keys(pg_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> None:
+    url = pg_database()
+    stores = open_stores(url)
+    try:
+        stores.tenants.create_app(new_app_settings("Plans", APP, "us"))
+        events = _events(CALLS)
+        batches = [events[start : start + 1000] for start in range(0, len(events), 1000)]
+        _fill(stores, batches[:-3])
+        with stores.db.read() as conn:
+            analyzed = conn.fetchall(
+                "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+                "AND last_analyze IS NOT NULL AND relname IN ('calls', 'call_members', 'usage_calls')"
+            )
+        assert len(analyzed) == 3, "the writer refreshes the statistics after its first 20,000 events"
+        recorded = _recorded(monkeypatch)
+        _write_again(stores, batches[-3:])
+        monkeypatch.undo()
+        probes = {
+            sql: params
+            for sql, params in recorded
+            if sql.lstrip().split()[0].upper() in ("SELECT", "DELETE", "UPDATE") and "unnest(" not in sql
+        }
+        assert len(probes) >= 25, sorted(probes)  # the writes above ran all of them, as a client's do
+        with psycopg.connect(url) as raw:
+            thrown = {sql: _thrown_away(_generic_plan(raw, sql, params)) for sql, params in probes.items()}
+        assert {sql: rows for sql, rows in thrown.items() if rows > TOLERATED} == {}
+    finally:
+        stores.close()
