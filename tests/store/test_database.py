@@ -290,3 +290,28 @@ def test_statistics_are_refreshed_after_each_doubling_of_the_rows_written(
     finally:
         postgres.close()
         sqlite.close()
+
+
+def test_postgresql_analyzes_tables_never_analyzed_before_serving(
+    pg_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server started on tables autovacuum never analyzed (it may be off) analyzes them once;
+    where every table has statistics, starting costs no ANALYZE."""
+    db = open_database(pg_database())
+    try:
+        with db.write() as conn:
+            conn.execute("CREATE TABLE served (n INTEGER)")
+            conn.execute("INSERT INTO served SELECT generate_series(1, 100)")
+        real = db.analyze
+        analyzed: list[bool] = []
+        monkeypatch.setattr(db, "analyze", lambda: analyzed.append(True) or real())
+        db.prepare_to_serve()
+        db.prepare_to_serve()
+        assert analyzed == [True]
+        with db.read() as conn:
+            assert conn.fetchone(
+                "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema() AND relname = 'served'"
+            ) == (True,)
+    finally:
+        db.close()

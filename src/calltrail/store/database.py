@@ -954,6 +954,17 @@ class PostgresDatabase(Database):
             if tables:
                 conn.execute(f"ANALYZE {', '.join(name for (name,) in tables)}")
 
+    def prepare_to_serve(self) -> None:
+        # autovacuum keeps the statistics where it runs; a table that was never analyzed (it is
+        # off, or has not run yet: data loaded by an older version, say) is analyzed once here.
+        with self.read() as conn:
+            never = conn.fetchone(
+                "SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+                "AND last_analyze IS NULL AND last_autoanalyze IS NULL"
+            )
+        if never is not None and int(never[0]):
+            self.analyze()
+
 
 def _serving_settings(raw: Any) -> None:
     """Session settings of every pooled PostgreSQL connection.
