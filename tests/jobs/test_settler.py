@@ -11,24 +11,17 @@ import anyio
 import pytest
 
 from calltrail.jobs.settler import settling
-from calltrail.kernel.problems import Problems
 from calltrail.kernel.tenancy import new_app_settings
-from calltrail.sessions.demo import build_world, generate_calls
-from calltrail.sessions.events import parse_event
 from calltrail.store import Stores, open_stores
 from calltrail.store.stats import USAGE_BACKLOG_MARKS
 from calltrail.store.usage_backlog import waiting_marks
 from calltrail.store.usage_members import backfill
 from calltrail.store.usage_rollups import backfill as backfill_rollups
+from tests.sessions.demo_events import demo_events
 
 
 def _ingest_demo(stores: Stores, app_id: str, calls: int) -> None:
-    events = []
-    for call in generate_calls(build_world(1), app_id=app_id, count=calls, seed=3, span_days=2):
-        for raw in call:
-            event = parse_event(raw, Problems())
-            assert event is not None
-            events.append(event)
+    events = demo_events(app_id, calls, seed=3, span_days=2)
     for start in range(0, len(events), 200):
         stores.sessions.ingest(app_id, events[start : start + 200])
 

@@ -23,16 +23,15 @@ import orjson
 import psycopg
 import pytest
 
-from calltrail.kernel.problems import Problems
 from calltrail.kernel.tenancy import new_app_settings
-from calltrail.sessions.demo import build_world, generate_calls
-from calltrail.sessions.events import Event, parse_event
+from calltrail.sessions.events import Event
 from calltrail.sessions.pages import PageRequest
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import merge_record
 from calltrail.store import Stores, open_stores
 from calltrail.store.database import Connection, PostgresConnection
 from calltrail.store.usage_backlog import settle
+from tests.sessions.demo_events import demo_events
 
 APP = "plans"
 #: About 25,000 events: past the writer's first refresh of statistics, and enough rows that a
@@ -40,16 +39,6 @@ APP = "plans"
 CALLS = 3000
 #: Rows a plan may throw away: a bounded range holds a few (the slots of a batch's time span).
 TOLERATED = 200
-
-
-def _events(calls: int) -> list[Event]:
-    events = []
-    for call in generate_calls(build_world(1), app_id=APP, count=calls, seed=5, span_days=30):
-        for raw in call:
-            event = parse_event(raw, Problems())
-            assert event is not None
-            events.append(event)
-    return events
 
 
 def _recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Sequence[Any]]]:
@@ -136,7 +125,7 @@ def test_every_write_statement_probes_its_keys(pg_database: Callable[[], str], m
     stores = open_stores(url)
     try:
         stores.tenants.create_app(new_app_settings("Plans", APP, "us"))
-        events = _events(CALLS)
+        events = demo_events(APP, CALLS, seed=5, span_days=30)
         batches = [events[start : start + 1000] for start in range(0, len(events), 1000)]
         _fill(stores, batches[:-3])
         tables = ("calls", "call_members", "usage_calls")
