@@ -820,7 +820,7 @@ class PostgresDatabase(Database):
     """PostgreSQL through a psycopg connection pool."""
 
     dialect = "postgresql"
-    #: autovacuum may be off (it is on the test machines) or not have run yet after a bulk load,
+    #: autovacuum may be off (as on this project's test machines) or not have run yet after a bulk load,
     #: and a table never analyzed gets plans from default estimates: a generic plan then read
     #: every row of an app to find a batch's calls (docs/storage.md). So the writer refreshes the
     #: statistics itself after the first 20,000 new events, then after 40,000 more, 80,000 more...:
