@@ -1,6 +1,8 @@
-"""On PostgreSQL, every statement a write runs finds its rows through their keys, never by reading
-all of an app's rows and filtering them: such a plan makes each write cost more as the app's
-history grows (a batch of the 20,000-call demo spent 0.6-1.3 s in one probe of ``call_members``).
+"""Every statement a write runs finds its rows through their keys, never by reading all of an
+app's rows and filtering them: such a plan makes each write cost more as the app's history grows
+(on PostgreSQL a batch of the 20,000-call demo spent 0.6-1.3 s in one probe of ``call_members``;
+on SQLite every batch read all of the app's usage rows). SQLite's statements are checked by their
+query plans (the last test); PostgreSQL's by running them, as follows.
 
 A write's statements are prepared, and after five runs PostgreSQL may keep a *generic* plan, made
 without the parameters' values: it cannot tell one app from all of them. Where the tables have no
