@@ -269,24 +269,27 @@ def test_statistics_are_refreshed_after_each_doubling_of_the_rows_written(
         assert refreshed[3:] == ["sqlite"] * 3
         monkeypatch.undo()
         other = f"{url.rsplit('%3D', 1)[1]}_other"  # another schema of the same database
-        with postgres.write() as conn:
-            conn.execute("CREATE TABLE planned (n INTEGER)")
-            conn.execute("INSERT INTO planned SELECT generate_series(1, 100)")
-            conn.execute(f"CREATE SCHEMA {other}")
-            conn.execute(f"CREATE TABLE {other}.unplanned AS SELECT generate_series(1, 100) AS n")
-        postgres.analyze()
-        with postgres.read() as conn:
-            counted = conn.fetchone(
-                "SELECT count(*) FILTER (WHERE last_analyze IS NOT NULL), count(*) FROM pg_stat_user_tables "
-                "WHERE schemaname = current_schema()"
-            )
-            elsewhere = conn.fetchone(
-                "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = ? AND relname = 'unplanned'", (other,)
-            )
-        assert counted is not None and counted[0] == counted[1] > 0
-        assert elsewhere == (None,)
-        with postgres.write() as conn:
-            conn.execute(f"DROP SCHEMA {other} CASCADE")
+        try:
+            with postgres.write() as conn:
+                conn.execute("CREATE TABLE planned (n INTEGER)")
+                conn.execute("INSERT INTO planned SELECT generate_series(1, 100)")
+                conn.execute(f"CREATE SCHEMA {other}")
+                conn.execute(f"CREATE TABLE {other}.unplanned AS SELECT generate_series(1, 100) AS n")
+            postgres.analyze()
+            with postgres.read() as conn:
+                counted = conn.fetchone(
+                    "SELECT count(*) FILTER (WHERE last_analyze IS NOT NULL), count(*) FROM pg_stat_user_tables "
+                    "WHERE schemaname = current_schema()"
+                )
+                elsewhere = conn.fetchone(
+                    "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = ? AND relname = 'unplanned'",
+                    (other,),
+                )
+            assert counted is not None and counted[0] == counted[1] > 0
+            assert elsewhere == (None,)
+        finally:
+            with postgres.write() as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {other} CASCADE")
     finally:
         postgres.close()
         sqlite.close()
