@@ -119,6 +119,15 @@ def hashed_among(conn: Connection, column: str, hash_column: str, keys: Sequence
     return f"{hashes} AND {among}", [*hash_values, *values]
 
 
+def bounded_among(conn: Connection, column: str, keys: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``column`` among the sorted ``keys``, also bounded by their range. A plan may probe a list
+    of keys in a column after the first of its index, or read every row of the app there and filter
+    them (PostgreSQL's generic plan without statistics did, so a write's cost grew with the app's
+    history); a range on the column bounds that scan whatever the planner estimates."""
+    among, values = conn.any_of(column, keys)
+    return f"{column} >= ? AND {column} <= ? AND {among}", [keys[0], keys[-1], *values]
+
+
 def json_keys(paths: Sequence[Sequence[str]]) -> list[Sequence[str]]:
     """``paths`` checked to be at least two, each of plain keys (they are written into SQL)."""
     checked = [path for path in paths if path and all(key.isascii() and key.isalnum() for key in path)]

@@ -38,7 +38,7 @@ import orjson
 
 from calltrail.kernel.instants import parse_rfc3339
 from calltrail.sessions.vocabulary import CallRow
-from calltrail.store.database import Connection, Database, chunks
+from calltrail.store.database import Connection, Database, bounded_among, chunks
 from calltrail.store.usage_backlog import mark
 from calltrail.store.usage_members import long_member_rows, stored_members, write_long_members
 from calltrail.store.usage_rollups import call_span
@@ -167,12 +167,8 @@ def _apply_slot_deltas(conn: Connection, app_id: str, deltas: dict[tuple[Any, ..
     )
     emptied = sorted({key[0] for key, sums in changed if sums[0] < 0})
     for part in chunks(emptied):
-        # The range bounds the scan where a plan would filter the list (see usage_rollups._replace).
-        among, slots = conn.any_of("slot", part)
-        conn.execute(
-            f"DELETE FROM usage_call_slots WHERE app_id = ? AND slot >= ? AND slot <= ? AND calls = 0 AND {among}",
-            (app_id, part[0], part[-1], *slots),
-        )
+        among, slots = bounded_among(conn, "slot", part)
+        conn.execute(f"DELETE FROM usage_call_slots WHERE app_id = ? AND calls = 0 AND {among}", (app_id, *slots))
 
 
 def _add(deltas: dict[tuple[Any, ...], list[int]], usage: CallUsage, sign: int) -> None:

@@ -25,7 +25,7 @@ from operator import add, sub
 from typing import Any, TypeVar
 
 from calltrail.sessions.vocabulary import CALL_STATUSES
-from calltrail.store.database import Connection, Database, chunks, integer, placeholders
+from calltrail.store.database import Connection, Database, bounded_among, chunks, integer, placeholders
 from calltrail.usage.edges import (
     Part,
     block_edges,
@@ -203,16 +203,13 @@ def _read_blocks(
 def _replace(conn: Connection, app_id: str, level: int, rows: dict[Block, dict[Group, list[Any]]]) -> None:
     starts = sorted(block[1] for block in rows)
     for part in chunks(starts):
-        among, values = conn.any_of("block", part)
-        # One group at a time, the blocks also bounded by a range: PostgreSQL's generic plan,
-        # without statistics, read every row of the app at the level through the key and
-        # filtered the list (a write's cost grew with the app's history); an equality on each
-        # column before ``block`` and a range on it bound the scan whatever the planner estimates.
+        among, values = bounded_among(conn, "block", part)
+        # One group at a time: with an equality on each column before ``block``, its range bounds
+        # the scan (bounded_among).
         for grp in GROUPS:
             conn.execute(
-                f"DELETE FROM usage_rollups WHERE app_id = ? AND grp = ? AND level = ? "
-                f"AND block >= ? AND block <= ? AND {among}",
-                (app_id, grp, level, part[0], part[-1], *values),
+                f"DELETE FROM usage_rollups WHERE app_id = ? AND grp = ? AND level = ? AND {among}",
+                (app_id, grp, level, *values),
             )
     new = [
         (app_id, grp, level, block[1], value, *figures)
