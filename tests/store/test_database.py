@@ -202,14 +202,16 @@ def test_a_key_hash_is_the_same_in_python_and_in_sql(backend: str, database_url:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_rows_of_every_column_type_are_inserted_as_they_are(backend: str, database_url: Callable[[str], str]) -> None:
-    """``insert_rows``: PostgreSQL's arrays per column (more rows than one statement carries, NULLs,
-    bytes, floats, a column added after the first insert) and SQLite's VALUES lists agree, and an
-    ``ON CONFLICT`` tail applies to every row."""
+    """``insert_rows``: PostgreSQL's binary COPY (no tail) and arrays per column (more rows than one
+    statement carries, NULLs, bytes, floats, text that an array's or COPY's text form would quote or
+    escape, a column added after the first insert) and SQLite's VALUES lists agree, an ``ON
+    CONFLICT`` tail applies to every row, and ``any_of`` finds every such key."""
     db = open_database(database_url(backend))
     blob = "BLOB" if backend == "sqlite" else "BYTEA"
     columns = ("k", "s", "n", "small", "f", "b")
-    rows = [(f"k{i}", None if i % 7 == 0 else f"é{i}", i * 10**12, i % 3, i / 8, bytes([i % 256]) * (i % 5))
-            for i in range(12_001)]  # fmt: skip
+    awkward = ['a"b', "back\\slash", "{braces}", "com,ma", "NULL", "", " pad ", "tab\tnew\nline", "é-ü 😀"]
+    rows = [(f"k{i}", None if i % 7 == 0 else awkward[i % 9] + str(i), i * 10**12, i % 3, i / 8,
+             (b"\\\x00{,}" + bytes([i % 256])) * (i % 5)) for i in range(12_001)]  # fmt: skip
     try:
         with db.write() as conn:
             conn.execute(f"CREATE TABLE typed (k TEXT PRIMARY KEY, s TEXT, n BIGINT NOT NULL, small SMALLINT NOT NULL, "
@@ -221,10 +223,14 @@ def test_rows_of_every_column_type_are_inserted_as_they_are(backend: str, databa
                              "ON CONFLICT (k) DO UPDATE SET n = excluded.n, later = excluded.later")  # fmt: skip
         with db.read() as conn:
             stored = conn.fetchall(f"SELECT {', '.join(columns)}, later FROM typed")
+            wanted = [row[1] for row in rows[:50] if row[1] is not None]
+            among, values = conn.any_of("s", wanted)
+            found = conn.fetchall(f"SELECT s FROM typed WHERE {among}", values)
     finally:
         db.close()
     expected = {row[0]: (*row, None) for row in rows} | {row[0]: row for row in changed}
     assert sorted((*row[:5], bytes(row[5]), row[6]) for row in stored) == sorted(expected.values())
+    assert sorted(value for (value,) in found) == sorted(wanted)
 
 
 def test_the_sqlite_writer_checkpoints_every_wal_autocheckpoint_pages(
