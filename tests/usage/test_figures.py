@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calltrail.usage.figures import billable_minutes, entry_ms, peak, quality, to_ms, user_ms
+from calltrail.usage.figures import billable_minutes, entry_ms, participant_ms, peak, quality, to_ms, user_ms
 
 
 def test_minutes_to_the_millisecond() -> None:
@@ -13,6 +13,15 @@ def test_minutes_to_the_millisecond() -> None:
     assert entry_ms({"totalAudioMinutes": 0.5, "totalVideoMinutes": 0.25}) == 45000
     record = {"participants": [{"uid": "a", "totalDuration": 1}, {"uid": "a", "totalDuration": 2}, {"uid": "b"}]}
     assert user_ms(record) == {"a": 180000, "b": 0}
+    assert to_ms(2) == 120000 and to_ms(float("nan")) == 0 and to_ms(float("inf")) == 0 and to_ms(None) == 0
+
+
+def test_participant_minutes_in_all_and_per_user_from_one_pass() -> None:
+    """Every entry counts in the call's participant minutes; only entries with a uid in a user's."""
+    entries = [{"uid": "a", "totalDuration": 1}, {"totalDuration": 0.5}, "junk", {"uid": 7, "totalAudioMinutes": 0.25}]
+    record = {"participants": [*entries, {"uid": "a", "totalDurationInMinutes": 2}]}
+    assert participant_ms(record) == (225000, {"a": 180000})
+    assert participant_ms({}) == (0, {}) and participant_ms({"participants": None}) == (0, {})
 
 
 def test_quality_and_billing() -> None:

@@ -42,7 +42,7 @@ from calltrail.store.database import Connection, Database, bounded_among, chunks
 from calltrail.store.usage_backlog import mark
 from calltrail.store.usage_members import long_member_rows, stored_members, write_long_members
 from calltrail.store.usage_rollups import call_span
-from calltrail.usage.figures import billable_minutes, entry_ms, quality, to_ms, user_ms
+from calltrail.usage.figures import billable_minutes, participant_ms, quality, to_ms
 from calltrail.usage.periods import SLOT_SECONDS
 from calltrail.usage.rollups import CallSpan
 from calltrail.voice.record import ChannelCallRow
@@ -136,8 +136,7 @@ _USAGE_VALUES = attrgetter(*(field.name for field in fields(CallUsage)))
 def call_usage(row: CallRow) -> tuple[CallUsage, list[tuple[Any, ...]]]:
     """A call row's contribution and its ``call_members`` rows (each user's own minutes last)."""
     record = orjson.loads(row.summary)
-    own = user_ms(record)
-    participant_ms = sum(entry_ms(entry) for entry in record.get("participants") or () if isinstance(entry, dict))
+    participants, own = participant_ms(record)
     usage = CallUsage(
         row.initiated_at,
         row.session_id,
@@ -152,7 +151,7 @@ def call_usage(row: CallRow) -> tuple[CallUsage, list[tuple[Any, ...]]]:
         to_ms(row.duration),
         to_ms(row.audio_minutes),
         to_ms(row.video_minutes),
-        participant_ms,
+        participants,
     )
     members = [(row.session_id, m.uid, row.initiated_at, int(m.is_initiator), int(m.joined), int(m.rejected),
                 int(m.missed), own.get(m.uid, 0)) for m in row.members]  # fmt: skip

@@ -22,16 +22,21 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from calltrail.sessions.vocabulary import CALL_STATUSES
 from calltrail.voice.vocabulary import STATUSES as VOICE_STATUSES
 
 MINUTE_MS = 60_000
+#: What JSON numbers parse to (not ``bool``, an ``int`` subclass: never minutes).
+_JSON_NUMBERS = frozenset((int, float))
 
 
 def to_ms(minutes: object) -> int:
     """Minutes (a JSON number) as whole milliseconds; anything else is 0."""
+    if type(minutes) in _JSON_NUMBERS:  # first, by exact type: every call's and entry's minutes pass here
+        number = cast(float, minutes)
+        return int(number * MINUTE_MS + 0.5) if math.isfinite(number) else 0
     if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not math.isfinite(minutes):
         return 0
     return int(minutes * MINUTE_MS + 0.5)
@@ -48,11 +53,23 @@ def entry_ms(entry: Mapping[str, Any]) -> int:
 
 def user_ms(record: Mapping[str, Any]) -> dict[str, int]:
     """Each participant's own minutes in a call (their entries summed), in ms."""
+    return participant_ms(record)[1]
+
+
+def participant_ms(record: Mapping[str, Any]) -> tuple[int, dict[str, int]]:
+    """A call's participant minutes in ms: every entry's summed, and each user's own (their
+    entries summed; entries without a uid count only in the first), in one pass."""
+    total = 0
     found: dict[str, int] = {}
     for entry in record.get("participants") or ():
-        if isinstance(entry, Mapping) and isinstance(entry.get("uid"), str):
-            found[entry["uid"]] = found.get(entry["uid"], 0) + entry_ms(entry)
-    return found
+        if not isinstance(entry, Mapping):
+            continue
+        ms = entry_ms(entry)
+        total += ms
+        uid = entry.get("uid")
+        if isinstance(uid, str):
+            found[uid] = found.get(uid, 0) + ms
+    return total, found
 
 
 def billable_minutes(duration: int | None) -> int:
