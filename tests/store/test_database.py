@@ -218,9 +218,10 @@ def test_rows_of_every_column_type_are_inserted_as_they_are(backend: str, databa
                          f"f DOUBLE PRECISION NOT NULL, b {blob} NOT NULL)")  # fmt: skip
             conn.insert_rows("typed", columns, rows)
             conn.execute("ALTER TABLE typed ADD COLUMN later BIGINT")
-            changed = [(k, s, n + 1, small, f, b, 5) for k, s, n, small, f, b in rows[::1000]]
-            conn.insert_rows("typed", (*columns, "later"), changed,
-                             "ON CONFLICT (k) DO UPDATE SET n = excluded.n, later = excluded.later")  # fmt: skip
+            upsert = "ON CONFLICT (k) DO UPDATE SET n = excluded.n, later = excluded.later"
+            for later in (5, 6):  # twice in one transaction: staged on PostgreSQL, each time afresh
+                changed = [(k, s, n + later, small, f, b, later) for k, s, n, small, f, b in rows[::7]]
+                conn.insert_rows("typed", (*columns, "later"), changed, upsert)
         with db.read() as conn:
             stored = conn.fetchall(f"SELECT {', '.join(columns)}, later FROM typed")
             wanted = [row[1] for row in rows[:50] if row[1] is not None]
@@ -231,6 +232,35 @@ def test_rows_of_every_column_type_are_inserted_as_they_are(backend: str, databa
     expected = {row[0]: (*row, None) for row in rows} | {row[0]: row for row in changed}
     assert sorted((*row[:5], bytes(row[5]), row[6]) for row in stored) == sorted(expected.values())
     assert sorted(value for (value,) in found) == sorted(wanted)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("count", [10, 3000])
+def test_insert_new_returns_the_rows_it_inserted(backend: str, count: int, database_url: Callable[[str], str]) -> None:
+    """``insert_new``: rows whose key was stored before, or that repeat a key within the list, are
+    not inserted and not returned; a repeated key keeps its first row. 3,000 rows go through
+    PostgreSQL's temporary table (``STAGE_ROWS``), 10 through its arrays, twice in one transaction."""
+    db = open_database(database_url(backend))
+    rows = [("app", f"e{i}", f"s{i % 7}", i, f'{{"n": {i}, "q": "\\"}}'.encode()) for i in range(count)]
+    columns = ("app_id", "event_id", "session_id", "at_ms", "body")
+    blob = "BLOB" if backend == "sqlite" else "BYTEA"
+    try:
+        with db.write() as conn:
+            conn.execute(
+                "CREATE TABLE fresh_rows (app_id TEXT NOT NULL, event_id TEXT NOT NULL, session_id TEXT NOT NULL, "
+                f"at_ms BIGINT NOT NULL, body {blob} NOT NULL, PRIMARY KEY (app_id, event_id))"
+            )
+            first = conn.insert_new("fresh_rows", columns, rows[::2])
+            later = [(app, key, "other", at, body) for app, key, _, at, body in rows]
+            second = conn.insert_new("fresh_rows", columns, later + later[:5])
+        with db.read() as conn:
+            stored = {key: (session, at, bytes(body)) for key, session, at, body in
+                      conn.fetchall("SELECT event_id, session_id, at_ms, body FROM fresh_rows")}  # fmt: skip
+    finally:
+        db.close()
+    assert sorted(tuple(row) for row in first) == sorted(rows[::2])
+    assert sorted(tuple(row) for row in second) == sorted(later[1::2])
+    assert stored == {key: (session, at, body) for _, key, session, at, body in [*rows[::2], *later[1::2]]}
 
 
 def test_the_sqlite_writer_checkpoints_every_wal_autocheckpoint_pages(

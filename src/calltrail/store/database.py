@@ -26,6 +26,7 @@ import queue
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -197,8 +198,8 @@ class Connection:
         """Insert rows with multi-row ``INSERT`` statements (several times faster than one
         statement per row on PostgreSQL). ``tail`` may add an ``ON CONFLICT`` clause. Chunks are
         256 rows, then powers of two, so only a handful of statement shapes exist and each can be
-        prepared once. (PostgreSQL copies rows without ``tail``, and sends one array per column
-        with it.)"""
+        prepared once. (PostgreSQL copies rows without ``tail``; with one, it copies many through a
+        temporary table and sends a few as one array per column.)"""
         start = 0
         while start < len(rows):
             size = min(MAX_ROWS_PER_INSERT, 1 << ((len(rows) - start).bit_length() - 1))
@@ -356,6 +357,9 @@ class PostgresConnection(Connection):
     _cache: ClassVar[dict[str, str]] = {}
     #: Rows per statement of :meth:`insert_rows` (bounds the arrays a statement carries).
     ARRAY_ROWS = 5000
+    #: Rows from which an upsert or :meth:`insert_new` copies them into a temporary table first
+    #: (:meth:`_staged`): three statements more, worth it for a bulk batch, not for a client's few rows.
+    STAGE_ROWS = 1000
 
     def __init__(self, raw: Any, column_types: ColumnTypes | None = None):
         self.raw = raw
@@ -380,19 +384,42 @@ class PostgresConnection(Connection):
                 cursor.executemany(self._sql(sql), rows)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = "") -> None:
-        # Plain inserts through COPY (binary; psycopg formats the rows in C). The others one array
-        # per column, unnested into rows: a statement of 25 parameters, not 25 per row. Binding and
-        # planning thousands of scalars cost more than the rows' writes; through the arrays,
-        # durable ingest of the demo's events ran 1.6-2x faster, and through COPY where it can,
-        # 1.2x faster again (docs/storage.md).
+        # Plain inserts through COPY (binary; psycopg formats the rows in C); many rows with a tail
+        # through COPY into a temporary table. Fewer rows with a tail as one array per column,
+        # unnested into rows: a statement of 25 parameters, not 25 per row. Binding and planning
+        # thousands of scalars cost more than the rows' writes; through the arrays, durable ingest
+        # of the demo's events ran 1.6-2x faster, and through COPY 1.3-1.4x faster again
+        # (docs/storage.md).
         if not rows:
             return
         if not tail:
             self._copy_rows(table, columns, rows)
             return
+        if len(rows) >= self.STAGE_ROWS:
+            self.execute(f"{self._staged(table, columns, rows)} {tail}")
+            return
         sql = f"{self._unnest_insert(table, columns)} {tail}"
         for arrays in self._column_arrays(rows):
             self.execute(sql, arrays)
+
+    def _staged(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+        """Copy the rows into a temporary table; returns the ``INSERT`` of them into ``table``
+        (to be given its tail). Through ``COPY`` the rows are formatted in C; as arrays, psycopg
+        dumps them element by element in Python, a tenth of a bulk ingest's time
+        (docs/storage.md, "PostgreSQL: rows sent in binary, plain inserts by COPY").
+
+        The temporary table has the columns' own types, is made in this transaction if the
+        session has none yet (so PgBouncer's transaction mode, which may hand each transaction
+        another session, finds one), is emptied before each use, and by every commit: it never
+        holds rows between transactions, and never writes to the WAL."""
+        names = ", ".join(columns)
+        stage = f"calltrail_stage_{table}_{zlib.crc32(names.encode()):08x}"
+        self.raw.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS SELECT {names} FROM {table} WITH NO DATA"
+        )
+        self.raw.execute(f"DELETE FROM {stage}")  # used before in this transaction (an upsert per level, say)
+        self._copy_rows(stage, columns, rows)
+        return f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}"
 
     def _copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """``COPY`` the rows in binary, each value dumped as its column's type."""
@@ -431,8 +458,13 @@ class PostgresConnection(Connection):
         if not rows:
             return []
         unique = list({row[1]: row for row in reversed(rows)}.values())[::-1]
-        sql = f"{self._unnest_insert(table, columns)} ON CONFLICT DO NOTHING RETURNING {columns[1]}"
-        inserted: set[Any] = set()
+        returning = f"ON CONFLICT DO NOTHING RETURNING {columns[1]}"
+        if len(unique) >= self.STAGE_ROWS:
+            staged = self.execute(f"{self._staged(table, columns, unique)} {returning}")
+            inserted = {key for (key,) in staged.fetchall()}
+            return [row for row in unique if row[1] in inserted]
+        sql = f"{self._unnest_insert(table, columns)} {returning}"
+        inserted = set()
         for arrays in self._column_arrays(unique):
             inserted.update(key for (key,) in self.execute(sql, arrays).fetchall())
         return [row for row in unique if row[1] in inserted]
