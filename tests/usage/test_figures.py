@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calltrail.usage.figures import billable_minutes, entry_ms, participant_ms, peak, quality, to_ms, user_ms
+from calltrail.usage.figures import billable_minutes, entry_ms, participant_ms, peak, quality, to_ms
 
 
 def test_minutes_to_the_millisecond() -> None:
@@ -12,7 +12,7 @@ def test_minutes_to_the_millisecond() -> None:
     assert entry_ms({"totalDurationInMinutes": 0.25}) == 15000
     assert entry_ms({"totalAudioMinutes": 0.5, "totalVideoMinutes": 0.25}) == 45000
     record = {"participants": [{"uid": "a", "totalDuration": 1}, {"uid": "a", "totalDuration": 2}, {"uid": "b"}]}
-    assert user_ms(record) == {"a": 180000, "b": 0}
+    assert participant_ms(record)[1] == {"a": 180000, "b": 0}
     assert to_ms(2) == 120000 and to_ms(float("nan")) == 0 and to_ms(float("inf")) == 0 and to_ms(None) == 0
 
 

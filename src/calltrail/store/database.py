@@ -461,14 +461,13 @@ class PostgresConnection(Connection):
             return []
         unique = list({row[1]: row for row in reversed(rows)}.values())[::-1]
         returning = f"ON CONFLICT DO NOTHING RETURNING {columns[1]}"
+        inserted: set[Any] = set()
         if len(unique) >= self.STAGE_ROWS:
-            staged = self.execute(f"{self._staged(table, columns, unique)} {returning}")
-            inserted = {key for (key,) in staged.fetchall()}
-            return [row for row in unique if row[1] in inserted]
-        sql = f"{self._unnest_insert(table, columns)} {returning}"
-        inserted = set()
-        for arrays in self._column_arrays(unique):
-            inserted.update(key for (key,) in self.execute(sql, arrays).fetchall())
+            inserted.update(key for (key,) in self.execute(f"{self._staged(table, columns, unique)} {returning}"))
+        else:
+            sql = f"{self._unnest_insert(table, columns)} {returning}"
+            for arrays in self._column_arrays(unique):
+                inserted.update(key for (key,) in self.execute(sql, arrays).fetchall())
         return [row for row in unique if row[1] in inserted]
 
     def lock_keys(self, keys: Iterable[str]) -> None:

@@ -34,12 +34,11 @@ _JSON_NUMBERS = frozenset((int, float))
 
 def to_ms(minutes: object) -> int:
     """Minutes (a JSON number) as whole milliseconds; anything else is 0."""
-    if type(minutes) in _JSON_NUMBERS:  # first, by exact type: every call's and entry's minutes pass here
-        number = cast(float, minutes)
-        return int(number * MINUTE_MS + 0.5) if math.isfinite(number) else 0
-    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not math.isfinite(minutes):
+    # By exact type first (every call's and entry's minutes pass here); bool is an int, never minutes.
+    if type(minutes) not in _JSON_NUMBERS and (isinstance(minutes, bool) or not isinstance(minutes, int | float)):
         return 0
-    return int(minutes * MINUTE_MS + 0.5)
+    number = cast(float, minutes)
+    return int(number * MINUTE_MS + 0.5) if math.isfinite(number) else 0
 
 
 def entry_ms(entry: Mapping[str, Any]) -> int:
@@ -49,11 +48,6 @@ def entry_ms(entry: Mapping[str, Any]) -> int:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return to_ms(value)
     return to_ms(entry.get("totalAudioMinutes", 0)) + to_ms(entry.get("totalVideoMinutes", 0))
-
-
-def user_ms(record: Mapping[str, Any]) -> dict[str, int]:
-    """Each participant's own minutes in a call (their entries summed), in ms."""
-    return participant_ms(record)[1]
 
 
 def participant_ms(record: Mapping[str, Any]) -> tuple[int, dict[str, int]]:
