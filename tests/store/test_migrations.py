@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from calltrail.store.database import open_database
+from calltrail.store.database import Connection, open_database
 from calltrail.store.migrations import discover, migrate, pending
+from calltrail.store.migrations.m0028_call_tables_unchecked import UNCHECKED
 
 # Server-wide tables (Citus reference tables): no tenant column.
 GLOBAL_TABLES = {"calltrail_migrations", "apps", "calltrail_secrets"}
@@ -75,3 +76,36 @@ def test_tenant_column_leads_every_key(backend: str, database_url: Callable[[str
         for columns in constraints:
             if columns:
                 assert columns[0] == "app_id", f"{table}: key {columns} does not start with app_id"
+
+
+def _foreign_keys(conn: Connection) -> set[tuple[str, str]]:
+    rows = conn.fetchall(
+        "SELECT c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+        "WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace"
+    )
+    return {(table, name) for table, name in rows}
+
+
+def test_postgresql_call_tables_carry_no_per_row_checks(database_url: Callable[[str], str]) -> None:
+    """``m0028``: the tables written per event, call, member and block lose their foreign keys on
+    PostgreSQL (a trigger per row), the tables a client writes keep theirs; a database from before
+    the migration loses them when migrated."""
+    db = open_database(database_url("postgresql"))
+    try:
+        migrate(db)
+        with db.read() as conn:
+            keys = _foreign_keys(conn)
+        assert not keys & set(UNCHECKED)
+        assert {("api_keys", "api_keys_app_id_fkey"), ("channels", "channels_app_id_fkey")} <= keys
+        with db.write() as conn:  # back to before m0028
+            for table, constraint in UNCHECKED:
+                target = "calls (app_id, session_id)" if table == "call_members" else "apps (app_id)"
+                columns = "app_id, session_id" if table == "call_members" else "app_id"
+                conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {constraint} FOREIGN KEY ({columns}) "
+                             f"REFERENCES {target}")  # fmt: skip
+            conn.execute("DELETE FROM calltrail_migrations WHERE version = 28")
+        assert migrate(db) == ["0028_call_tables_unchecked"]
+        with db.read() as conn:
+            assert _foreign_keys(conn) == keys
+    finally:
+        db.close()

@@ -484,3 +484,21 @@ def test_a_database_from_before_the_session_hash_gets_it_on_open(
 
     kept, hashed = reopened_after(database_url(backend), statements, calls_and_events)
     assert hashed and len(kept) > 100 and all(events for *_, events in kept)
+
+
+def test_a_deleted_call_takes_its_member_rows(stores: Stores, tenant: Tenant) -> None:
+    """The writers delete a call's member rows themselves: PostgreSQL has no cascade (``m0028``)."""
+    app_id = tenant.app_id + "-del"
+    stores.tenants.create_app(new_app_settings("Deletes", app_id))
+    for raw in (direct_call_events(), group_call_events()):
+        stores.sessions.ingest(app_id, parse_batch(raw))
+
+    def members() -> dict[str, int]:
+        with stores.db.read() as conn:
+            rows = conn.fetchall("SELECT session_id, count(*) FROM call_members WHERE app_id = ? GROUP BY 1", (app_id,))
+        return {session: int(n) for session, n in rows}
+
+    assert members().keys() == {DIRECT_SESSION, GROUP_SESSION}
+    kept = members()[GROUP_SESSION]
+    assert stores.sessions.delete(app_id, [DIRECT_SESSION]) == [DIRECT_SESSION]
+    assert members() == {GROUP_SESSION: kept}
