@@ -183,3 +183,23 @@ def test_unreachable_postgresql_fails_fast_in_one_line(runner: CliRunner) -> Non
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: cannot connect to PostgreSQL") and "refused" in lines[0]
+
+
+def test_import_tidies_the_backlog_every_few_batches(
+    runner: CliRunner, stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ``TIDY_EVERY`` full batches the import vacuums the rollups' backlog (its marks are
+    written and deleted again by every few batches), through the real ``tidy``."""
+    from calltrail.cli import importer
+    from calltrail.store.usage_backlog import TIDY_EVERY, tidy
+
+    app_id = _app(stores)
+    good = spec_list_response()["data"][0]
+    lines = [json.dumps(dict(good, sessionId=f"tidy-{n}")) for n in range(2 * TIDY_EVERY + 1)]
+    tidied: list[str] = []
+    monkeypatch.setattr(importer, "BATCH", 1)
+    monkeypatch.setattr(importer, "tidy", lambda db: (tidied.append(db.url), tidy(db)))
+    result = runner.invoke(main, ["import", "--app", app_id, "--db", stores.db.url, "-"], input="\n".join(lines))
+    assert result.exit_code == 0, result.stderr
+    assert f"imported {len(lines)} record(s), skipped 0" in result.stderr
+    assert tidied == [stores.db.url] * 2

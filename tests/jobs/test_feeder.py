@@ -7,10 +7,11 @@ import uuid
 
 import pytest
 
-from calltrail.jobs.feeder import InvalidDemoEvent, feed_demo
+from calltrail.jobs.feeder import InvalidDemoEvent, feed, feed_demo
 from calltrail.kernel.errors import ChannelNotFound
 from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import Stores
+from calltrail.store.usage_backlog import TIDY_EVERY
 from calltrail.voice import demo
 from calltrail.voice.demo import generate_calls
 from calltrail.voice.query import ChannelCallQuery
@@ -44,3 +45,16 @@ def test_an_invalid_generated_event_stops_the_feed(stores: Stores, monkeypatch: 
     with pytest.raises(InvalidDemoEvent):
         feed_demo(stores.voice, app_id, channel, 1, seed=1)
     assert demo.generate_calls is generate_calls  # only the feed's reference was replaced
+
+
+def test_the_feed_tidies_between_every_few_batches() -> None:
+    """``tidy`` runs after every ``TIDY_EVERY`` batches, on the writer, between two batches."""
+    done: list[str] = []
+    calls = [[{"n": n}] for n in range(2 * TIDY_EVERY + 2)]
+    sent = feed(calls, lambda raw, _problems: raw, lambda batch: done.append(f"batch {batch[0]['n']}"),
+                batch_events=1, tidy=lambda: done.append("tidy"))  # fmt: skip
+    assert sent == len(calls)
+    batches = [f"batch {n}" for n in range(len(calls))]
+    tidied_after = [done[index - 1] for index, step in enumerate(done) if step == "tidy"]
+    assert [step for step in done if step != "tidy"] == batches
+    assert tidied_after == [f"batch {TIDY_EVERY - 1}", f"batch {2 * TIDY_EVERY - 1}"]

@@ -81,3 +81,25 @@ def test_a_series_whose_snapshot_still_holds_marks_recomputes_them_then_reads(
     fresh = _app(stores, "Settled")
     _write_random_calls(stores, fresh)
     assert marked == _series(stores, fresh, group_by)  # settled before the snapshot, then read
+
+
+def test_tidy_reclaims_the_marks_deleted_rows(stores: Stores) -> None:
+    """After a settle the marks are deleted rows; ``tidy`` (outside a transaction) reclaims them on
+    PostgreSQL, where autovacuum may be off, and is nothing to do on SQLite."""
+    app_id = _app(stores, "Tidy")
+    _write_random_calls(stores, app_id)
+    usage_backlog.settle(stores.db, app_id)
+    usage_backlog.tidy(stores.db)
+    with stores.db.read() as conn:
+        assert not has_backlog(conn, app_id) and not has_rollup_backlog(conn, app_id)
+        if stores.db.dialect == "postgresql":
+            vacuumed = conn.fetchall(
+                "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+                "AND relname IN ('usage_member_backlog', 'usage_rollup_backlog', 'usage_member_backlog_size') "
+                "AND last_vacuum IS NOT NULL ORDER BY 1"
+            )
+            assert [name for (name,) in vacuumed] == [
+                "usage_member_backlog",
+                "usage_member_backlog_size",
+                "usage_rollup_backlog",
+            ]

@@ -16,6 +16,7 @@ import orjson
 from calltrail.kernel.errors import InvalidRequest
 from calltrail.sessions.record import validate_record
 from calltrail.store.sessions import SessionStore
+from calltrail.store.usage_backlog import TIDY_EVERY, tidy
 
 BATCH = 1000
 
@@ -68,6 +69,7 @@ def import_records(
 ) -> ImportReport:
     """Validate and store every record of ``files``; idempotent (a record replaces itself)."""
     report = ImportReport()
+    full = 0  # full batches stored
     for handle in files:
         name = getattr(handle, "name", "-")
         name = "stdin" if name in ("-", "<stdin>") else str(name)
@@ -86,6 +88,9 @@ def import_records(
                 if len(batch) >= BATCH:
                     report.imported += _flush(store, app_id, batch)
                     batch = []
+                    full += 1
+                    if full % TIDY_EVERY == 0:
+                        tidy(store.db)  # the rollups' backlog, emptied again by every few batches
                 bar.update(1)
             report.imported += _flush(store, app_id, batch)
     return report

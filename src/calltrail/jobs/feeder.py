@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from calltrail.kernel.problems import Problems
 from calltrail.sessions.events import parse_event as parse_session_event
 from calltrail.store.sessions import SessionStore
+from calltrail.store.usage_backlog import TIDY_EVERY, tidy
 from calltrail.store.voice import VoiceStore
 from calltrail.voice.demo import generate_calls
 from calltrail.voice.events import parse_event as parse_status_event
@@ -38,22 +39,28 @@ def feed(
     ingest: Callable[[list[E]], object],
     on_call: Callable[[], None] = lambda: None,
     batch_events: int = BATCH_EVENTS,
+    tidy: Callable[[], None] = lambda: None,
 ) -> int:
     """Validate each generated call's events and ``ingest`` them in batches; returns the number
     of events.
 
-    ``on_call`` is called once per generated call (for a progress bar). Batches are ingested in
-    order, one transaction each; the first storage error stops the feed and is raised here.
+    ``on_call`` is called once per generated call (for a progress bar), ``tidy`` after every
+    :data:`TIDY_EVERY` batches, between transactions. Batches are ingested in order, one
+    transaction each; the first storage error stops the feed and is raised here.
     """
     pending: queue.Queue[list[E] | None] = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
 
     def write() -> None:
+        written = 0
         while (batch := pending.get()) is not None:
             if failure:
                 continue  # drain: the producer stops at its next put
             try:
                 ingest(batch)
+                written += 1
+                if written % TIDY_EVERY == 0:
+                    tidy()
             except BaseException as exc:  # reported to the caller below
                 failure.append(exc)
 
@@ -102,6 +109,7 @@ def feed_demo(
         lambda batch: store.ingest(app_id, channel_id, batch),
         on_call,
         batch_events,
+        lambda: tidy(store.db),
     )
 
 
@@ -114,4 +122,5 @@ def feed_session_demo(
 ) -> int:
     """Ingest generated in-app calls (:func:`calltrail.sessions.demo.generate_calls`); returns
     the number of events."""
-    return feed(calls, parse_session_event, lambda batch: store.ingest(app_id, batch), on_call, batch_events)
+    return feed(calls, parse_session_event, lambda batch: store.ingest(app_id, batch), on_call, batch_events,
+                lambda: tidy(store.db))  # fmt: skip

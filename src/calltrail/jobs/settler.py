@@ -21,7 +21,7 @@ import anyio.to_thread
 from calltrail.jobs.background import in_background
 from calltrail.store.database import Database
 from calltrail.store.stats import USAGE_BACKLOG_MARKS
-from calltrail.store.usage_backlog import settle, waiting_marks
+from calltrail.store.usage_backlog import settle, tidy, waiting_marks
 
 log = logging.getLogger("calltrail.settler")
 #: Seconds between rounds: the most a read's settling waits for is about this long's marks.
@@ -37,6 +37,8 @@ async def settle_forever(db: Database, interval: float = INTERVAL) -> None:
             db.stats.set(USAGE_BACKLOG_MARKS, sum(waiting.values()))
             for app_id in waiting:
                 await anyio.to_thread.run_sync(settle, db, app_id)
+            if waiting:
+                await anyio.to_thread.run_sync(tidy, db)  # the marks just deleted
         except Exception:
             log.exception("settling the usage rollups failed; retrying in %.0f s", interval)
         await anyio.sleep(interval)

@@ -121,6 +121,17 @@ def _recount(conn: Connection, app_id: str) -> None:
         conn.execute("DELETE FROM usage_member_backlog_size WHERE app_id = ?", (app_id,))
 
 
+#: Bulk batches (a demo's, an import's) between two calls of :func:`tidy`: their marks are
+#: inserted and deleted again every few batches.
+TIDY_EVERY = 5
+
+
+def tidy(db: Database) -> None:
+    """Reclaim the marks' deleted rows (PostgreSQL without autovacuum keeps them, and each scan
+    for the earliest mark, each count and each new mark's uniqueness check reads them again)."""
+    db.vacuum((*_MARK_TABLES, "usage_member_backlog_size"))
+
+
 def has_backlog(conn: Connection, app_id: str) -> bool:
     """Whether some rows of the app's per-user rollups are not recomputed yet (in this snapshot)."""
     return conn.fetchone("SELECT 1 FROM usage_member_backlog WHERE app_id = ? LIMIT 1", (app_id,)) is not None
