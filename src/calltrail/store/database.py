@@ -1022,8 +1022,9 @@ class PostgresDatabase(Database):
         # Without autovacuum (it may be off) a queue's deleted rows stay, and every scan of its
         # index reads them again: the marks' earliest slot was read through 99 MB of dead entries
         # after a 1M-call demo. VACUUM refuses to run in a transaction: a statement of its own.
+        # SKIP_LOCKED: a table another server is vacuuming is skipped, not waited for.
         with self._guarded(), self._read_each() as conn:
-            conn.execute(f"VACUUM {', '.join(tables)}")
+            conn.execute(f"VACUUM (SKIP_LOCKED) {', '.join(tables)}")
 
     def prepare_to_serve(self) -> None:
         # autovacuum keeps the statistics where it runs; a table that was never analyzed (it is

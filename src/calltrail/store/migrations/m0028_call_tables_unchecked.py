@@ -41,4 +41,6 @@ UNCHECKED = (
 def statements(dialect: str) -> list[str]:
     if dialect != "postgresql":
         return []
-    return [f"ALTER TABLE {table} DROP CONSTRAINT {constraint}" for table, constraint in UNCHECKED]
+    # IF EXISTS: a name unlike the earlier migrations' would keep its check (slower, still right)
+    # rather than stop every server from starting.
+    return [f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {constraint}" for table, constraint in UNCHECKED]
