@@ -397,12 +397,21 @@ class PostgresConnection(Connection):
         if not tail:
             self._copy_rows(table, columns, rows)
             return
+        for sql, params in self._with_tail(table, columns, rows, tail):
+            self.execute(sql, params)
+
+    def _with_tail(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], tail: str
+    ) -> Iterator[tuple[str, Sequence[Any]]]:
+        """The statements inserting ``rows`` with ``tail``, each with its parameters, to run in
+        order: from :attr:`STAGE_ROWS` rows one, from a temporary table; below, one per
+        :attr:`ARRAY_ROWS` rows, from one array per column."""
         if len(rows) >= self.STAGE_ROWS:
-            self.execute(f"{self._staged(table, columns, rows)} {tail}")
+            yield f"{self._staged(table, columns, rows)} {tail}", ()
             return
         sql = f"{self._unnest_insert(table, columns)} {tail}"
         for arrays in self._column_arrays(rows):
-            self.execute(sql, arrays)
+            yield sql, arrays
 
     def _staged(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         """Copy the rows into a temporary table; returns the ``INSERT`` of them into ``table``
@@ -460,14 +469,9 @@ class PostgresConnection(Connection):
         if not rows:
             return []
         unique = list({row[1]: row for row in reversed(rows)}.values())[::-1]
-        returning = f"ON CONFLICT DO NOTHING RETURNING {columns[1]}"
         inserted: set[Any] = set()
-        if len(unique) >= self.STAGE_ROWS:
-            inserted.update(key for (key,) in self.execute(f"{self._staged(table, columns, unique)} {returning}"))
-        else:
-            sql = f"{self._unnest_insert(table, columns)} {returning}"
-            for arrays in self._column_arrays(unique):
-                inserted.update(key for (key,) in self.execute(sql, arrays).fetchall())
+        for sql, params in self._with_tail(table, columns, unique, f"ON CONFLICT DO NOTHING RETURNING {columns[1]}"):
+            inserted.update(key for (key,) in self.execute(sql, params).fetchall())
         return [row for row in unique if row[1] in inserted]
 
     def lock_keys(self, keys: Iterable[str]) -> None:

@@ -52,7 +52,7 @@ def entry_ms(entry: Mapping[str, Any]) -> int:
 
 def participant_ms(record: Mapping[str, Any]) -> tuple[int, dict[str, int]]:
     """A call's participant minutes in ms: every entry's summed, and each user's own (their
-    entries summed; entries without a uid count only in the first), in one pass."""
+    entries summed; an entry without a uid counts in the total only), in one pass."""
     total = 0
     found: dict[str, int] = {}
     for entry in record.get("participants") or ():
