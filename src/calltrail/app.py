@@ -1,9 +1,11 @@
 """The ASGI application: every dialect mounted on one Starlette app over one set of stores.
 
-This is the only module that reads the dialect registry (:mod:`calltrail.api.registry`). Paths
-outside any dialect (unknown routes) answer in CometChat's envelope, the default dialect; an
-error answered before routing (429, 431, 503, a path no mount matches) is rendered by the
-dialect that owns the path's prefix (:func:`render_error`).
+This is the only module that reads the dialect registry (:mod:`calltrail.api.registry`). Each
+dialect's routes are mounted here, on this one app: a request passes one stack of middleware and
+one router per level, not an app of its own per dialect. Every error, raised by a handler or
+answered before routing (429, 431, 503, a path no route matches), is rendered by the dialect
+that owns the path's prefix (:func:`render_error`); paths outside any dialect answer in
+CometChat's envelope, the default dialect.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import hmac
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,11 +26,11 @@ from calltrail.api.cometchat import envelope as cometchat_envelope
 from calltrail.api.gate import Gate, GateSettings
 from calltrail.api.guard import CORS, Guard
 from calltrail.api.health import HealthProbe
-from calltrail.api.http import as_calltrail_error, json_response
+from calltrail.api.http import exception_handlers, json_response
 from calltrail.api.metrics import CONTENT_TYPE, Metrics
 from calltrail.api.openapi import build_document, render_docs
 from calltrail.api.registry import DIALECTS
-from calltrail.api.routing import indexed_app
+from calltrail.api.routing import IndexedRouter, indexed_app
 from calltrail.kernel.errors import CalltrailError, MissingApiKey
 from calltrail.settings import Settings
 from calltrail.store import Stores, open_stores
@@ -79,8 +80,8 @@ def create_app(stores: Stores, settings: Settings | None = None) -> Starlette:
         Route("/docs", docs, methods=["GET"]),
     ]
     for dialect in DIALECTS.values():
-        dialect_app = dialect.create_app(stores)
-        routes += [_mount(prefix, dialect_app) for prefix in dialect.mounts]
+        dialect_router = IndexedRouter(routes=dialect.routes(stores))
+        routes += [_mount(prefix, dialect_router) for prefix in dialect.mounts]
     # The dashboard last, on its own explicit paths (never a catch-all): it shadows no API prefix.
     routes += create_dashboard(stores)
     gate = Gate(GateSettings(settings.max_in_flight, settings.rate_limit, settings.rate_burst), metrics, render_error)
@@ -97,7 +98,7 @@ def create_app(stores: Stores, settings: Settings | None = None) -> Starlette:
         ),
         Middleware(Guard, gate=gate),
     ]
-    app = indexed_app(routes, middleware=middleware, exception_handlers=_exception_handlers())
+    app = indexed_app(routes, middleware=middleware, exception_handlers=exception_handlers(render_error))
     app.state.health_probe = probe
     app.state.gate = gate  # calltrail serve's HTTP protocol asks it before a request reaches the app
     return app
@@ -115,19 +116,9 @@ def _mount(prefix: str, app: ASGIApp) -> Mount:
 def render_error(path: str, exc: CalltrailError) -> Response:
     """An error in the envelope of the dialect that owns ``path`` (CometChat's by default)."""
     for dialect in DIALECTS.values():
-        if dialect.render is not None and any(path == m or path.startswith(m + "/") for m in dialect.mounts):
+        if any(path == m or path.startswith(m + "/") for m in dialect.mounts):
             return dialect.render(exc)
     return cometchat_envelope.render(exc)
-
-
-def _exception_handlers() -> dict[Any, Any]:
-    """The top level's handlers: every failure outside the dialects' own apps, rendered by the
-    dialect owning the path."""
-
-    async def handle(request: Request, exc: Exception) -> Response:
-        return render_error(request.url.path, as_calltrail_error(exc, request))
-
-    return dict.fromkeys(cometchat_envelope.EXCEPTION_HANDLERS, handle)
 
 
 def app_from_env() -> Starlette:

@@ -405,8 +405,9 @@ def as_calltrail_error(exc: Exception, request: Request | None = None) -> Calltr
     return CalltrailError()
 
 
-def exception_handlers(render: Callable[[CalltrailError], Response]) -> dict[Any, Any]:
-    """Starlette exception handlers that render every failure with a dialect's ``render``.
+def exception_handlers(render: Callable[[str, CalltrailError], Response]) -> dict[Any, Any]:
+    """Starlette exception handlers that render every failure with ``render(path, error)`` (the
+    app's :func:`calltrail.app.render_error`: in the envelope of the dialect owning the path).
 
     Starlette looks handlers up by the exception's class: routing errors and our errors are
     named so they are handled inside the app; ``Exception`` is the last resort.
@@ -414,7 +415,7 @@ def exception_handlers(render: Callable[[CalltrailError], Response]) -> dict[Any
 
     async def handle(request: Request, exc: Exception) -> Response:
         # A client that left mid-upload gets a 499 nobody reads: the access log's line is all.
-        return render(as_calltrail_error(exc, request))
+        return render(request.url.path, as_calltrail_error(exc, request))
 
     named: list[type[Exception]] = [HTTPException, CalltrailError, Exception]
     return dict.fromkeys(named, handle)

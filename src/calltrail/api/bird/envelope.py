@@ -1,4 +1,4 @@
-"""Bird's error envelope and the one handler that renders every error under ``/workspaces``.
+"""Bird's error envelope: the renderer of every error under ``/workspaces`` (named in the registry).
 
 ``{"code": "InvalidPayload", "message": "...", "details": {"<parameter>": ["why"]}}``. Bird
 documents only that 404 and 422 answer "The request did not pass validation" in JSON; this body
@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from calltrail.api.http import exception_handlers, json_response
+from calltrail.api.http import json_response
 from calltrail.kernel.errors import CalltrailError, InvalidRequest
 
 #: Bird's status and code for each HTTP status of Calltrail's errors.
@@ -47,6 +47,3 @@ def render(exc: CalltrailError) -> Response:
     if status == 401:
         headers["WWW-Authenticate"] = "AccessKey"
     return json_response(body, status, headers)
-
-
-EXCEPTION_HANDLERS = exception_handlers(render)

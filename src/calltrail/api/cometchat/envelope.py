@@ -1,4 +1,4 @@
-"""CometChat's error envelope and the one handler that renders every error in it.
+"""CometChat's error envelope: the renderer of every error under ``/v3`` (named in the registry).
 
 ``{"error": {"code": "...", "message": "...", "details": {"<field>": ["why"]}}}``: the shape
 CometChat's SDKs read (``CometChatException{code, message, details}``).
@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from calltrail.api.http import error_envelope, exception_handlers, render_error_envelope
+from calltrail.api.http import error_envelope, render_error_envelope
 from calltrail.kernel.errors import CalltrailError
 
 
@@ -22,6 +22,3 @@ def error_body(exc: CalltrailError) -> dict[str, Any]:
 def render(exc: CalltrailError) -> Response:
     """The response for an error."""
     return render_error_envelope(exc)
-
-
-EXCEPTION_HANDLERS = exception_handlers(render)

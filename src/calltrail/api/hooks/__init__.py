@@ -14,25 +14,15 @@ Errors use the ``{"error": {"code", "message", "details"}}`` envelope
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from calltrail.adapters.base import Adapter, HookRequest, Translation
 from calltrail.adapters.integrations import Integration, check_basic, credentials, hook_url
 from calltrail.adapters.janus import JanusFact
 from calltrail.adapters.registry import ADAPTERS, ROOM_FOLDED
-from calltrail.api.http import (
-    attempt,
-    exception_handlers,
-    json_response,
-    read_body,
-    render_error_envelope,
-    run,
-    unwrap,
-)
-from calltrail.api.routing import indexed_app
+from calltrail.api.http import attempt, json_response, read_body, run, unwrap
 from calltrail.kernel.batches import MAX_BATCH
 from calltrail.kernel.errors import HookUnauthorized
 from calltrail.sessions.events import parse_batch as parse_session_events
@@ -40,8 +30,6 @@ from calltrail.store import Stores
 from calltrail.store.database import chunks
 from calltrail.store.eventlog import IngestResult
 from calltrail.voice.events import parse_batch as parse_status_events
-
-EXCEPTION_HANDLERS = exception_handlers(render_error_envelope)
 
 
 def ingest(stores: Stores, integration: Integration, adapter: Adapter, translation: Translation) -> IngestResult:
@@ -91,8 +79,6 @@ class HooksEndpoints:
         return json_response({"data": await run(handle)})
 
 
-def create_app(stores: Stores) -> Starlette:
-    """The ASGI app of inbound webhooks, to be mounted at ``/hooks``."""
-    hooks = HooksEndpoints(stores)
-    routes = [Route("/{integration_id}", hooks.post_hook, methods=["POST"])]
-    return indexed_app(routes, exception_handlers=EXCEPTION_HANDLERS)
+def routes(stores: Stores) -> list[BaseRoute]:
+    """The routes of inbound webhooks, relative to ``/hooks`` where they are mounted."""
+    return [Route("/{integration_id}", HooksEndpoints(stores).post_hook, methods=["POST"])]

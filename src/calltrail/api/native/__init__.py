@@ -9,22 +9,19 @@ This module is the route table only; each feature's handlers live in its own mod
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from calltrail.api.http import exception_handlers, render_error_envelope
 from calltrail.api.native.exports import ExportEndpoints
 from calltrail.api.native.usage import UsageEndpoints
 from calltrail.api.native.webhooks import webhook_routes
-from calltrail.api.routing import indexed_app
 from calltrail.store import Stores
 
 
-def create_app(stores: Stores) -> Starlette:
-    """The ASGI app serving ``/api``."""
+def routes(stores: Stores) -> list[BaseRoute]:
+    """The routes of ``/api``, relative to it."""
     usage = UsageEndpoints(stores)
     exports = ExportEndpoints(stores)
-    routes = [
+    return [
         Route("/usage/calls", usage.calls, methods=["GET"]),
         Route("/usage/voice", usage.voice, methods=["GET"]),
         Route("/exports/calls", exports.calls, methods=["GET"]),
@@ -32,4 +29,3 @@ def create_app(stores: Stores) -> Starlette:
         Route("/exports/voice", exports.voice, methods=["GET"]),
         *webhook_routes(stores),
     ]
-    return indexed_app(routes, exception_handlers=exception_handlers(render_error_envelope))
