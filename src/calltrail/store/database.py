@@ -557,8 +557,7 @@ class Database:
         #: Counters for monitoring (database errors here, events in the event log).
         self.stats = StoreStats()
 
-    @contextmanager
-    def read(self, *, snapshot: bool = True) -> Iterator[Connection]:
+    def read(self, *, snapshot: bool = True) -> AbstractContextManager[Connection]:
         """A read-only transaction: every query inside sees one consistent snapshot. A read
         opened inside another on the same thread joins it (the same snapshot).
 
@@ -567,15 +566,20 @@ class Database:
         sparing its ``BEGIN`` and ``COMMIT`` round trips. Such reads opened inside it join it; a
         read needing a snapshot opened inside it gets its own (another connection). In process
         (SQLite) a snapshot costs nothing: it is one, and every read inside joins it."""
-        current: Connection | None = getattr(self._local, "reading", None)
-        if current is not None:
-            yield current
-            return
+        joined: Connection | None = getattr(self._local, "reading", None)
+        if joined is None and not snapshot and not self.IN_PROCESS:
+            joined = getattr(self._local, "each", None)
+        if joined is not None:
+            # Joined without a generator: every store method opens a read, so a request's
+            # reads join its first one two or three times.
+            return contextlib.nullcontext(joined)
+        return self._open_read(snapshot)
+
+    @contextmanager
+    def _open_read(self, snapshot: bool) -> Iterator[Connection]:
+        """:meth:`read` when it joins none: a snapshot, or (``snapshot=False`` over a network)
+        statements each in their own transaction."""
         if not snapshot and not self.IN_PROCESS:
-            each: Connection | None = getattr(self._local, "each", None)
-            if each is not None:
-                yield each
-                return
             with self._guarded(), self._read_each() as conn:
                 self._local.each = conn
                 try:
