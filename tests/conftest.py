@@ -34,6 +34,9 @@ PG_URL = os.environ.get("CALLTRAIL_TEST_PG_URL", "postgresql://postgres@127.0.0.
 FIXTURES = Path(__file__).parent / "fixtures"
 BACKENDS = ["sqlite", "postgresql"]
 
+#: Repeatable query parameters, as the ``params`` of a test client's request accepts them.
+QueryParams = list[tuple[str, str | int | float | bool | None]]
+
 
 @pytest.fixture(autouse=True)
 def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +52,7 @@ def _pg_schema_url(schema: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> Callable[[], str]:
+def pg_database() -> Iterator[Callable[[], str]]:
     """A factory of fresh PostgreSQL schemas (each a clean database); dropped at the end."""
     try:
         admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
@@ -67,7 +70,7 @@ def pg_database() -> Callable[[], str]:
         created.append(schema)
         return _pg_schema_url(schema)
 
-    yield make  # type: ignore[misc]
+    yield make
     for schema in created:
         admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     admin.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from calltrail.api.gate import UNLIMITED, Admission, Gate, GateSettings
@@ -59,7 +61,11 @@ def test_check_decides_as_admit_does() -> None:
 
 def test_the_gate_counts_as_refusing_for_a_second_after_any_refusal() -> None:
     now = [100.0]
-    for refuse in (lambda gate: gate.admit("/v3/calls", 5, _unread), lambda gate: gate.check("/v3/calls", "k", 0)):
+    refusals: tuple[Callable[[Gate], object], ...] = (
+        lambda gate: gate.admit("/v3/calls", 5, _unread),
+        lambda gate: gate.check("/v3/calls", "k", 0),
+    )
+    for refuse in refusals:
         gate = _gate(max_in_flight=2, rate_burst=1)
         gate._clock = lambda: now[0]
         assert isinstance(gate.check("/v3/calls", "k", 0), Admission) and not gate.refusing()

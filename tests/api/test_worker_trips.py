@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from contextlib import AbstractContextManager
 from typing import Any
 
 from starlette.testclient import TestClient
@@ -133,7 +134,7 @@ def test_first_pages_and_calls_by_id_run_no_transaction_on_postgresql(
     """Their reads need no common snapshot: on PostgreSQL each statement is its own transaction
     (no ``BEGIN`` and ``COMMIT`` round trips), all on one borrowed connection. A deep page still
     reads its total and its rows in one snapshot."""
-    from calltrail.store.database import PostgresDatabase
+    from calltrail.store.database import Connection, PostgresDatabase
 
     if not isinstance(stores.db, PostgresDatabase):
         return  # SQLite: every read is a snapshot already, at no cost
@@ -142,10 +143,17 @@ def test_first_pages_and_calls_by_id_run_no_transaction_on_postgresql(
     bird = {"Authorization": f"AccessKey {tenant.key}"}
     opened: list[str] = []
     transaction, each = PostgresDatabase._transaction, PostgresDatabase._read_each
-    monkeypatch.setattr(
-        PostgresDatabase, "_transaction", lambda db, read_only: opened.append("tx") or transaction(db, read_only)
-    )
-    monkeypatch.setattr(PostgresDatabase, "_read_each", lambda db: opened.append("each") or each(db))
+
+    def recorded_transaction(db: PostgresDatabase, read_only: bool) -> AbstractContextManager[Connection]:
+        opened.append("tx")
+        return transaction(db, read_only)
+
+    def recorded_each(db: PostgresDatabase) -> AbstractContextManager[Connection]:
+        opened.append("each")
+        return each(db)
+
+    monkeypatch.setattr(PostgresDatabase, "_transaction", recorded_transaction)
+    monkeypatch.setattr(PostgresDatabase, "_read_each", recorded_each)
     for path, headers in (
         ("/v3/calls?perPage=5", tenant.headers),
         ("/v3/calls/trip-call", tenant.headers),

@@ -191,6 +191,7 @@ def test_import_tidies_the_backlog_every_few_batches(
     """Every ``TIDY_EVERY`` full batches the import vacuums the rollups' backlog (its marks are
     written and deleted again by every few batches), through the real ``tidy``."""
     from calltrail.cli import importer
+    from calltrail.store.database import Database
     from calltrail.store.usage_backlog import TIDY_EVERY, tidy
 
     app_id = _app(stores)
@@ -198,7 +199,12 @@ def test_import_tidies_the_backlog_every_few_batches(
     lines = [json.dumps(dict(good, sessionId=f"tidy-{n}")) for n in range(2 * TIDY_EVERY + 1)]
     tidied: list[str] = []
     monkeypatch.setattr(importer, "BATCH", 1)
-    monkeypatch.setattr(importer, "tidy", lambda db: (tidied.append(db.url), tidy(db)))
+
+    def tidy_and_record(db: Database) -> None:
+        tidied.append(db.url)
+        tidy(db)
+
+    monkeypatch.setattr(importer, "tidy", tidy_and_record)
     result = runner.invoke(main, ["import", "--app", app_id, "--db", stores.db.url, "-"], input="\n".join(lines))
     assert result.exit_code == 0, result.stderr
     assert f"imported {len(lines)} record(s), skipped 0" in result.stderr

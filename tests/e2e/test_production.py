@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,7 +52,7 @@ def _raw(server: Server, request: bytes) -> bytes:
     return received
 
 
-def _body(answer: bytes) -> dict[str, object]:
+def _body(answer: bytes) -> dict[str, Any]:
     return dict(json.loads(answer.split(b"\r\n\r\n", 1)[1]))
 
 

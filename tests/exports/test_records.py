@@ -66,7 +66,7 @@ def test_a_flat_record_with_scalars_after_its_participants(
 
 
 def test_records_the_byte_search_must_leave_whole() -> None:
-    cases = [
+    cases: list[dict[str, Any]] = [
         # participants first: no comma before the key
         {"participants": [{"uid": "a"}], "sessionId": "s", "mid": "m"},
         # a nested "participants" list comes first

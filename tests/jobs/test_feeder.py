@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -38,7 +39,7 @@ def test_an_invalid_generated_event_stops_the_feed(stores: Stores, monkeypatch: 
     app_id = stores.tenants.create_app(new_app_settings("Feed", f"t-{secrets.token_hex(6)}")).app_id
     channel = stores.voice.create_channel(app_id, new_channel_settings("Line")).channel_id
 
-    def broken(channel_id: str, **_: object):  # type: ignore[no-untyped-def]
+    def broken(channel_id: str, **_: object) -> Iterator[list[dict[str, str]]]:
         yield [{"id": "x", "callId": "not-a-uuid", "status": "ringing", "at": "2024-01-01T00:00:00Z"}]
 
     monkeypatch.setattr("calltrail.jobs.feeder.generate_calls", broken)

@@ -64,7 +64,12 @@ def test_the_settler_recomputes_every_apps_backlog(stores: Stores, monkeypatch: 
     vacuums = _backlog_vacuums(stores)
     gauge: list[int] = []
     set_gauge = stores.db.stats.set
-    monkeypatch.setattr(stores.db.stats, "set", lambda name, value: (gauge.append(value), set_gauge(name, value)))
+
+    def set_and_record(name: str, value: int) -> None:
+        gauge.append(value)
+        set_gauge(name, value)
+
+    monkeypatch.setattr(stores.db.stats, "set", set_and_record)
 
     async def serve_until_settled() -> None:
         async with settling(stores.db, interval=0.05):

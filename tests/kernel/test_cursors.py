@@ -67,6 +67,7 @@ def test_a_token_from_another_secret_is_invalid() -> None:
 
 
 def test_a_validly_signed_token_with_a_bad_payload_is_invalid() -> None:
+    content: object
     for content in ([2, 1, CURSOR.key, BOUND], [1, "1", CURSOR.key, BOUND], [1, 1, "x", BOUND], [1, 1], {}):
         payload = orjson.dumps(content)
         token = f"{page_token._b64(payload)}.{page_token._b64(page_token._mac(SECRET, payload))}"

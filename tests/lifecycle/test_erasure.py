@@ -25,7 +25,7 @@ SOMEONE = "aria-santos-16"
 
 def _most_involved(sessions: Calls) -> str:
     """The uid named in the most generated calls (erased below)."""
-    named = Counter(e["initiator"] for call in sessions for e in call if e["type"] == "call.initiated")
+    named: Counter[str] = Counter(e["initiator"] for call in sessions for e in call if e["type"] == "call.initiated")
     return named.most_common(1)[0][0]
 
 

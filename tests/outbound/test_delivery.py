@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 
 import anyio
@@ -89,7 +90,7 @@ def test_nothing_is_written_without_a_subscription(fresh: Stores, app_id: str) -
 
 
 def test_retries_after_500s_and_timeouts_keep_the_webhook_id(fresh: Stores, app_id: str) -> None:
-    answers = iter([500, 502, (1.0, 204), 204])
+    answers: Iterator[int | tuple[float, int]] = iter([500, 502, (1.0, 204), 204])
     receiver = Receiver(answer=lambda request: next(answers))
     with running(receiver):
         sub = subscribe(fresh, app_id, receiver.url())

@@ -150,7 +150,7 @@ def test_iter_all_yields_each_call_once_when_pages_shift() -> None:
 
 
 def test_errors_leave_the_position_alone() -> None:
-    answers = [
+    answers: list[httpx.Response | httpx.ConnectError] = [
         httpx.Response(500, json={"error": {"code": "ERR_EXCEPTION", "message": "boom", "details": {}}}),
         httpx.ConnectError("refused"),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import TypedDict
 
 import httpx
 import orjson
@@ -15,7 +16,15 @@ from calltrail_sdk import AsyncCalltrailClient, AuthenticationError, BadRequestE
 from tests.api.native.conftest import UsageApp, load_usage_app
 from tests.sdk.conftest import BASE_URL
 
-OCTOBER = {"from_": datetime(2026, 10, 23, tzinfo=UTC), "to": "2026-11-01T00:00:00Z"}
+
+class Window(TypedDict):
+    """The ``from_`` and ``to`` arguments of ``usage_calls()``."""
+
+    from_: datetime | int | str
+    to: datetime | int | str
+
+
+OCTOBER: Window = {"from_": datetime(2026, 10, 23, tzinfo=UTC), "to": "2026-11-01T00:00:00Z"}
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -126,12 +126,12 @@ def direct_call_events() -> list[dict[str, Any]]:
 
 def spec_list_response() -> dict[str, Any]:
     """Spec file 000's List Calls example response."""
-    return json.loads((FIXTURES / "spec000_list_calls.json").read_text())
+    return cast(dict[str, Any], json.loads((FIXTURES / "spec000_list_calls.json").read_text()))
 
 
 def spec_get_response() -> dict[str, Any]:
     """Spec file 002's Get Call example response."""
-    return json.loads((FIXTURES / "spec002_get_call.json").read_text())
+    return cast(dict[str, Any], json.loads((FIXTURES / "spec002_get_call.json").read_text()))
 
 
 def without_mid(record: dict[str, Any]) -> dict[str, Any]:

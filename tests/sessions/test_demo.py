@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from calltrail.sessions.demo import build_world, generate_calls
 from calltrail.sessions.events import parse_batch
 from calltrail.sessions.fold import derive_record
 
 
-def _calls(count: int, seed: int = 1) -> list[list[dict]]:  # type: ignore[type-arg]
+def _calls(count: int, seed: int = 1) -> list[list[dict[str, Any]]]:
     return list(generate_calls(build_world(seed), app_id="demo", count=count, seed=seed))
 
 
@@ -21,7 +22,7 @@ def test_same_seed_same_events_and_different_seed_different_events() -> None:
 def test_events_are_valid_and_cover_every_kind_of_call() -> None:
     calls = _calls(1500)
     records = []
-    event_ids = set()
+    event_ids: set[str] = set()
     for events in calls:
         parsed = parse_batch(events)  # raises if the generator emits anything invalid
         event_ids.update(e.id for e in parsed)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from calltrail.kernel.errors import InvalidRequest
-from calltrail.sessions.filters import LIST_CALLS_PARAMS, parse_params
+from calltrail.sessions.filters import LIST_CALLS_PARAMS, ParsedParams, parse_params
 from calltrail.sessions.query import Condition
 
 
-def parse(query: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+def parse(query: list[tuple[str, str]]) -> ParsedParams:
     return parse_params(query, LIST_CALLS_PARAMS, per_page_default=100, per_page_max=1000)
 
 

@@ -51,6 +51,7 @@ def test_sqlite_readers_are_pooled_and_bounded(tmp_path: Path) -> None:
 
 def test_nested_reads_share_one_connection_and_snapshot(tmp_path: Path) -> None:
     db = open_database(f"sqlite:///{tmp_path / 'nest.db'}")
+    assert isinstance(db, SQLiteDatabase)
     try:
         with db.read() as outer, db.read() as inner:
             assert inner is outer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
@@ -17,7 +18,7 @@ from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import merge_record, validate_record
 from calltrail.store import Stores, database, open_stores
 from calltrail.store import sessions as sessions_store
-from calltrail.store.database import PostgresDatabase, key_hash
+from calltrail.store.database import Connection, PostgresDatabase, key_hash
 from tests.conftest import Tenant
 from tests.sessions.spec_calls import DIRECT_SESSION, GROUP_SESSION, direct_call_events, group_call_events, without_mid
 from tests.store.older_schema import reopened_after
@@ -118,7 +119,13 @@ def test_imports_and_events_count_toward_the_statistics_refresh(
     (``Database.note_written``): a bulk import also leaves a table never analyzed otherwise."""
     written: list[int] = []
     monkeypatch.setattr(stores.db, "note_written", written.append)
-    base = {"initiator": "a", "receiver": "b", "receiverType": "user", "type": "audio", "status": "ended"}
+    base: dict[str, object] = {
+        "initiator": "a",
+        "receiver": "b",
+        "receiverType": "user",
+        "type": "audio",
+        "status": "ended",
+    }
     base["initiatedAt"] = 1
     stores.sessions.put_records(tenant.app_id, [validate_record(base | {"sessionId": f"s{n}"}) for n in range(3)])
     stores.sessions.ingest(tenant.app_id, parse_batch(direct_call_events()))
@@ -194,11 +201,12 @@ def test_a_first_page_comes_with_its_total_in_one_statement_on_postgresql(
     transactions: list[bool] = []
     if isinstance(stores.db, PostgresDatabase):
         begin = PostgresDatabase._transaction
-        monkeypatch.setattr(
-            PostgresDatabase,
-            "_transaction",
-            lambda db, read_only: transactions.append(read_only) or begin(db, read_only),
-        )
+
+        def recorded(db: PostgresDatabase, read_only: bool) -> AbstractContextManager[Connection]:
+            transactions.append(read_only)
+            return begin(db, read_only)
+
+        monkeypatch.setattr(PostgresDatabase, "_transaction", recorded)
     window = CallQuery().where("initiated_at", "gte", 1004)
     by_initiator = CallQuery().where("initiator", "eq", "a").where("status", "eq", "ended")
     for query, wanted in ((CallQuery(), expected), (window, expected[:-12]), (by_initiator, expected)):

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
+from typing import cast
+
 from calltrail.sessions.query import CallQuery
 from calltrail.store.database import PostgresConnection, SQLiteConnection
 from calltrail.store.sessions_sql import compile_query, latest_initiation, prefer_sort
+
+
+def sqlite_conn() -> SQLiteConnection:
+    """A SQLite connection for compiling SQL only: its dialect counts, never its raw connection."""
+    return SQLiteConnection(cast(sqlite3.Connection, None))
 
 
 def test_equality_filters_on_counted_columns_are_counted_from_call_counts() -> None:
@@ -35,9 +43,9 @@ def test_a_users_calls_are_counted_without_the_join() -> None:
 def test_ranged_conditions_choose_a_plan_on_sqlite_only() -> None:
     compiled = compile_query("app", CallQuery().where("duration", "gt", 1.0).where("status", "eq", "ended"))
     assert [c.column for c in compiled.ranged] == ["duration"]
-    scan = compiled.page_sql("DESC", sort=False, conn=SQLiteConnection(None))
+    scan = compiled.page_sql("DESC", sort=False, conn=sqlite_conn())
     assert "+c.duration >" in scan and "ORDER BY c.initiated_at DESC" in scan
-    sort = compiled.page_sql("DESC", sort=True, conn=SQLiteConnection(None))
+    sort = compiled.page_sql("DESC", sort=True, conn=sqlite_conn())
     assert "ORDER BY +c.initiated_at DESC, +c.session_id DESC" in sort and "+c.duration" not in sort
     assert "+" not in compiled.page_sql("DESC", sort=True, conn=PostgresConnection(None))
 
@@ -70,11 +78,11 @@ def test_ranges_on_one_column_alone_sort_up_to_the_page_end() -> None:
     for query in (one.where("status", "eq", "ended"), one.where("duration", "gt", 1), CallQuery()):
         assert not compile_query("app", query).one_range
     compiled = compile_query("app", one)
-    sql = compiled.page_sql("DESC", sort=True, conn=SQLiteConnection(None))
+    sql = compiled.page_sql("DESC", sort=True, conn=sqlite_conn())
     assert sql.count("c.started_at >= ?") == 2 and "LIMIT 1 OFFSET ?" in sql
-    assert compiled.page_params(True, SQLiteConnection(None), 25, 50) == ("app", 5, 9, "app", 5, 9, 74, 25, 50)
-    assert compiled.page_params(False, SQLiteConnection(None), 25, 50) == ("app", 5, 9, 25, 50)
-    assert "LIMIT 1" not in compiled.page_sql("DESC", sort=False, conn=SQLiteConnection(None))
+    assert compiled.page_params(True, sqlite_conn(), 25, 50) == ("app", 5, 9, "app", 5, 9, 74, 25, 50)
+    assert compiled.page_params(False, sqlite_conn(), 25, 50) == ("app", 5, 9, 25, 50)
+    assert "LIMIT 1" not in compiled.page_sql("DESC", sort=False, conn=sqlite_conn())
     # The page's end is tested in the filter's index: as is on PostgreSQL (an index condition),
     # unindexed on SQLite (which would otherwise take the list's own index for it).
     assert " AND +c.initiated_at >= coalesce((SELECT" in sql

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -307,7 +307,7 @@ def random_query(rng: random.Random, data: Dataset) -> ChannelCallQuery:
     query = ChannelCallQuery(scope=rng.choice([*data.channels[:2], None]))
     if query.scope is None and pick() < 0.5:
         query = replace(query, channels=tuple(rng.sample(data.channels, rng.randint(1, 3))))
-    options = {
+    options: dict[str, Callable[[], Any]] = {
         "statuses": lambda: tuple(
             rng.sample(["completed", "no-answer", "busy", "failed", "cancelled", "ongoing"], rng.randint(1, 3))
         ),

@@ -4,8 +4,10 @@ the whole table (so a deep page costs what the first one does), on SQLite and Po
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import uuid
 from dataclasses import replace
+from typing import cast
 
 import pytest
 
@@ -33,8 +35,13 @@ DRIVERS = [
 ]
 
 
+def sqlite_conn() -> SQLiteConnection:
+    """A SQLite connection for compiling SQL only: its dialect counts, never its raw connection."""
+    return SQLiteConnection(cast(sqlite3.Connection, None))
+
+
 def sql_for(query: ChannelCallQuery, dialect: str = "sqlite", after: Cursor | None = AFTER) -> tuple[str, list[object]]:
-    conn = SQLiteConnection(None) if dialect == "sqlite" else PostgresConnection(None)
+    conn = sqlite_conn() if dialect == "sqlite" else PostgresConnection(None)
     return compile_page(conn, "app-1", query, after, 11)
 
 

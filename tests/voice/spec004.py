@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 IDENTITY = ("originator", "receiver", "from", "to", "parentId", "direction", "type")
@@ -22,12 +22,13 @@ UPDATE = ("sipInsights", "qualityInsights")
 
 def example(name: str) -> dict[str, Any]:
     """``example1``, ``example2`` or ``schema_example``: the response as the spec shows it."""
-    return json.loads((FIXTURES / f"spec004_{name}.json").read_text())
+    return cast(dict[str, Any], json.loads((FIXTURES / f"spec004_{name}.json").read_text()))
 
 
 def example_calls() -> list[dict[str, Any]]:
     """Every call of examples 1 and 2 (the schema example is a type sketch, not a real call)."""
-    return example("example1")["results"] + example("example2")["results"]
+    calls: list[dict[str, Any]] = example("example1")["results"] + example("example2")["results"]
+    return calls
 
 
 #: The one spec call whose duration is not its answered span rounded (6.228 s shown as 7).

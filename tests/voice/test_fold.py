@@ -19,7 +19,7 @@ CHANNEL = "a739d30b-8171-471c-9df4-591d4dd7bee5"
 IDENTITY = {"direction": "incoming", "type": "pstn", "from": "+351910648518", "to": "+3197058016589"}
 
 
-def ev(status: str, at: str, event_id: str | None = None, **fields: Any) -> dict[str, Any]:
+def ev(status: str, at: str | int, event_id: str | None = None, **fields: Any) -> dict[str, Any]:
     return {"id": event_id or f"{status}@{at}", "callId": CALL, "status": status, "at": at, **fields}
 
 

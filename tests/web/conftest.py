@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -34,7 +34,7 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def sign_in(client: TestClient, key: str, next_path: str = "/calls") -> httpx.Response:
+def sign_in(client: TestClient, key: str, next_path: str = "/calls") -> httpx2.Response:
     form = client.get("/signin")
     assert form.status_code == 200, form.text
     return client.post("/signin", data={"apikey": key, "csrf": csrf_of(form.text), "next": next_path})

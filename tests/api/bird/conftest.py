@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from calltrail.kernel.tenancy import new_app_settings
@@ -46,7 +46,7 @@ def workspace(stores: Stores) -> Workspace:
     return Workspace(app.app_id, key, channel.channel_id, {"Authorization": f"AccessKey {key}"})
 
 
-def assert_error(response: httpx.Response, status: int, code: str, *detail_keys: str) -> dict[str, Any]:
+def assert_error(response: httpx2.Response, status: int, code: str, *detail_keys: str) -> dict[str, Any]:
     """Bird's error envelope with the expected status, code and detail keys."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")

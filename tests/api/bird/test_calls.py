@@ -19,7 +19,7 @@ IDENTITY = {"direction": "outgoing", "type": "sip", "from": "sip:201@pbx.acme.ex
 
 
 def record_for(ws: Workspace, **changes: Any) -> dict[str, Any]:
-    record = copy.deepcopy(example("example1")["results"][0]) | {"channelId": ws.channel_id}
+    record: dict[str, Any] = copy.deepcopy(example("example1")["results"][0]) | {"channelId": ws.channel_id}
     return record | changes
 
 

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from calltrail.store import Stores
 from tests.api.bird.conftest import Workspace
+from tests.conftest import QueryParams
 
 NAMES = st.sampled_from(
     [
@@ -80,9 +81,7 @@ def ws(client: TestClient, stores: Stores, workspace: Workspace) -> Workspace:
 
 @fuzz
 @given(params=st.lists(st.tuples(NAMES, VALUES), max_size=5), workspace_wide=st.booleans())
-def test_any_query_string(
-    client: TestClient, ws: Workspace, params: list[tuple[str, str]], workspace_wide: bool
-) -> None:
+def test_any_query_string(client: TestClient, ws: Workspace, params: QueryParams, workspace_wide: bool) -> None:
     response = client.get(ws.all_calls if workspace_wide else ws.calls, params=params, headers=ws.headers)
     assert response.status_code in (200, 422), response.text
     assert set(response.json()) <= {"results", "nextPageToken", "code", "message", "details"}

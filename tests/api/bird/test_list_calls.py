@@ -21,6 +21,7 @@ from calltrail.kernel.tenancy import new_app_settings
 from calltrail.store import Stores
 from calltrail.voice.vocabulary import CALL_TYPES, DIRECTIONS, STATUSES, new_channel_settings
 from tests.api.bird.conftest import Workspace, assert_error
+from tests.conftest import QueryParams
 
 BASE = parse_rfc3339("2024-03-01T16:00:00Z")
 TAGS = [["vip"], ["sales", "VIP"], [], ["support"], ["Follow-Up"]]
@@ -174,11 +175,11 @@ def test_workspace_list_matches_the_oracle(
 
 
 def test_workspace_list_channel_filter(client: TestClient, data: Data) -> None:
-    both = [("channelId", data.ws.channel_id), ("channelId", data.second.upper()), ("limit", "100")]
+    both: QueryParams = [("channelId", data.ws.channel_id), ("channelId", data.second.upper()), ("limit", "100")]
     assert client.get(data.ws.all_calls, params=both, headers=data.ws.headers).json() == {
         "results": data.expected(lambda r: True)
     }
-    unknown = [("channelId", str(uuid.uuid4()))]
+    unknown: QueryParams = [("channelId", str(uuid.uuid4()))]
     assert client.get(data.ws.all_calls, params=unknown, headers=data.ws.headers).json() == {"results": []}
 
 
@@ -248,6 +249,11 @@ def test_repeating_a_single_valued_parameter_is_422(client: TestClient, workspac
 
 
 def test_every_problem_is_named_at_once(client: TestClient, workspace: Workspace) -> None:
-    params = [("limit", "0"), ("status", "x"), ("startAt", "2024-03-02T00:00:00Z"), ("endAt", "2024-03-01T00:00:00Z")]
+    params: QueryParams = [
+        ("limit", "0"),
+        ("status", "x"),
+        ("startAt", "2024-03-02T00:00:00Z"),
+        ("endAt", "2024-03-01T00:00:00Z"),
+    ]
     body = assert_error(client.get(workspace.calls, params=params, headers=workspace.headers), 422, "InvalidPayload")
     assert set(body["details"]) == {"limit", "status", "endAt"}

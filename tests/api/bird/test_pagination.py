@@ -19,6 +19,7 @@ from calltrail.store import Stores
 from calltrail.voice.events import parse_batch
 from calltrail.voice.vocabulary import new_channel_settings
 from tests.api.bird.conftest import Workspace, assert_error
+from tests.conftest import QueryParams
 
 BASE = parse_rfc3339("2024-01-01T00:00:00Z")
 
@@ -66,13 +67,14 @@ def test_the_page_size_may_change_between_pages(client: TestClient, filled: Work
 
 def test_a_token_is_valid_only_with_its_filters(client: TestClient, filled: Workspace) -> None:
     token = first_token(client, filled, status="busy")
-    same = [("status", "busy"), ("pageToken", token)]
+    same: QueryParams = [("status", "busy"), ("pageToken", token)]
     assert client.get(filled.calls, params=same, headers=filled.headers).status_code == 200
-    for changed in (
+    changes: tuple[QueryParams, ...] = (
         [("pageToken", token)],
         [("status", "busy"), ("status", "failed"), ("pageToken", token)],
         [("status", "busy"), ("tag", "x"), ("pageToken", token)],
-    ):
+    )
+    for changed in changes:
         response = client.get(filled.calls, params=changed, headers=filled.headers)
         assert_error(response, 422, "InvalidPayload", "pageToken")
 

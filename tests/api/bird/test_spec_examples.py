@@ -46,7 +46,7 @@ def test_example_2_lists_with_its_start_and_end(client: TestClient, stores: Stor
     ws = with_channel(stores, workspace, spec["results"][0]["channelId"])
     # The spec's page says more results exist: an older call inside the window, and calls
     # outside it on both sides, which the window must exclude.
-    older = copy.deepcopy(spec["results"][-1]) | {
+    older: dict[str, Any] = copy.deepcopy(spec["results"][-1]) | {
         "id": "0b7a1f4e-6a8f-4a51-9b53-0f2d5c9e1a10",
         "createdAt": "2024-03-01T16:30:00Z",
         "updatedAt": "2024-03-01T16:31:00Z",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,11 +12,11 @@ from starlette.testclient import TestClient
 
 from calltrail.kernel.tenancy import new_key_settings
 from calltrail.store import Stores
-from tests.conftest import Tenant
+from tests.conftest import QueryParams, Tenant
 from tests.sessions.spec_calls import DIRECT_SESSION, direct_call_events, spec_get_response, without_mid
 
 
-def assert_error(response: httpx.Response, status: int, code: str, *detail_keys: str) -> dict[str, Any]:
+def assert_error(response: httpx2.Response, status: int, code: str, *detail_keys: str) -> dict[str, Any]:
     """The canonical error envelope, with the expected status, code and detail keys."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
@@ -276,9 +276,7 @@ _VALUES = st.one_of(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(_KEYS, _VALUES), max_size=6))
-def test_random_queries_never_fail_the_server(
-    client: TestClient, tenant: Tenant, params: list[tuple[str, str]]
-) -> None:
+def test_random_queries_never_fail_the_server(client: TestClient, tenant: Tenant, params: QueryParams) -> None:
     response = client.get("/v3/calls", params=params, headers=tenant.headers)
     assert response.status_code in (200, 400), response.text
     if response.status_code == 400:

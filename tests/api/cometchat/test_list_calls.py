@@ -169,13 +169,14 @@ def _cmp(field: str, op: str, value: float) -> Callable[[Record], bool]:
         if field not in record:
             return False
         actual = record[field]
-        return {
+        outcomes: dict[str, bool] = {
             "eq": actual == value,
             "gt": actual > value,
             "gte": actual >= value,
             "lt": actual < value,
             "lte": actual <= value,
-        }[op]
+        }
+        return outcomes[op]
 
     return check
 

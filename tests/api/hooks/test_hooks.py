@@ -8,13 +8,14 @@ import base64
 import json
 import random
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from starlette.testclient import TestClient
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]  # twilio ships no type hints
 
 from calltrail.adapters.integrations import new_integration
 from calltrail.store import Stores
@@ -86,7 +87,7 @@ def test_livekit_forged_expired_and_cut_payloads_store_nothing(
         livekit_tests.sign(body, secret="not-the-secret-of-this-livekit-deployment-at-all"),
         livekit_tests.sign(body, key="APIother"),
         livekit_tests.sign(other),  # the body's hash does not match
-        livekit_tests.sign(body, ttl=-livekit_tests.timedelta(minutes=5)),
+        livekit_tests.sign(body, ttl=-timedelta(minutes=5)),
     ):
         answer = post_livekit(client, path, body, token)
         assert answer.status_code == 401, answer.text

@@ -41,7 +41,7 @@ def check_calls(client: TestClient, app: UsageApp, query: dict[str, str], filter
         "interval": query.get("interval", "day"),
         "groupBy": query.get("groupBy"),
     }
-    rows = body["data"]
+    rows: list[dict[str, Any]] = body["data"]
     expected = expected_calls(records, reference, now_ms=_now_of(rows, records, reference))
     group_by = query.get("groupBy")
     if group_by == "uid":
