@@ -437,7 +437,7 @@ def test_sessions_sharing_a_hash_keep_their_own_events(
             record_of(stores, tenant.app_id, session),
             stores.sessions.events_of(tenant.app_id, session),
         )
-    for module in (database, sessions_store):
+    for module in (database.sql, sessions_store):  # where hashed_among and the encoder find it
         monkeypatch.setattr(module, "key_hash", lambda key: 42)
     app_id = stores.tenants.create_app(new_app_settings("One hash", tenant.app_id + "-h")).app_id
     for raw in (direct_call_events(), group_call_events()):

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg import errors
 
-from calltrail.store.database import WouldWait
+from calltrail.store.database.base import WouldWait
 
 RV = TypeVar("RV")
 
