@@ -19,6 +19,9 @@ CallType = Literal["audio", "video"]
 CallStatus = Literal["initiated", "ongoing", "ended", "unanswered", "rejected", "busy", "cancelled"]
 CallMode = Literal["call", "meet", "presenter"]
 ReceiverType = Literal["user", "group"]
+#: What a filter accepts: the values, and the spellings the server also takes (the aliases below).
+CallTypeInput = CallType | Literal["voice"]
+CallStatusInput = CallStatus | Literal["canceled"]
 
 CALL_TYPES: tuple[str, ...] = get_args(CallType)
 CALL_STATUSES: tuple[str, ...] = get_args(CallStatus)
@@ -108,6 +111,7 @@ class CallFilter:
 
     * ``type`` / ``types``: ``audio`` or ``video`` (``voice`` means ``audio``)
     * ``status`` / ``statuses``: ``initiated ongoing ended unanswered rejected busy cancelled``
+      (``canceled`` means ``cancelled``)
     * ``mode``: ``call``, ``meet`` or ``presenter``; ``receiver_type``: ``user`` or ``group``
     * ``has_recording``: True or False
     * ``uid``: calls the user is part of (initiator, receiver, participant or invitee); in the
@@ -117,11 +121,11 @@ class CallFilter:
       ``duration``, ``voice_minutes``, ``video_minutes`` (minutes)
     """
 
-    type: CallType | None = None
-    types: Sequence[CallType] | None = None
+    type: CallTypeInput | None = None
+    types: Sequence[CallTypeInput] | None = None
     mode: CallMode | None = None
-    status: CallStatus | None = None
-    statuses: Sequence[CallStatus] | None = None
+    status: CallStatusInput | None = None
+    statuses: Sequence[CallStatusInput] | None = None
     receiver_type: ReceiverType | None = None
     has_recording: bool | None = None
     uid: str | None = None

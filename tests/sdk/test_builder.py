@@ -170,10 +170,10 @@ def test_a_filter_may_not_repeat_a_setter() -> None:
 
 def test_every_filter_and_operator() -> None:
     where = CallFilter(
-        type="voice",  # type: ignore[arg-type]  # an alias the SDK accepts at run time, not in its type
+        type="voice",
         types=["audio", "video", "audio"],
         mode="presenter",
-        status="canceled",  # type: ignore[arg-type]  # an alias the SDK accepts at run time, not in its type
+        status="canceled",
         statuses=["ended", "busy"],
         receiver_type="group",
         has_recording=False,
