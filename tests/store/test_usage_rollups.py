@@ -20,7 +20,8 @@ from calltrail.store import Stores, open_stores
 from calltrail.store.usage import CALL_COLUMNS, CallUsage
 from calltrail.store.usage_backlog import has_rollup_backlog, settle
 from calltrail.store.usage_read import UsageReader, _Filter
-from calltrail.store.usage_rollups import SeriesRead, backfill, refresh
+from calltrail.store.usage_rollups import backfill, refresh
+from calltrail.store.usage_rollups_read import SeriesRead
 from calltrail.usage.figures import CallSums
 from calltrail.usage.periods import buckets, seconds_bounds, zone
 from calltrail.usage.rollups import FIGURES, LONG_CALL

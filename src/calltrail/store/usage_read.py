@@ -29,8 +29,8 @@ from calltrail.sessions.query import OPERATORS, CallQuery, Condition
 from calltrail.sessions.vocabulary import CALL_MODES, CALL_STATUSES, CALL_TYPES, RECEIVER_TYPES
 from calltrail.store.database import Connection, Database, integer, placeholders
 from calltrail.store.usage_backlog import has_backlog, has_rollup_backlog, settle, settle_in
-from calltrail.store.usage_members import MemberSeriesRead
-from calltrail.store.usage_rollups import SeriesRead
+from calltrail.store.usage_members_read import MemberSeriesRead
+from calltrail.store.usage_rollups_read import SeriesRead
 from calltrail.usage.figures import CallSums, VoiceSums, call_row, peak, voice_row
 from calltrail.usage.params import MAX_ROWS, CallUsageRequest, Period, VoiceUsageRequest
 from calltrail.usage.periods import Bucket, buckets, seconds_bounds, split_slots

@@ -1,6 +1,6 @@
 """Pre-computed usage figures per aligned time block, and ``peakConcurrent`` read from them.
 
-Pure: no I/O. ``store/usage_rollups.py`` keeps the rows and runs the queries.
+Pure: no I/O. ``store/usage_rollups.py`` keeps the rows, ``store/usage_rollups_read.py`` reads them.
 
 **Blocks.** A block is a 15-minute slot, an hour, 4 hours or a UTC day (levels 0-3), aligned
 to its own length. Every zone's calendar boundaries fall on slots, so a bucket is a few blocks
