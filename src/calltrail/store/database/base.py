@@ -177,20 +177,15 @@ class Database:
     def _open_read(self, snapshot: bool) -> Iterator[Connection]:
         """:meth:`read` when it joins none: a snapshot, or (``snapshot=False`` over a network)
         statements each in their own transaction."""
-        if not snapshot and not self.IN_PROCESS:
-            with self._guarded(), self._read_each() as conn:
-                self._local.each = conn
-                try:
-                    yield conn
-                finally:
-                    self._local.each = None
-            return
-        with self._guarded(), self._read() as conn:
-            self._local.reading = conn
+        # Where reads opened inside it find it to join (see :meth:`read`).
+        each = not snapshot and not self.IN_PROCESS
+        joined_as = "each" if each else "reading"
+        with self._guarded(), (self._read_each() if each else self._read()) as conn:
+            setattr(self._local, joined_as, conn)
             try:
                 yield conn
             finally:
-                self._local.reading = None
+                setattr(self._local, joined_as, None)
 
     def reading_here(self) -> AbstractContextManager[None]:
         """Reads on this thread inside the block never wait for long: they run on the event loop
