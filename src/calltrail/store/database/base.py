@@ -180,7 +180,8 @@ class Database:
         # Where reads opened inside it find it to join (see :meth:`read`).
         each = not snapshot and not self.IN_PROCESS
         joined_as = "each" if each else "reading"
-        with self._guarded(), (self._read_each() if each else self._read()) as conn:
+        opened = self._read_each() if each else self._read()  # nothing runs before it is entered
+        with self._guarded(), opened as conn:
             setattr(self._local, joined_as, conn)
             try:
                 yield conn
