@@ -8,6 +8,10 @@ measured with ``wrk`` in interleaved rounds (medians), printed as ratios.
 
 Targets (issue 14): at 16 connections at least 1.5x the requests/s of 1 connection for get and
 list; get one call at least 0.5x the hello-world's requests/s, a 100-call list page at least 0.3x.
+
+Also printed: each server's CPU time per request (user + system of its processes, read from
+``/proc`` before and after each ``wrk`` run), a steadier figure than requests/s on a shared machine:
+a run's requests/s moves with the client's share of the cores, its CPU per request much less.
 Needs ``wrk`` (``apt-get install -y wrk``). The client shares the machine's cores with the server.
 """
 
@@ -54,8 +58,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(command: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[None]:
-    """Run a server until the block ends; wait for ``url`` to answer first."""
+def process(command: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    """Run a server until the block ends, giving its process id; wait for ``url`` to answer first."""
     child = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
     try:
         for _ in range(600):
@@ -66,24 +70,39 @@ def process(command: list[str], url: str, env: dict[str, str] | None = None) -> 
                 time.sleep(0.1)
         else:
             raise RuntimeError(f"{command[:4]} did not start")
-        yield
+        yield child.pid
     finally:
         child.terminate()
         child.wait(20)
 
 
-def wrk(url: str, connections: int, seconds: int, key: str | None) -> float:
-    """Requests per second that ``wrk`` reports (non-2xx answers make the run invalid)."""
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its descendants (a server's workers), so far."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass  # a process that ended between the listing and the read
+    return total
+
+
+def wrk(url: str, connections: int, seconds: int, key: str | None) -> tuple[float, int]:
+    """Requests per second and requests answered, as ``wrk`` reports them (non-2xx answers make
+    the run invalid)."""
     command = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s"]
     if key:
         command += ["-H", f"apikey: {key}"]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in output:
         raise RuntimeError(f"non-2xx answers from {url}:\n{output}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if match is None:
+    rate, count = re.search(r"Requests/sec:\s+([\d.]+)", output), re.search(r"(\d+) requests in", output)
+    if rate is None or count is None:
         raise RuntimeError(output)
-    return float(match.group(1))
+    return float(rate.group(1)), int(count.group(1))
 
 
 def main() -> None:
@@ -118,18 +137,22 @@ def main() -> None:
                      str(hello_port), "--http", "httptools", "--no-access-log", "--log-level", "warning",
                      "--workers", str(workers)]  # fmt: skip
             base, hello_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{hello_port}/hello"
-            with process(serve, f"{base}/healthz", env), process(hello, hello_url):
+            with process(serve, f"{base}/healthz", env) as serve_pid, process(hello, hello_url) as hello_pid:
                 results: dict[tuple[str, int], list[float]] = {}
+                costs: dict[tuple[str, int], list[float]] = {}
                 for _ in range(args.rounds):
                     for connections in (1, 16):
-                        for name, url, needs_key in (
-                            ("hello", hello_url, False),
-                            ("get", base + paths["get"], True),
-                            ("list", base + paths["list"], True),
+                        for name, url, pid, needs_key in (
+                            ("hello", hello_url, hello_pid, False),
+                            ("get", base + paths["get"], serve_pid, True),
+                            ("list", base + paths["list"], serve_pid, True),
                         ):
-                            rate = wrk(url, connections, args.seconds, key if needs_key else None)
+                            before = cpu_seconds(pid)
+                            rate, count = wrk(url, connections, args.seconds, key if needs_key else None)
                             results.setdefault((name, connections), []).append(rate)
+                            costs.setdefault((name, connections), []).append((cpu_seconds(pid) - before) / count)
             report(workers, {k: statistics.median(v) for k, v in results.items()})
+            report_costs({k: statistics.median(v) for k, v in costs.items()})
     print(f"\nload average {os.getloadavg()[0]:.2f}")
 
 
@@ -141,6 +164,17 @@ def report(workers: int, rates: dict[tuple[str, int], float]) -> None:
         print(
             f"{name:8} {one:9.0f} {many:9.0f} {many / one:7.2f} "
             f"{one / rates[('hello', 1)]:9.2f} {many / rates[('hello', 16)]:10.2f}"
+        )
+
+
+def report_costs(costs: dict[tuple[str, int], float]) -> None:
+    print("server CPU per request, us (median of rounds); hello's as a share of each (as requests/s are)")
+    print(f"{'':8} {'c=1':>9} {'c=16':>9} {'':7} {'c1/hello':>9} {'c16/hello':>10}")
+    for name in ("hello", "get", "list"):
+        one, many = costs[(name, 1)], costs[(name, 16)]
+        print(
+            f"{name:8} {one * 1e6:9.1f} {many * 1e6:9.1f} {'':7} "
+            f"{costs[('hello', 1)] / one:9.2f} {costs[('hello', 16)] / many:10.2f}"
         )
 
 
