@@ -61,7 +61,7 @@ class SQLiteConnection(Connection):
         if not self._others_reading():
             # sqlite3 gives a BLOB as bytes already: no copy through bytes() per row (7 us of a
             # 100-call page, some 4 % of its time in process).
-            return [row[0] for row in self.raw.execute(sql, params).fetchall()]
+            return [row[0] for row in self.execute(sql, params).fetchall()]
         return self.joined_documents(sql, params, column)
 
     def joined_documents(self, sql: str, params: Sequence[Any], column: str) -> list[bytes]:
