@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -158,23 +158,30 @@ def main() -> None:
 
 def report(workers: int, rates: dict[tuple[str, int], float]) -> None:
     print(f"\n{workers} process(es); requests/s (median of rounds)")
-    print(f"{'':8} {'c=1':>9} {'c=16':>9} {'c16/c1':>7} {'c1/hello':>9} {'c16/hello':>10}")
-    for name in ("hello", "get", "list"):
-        one, many = rates[(name, 1)], rates[(name, 16)]
-        print(
-            f"{name:8} {one:9.0f} {many:9.0f} {many / one:7.2f} "
-            f"{one / rates[('hello', 1)]:9.2f} {many / rates[('hello', 16)]:10.2f}"
-        )
+    table(rates, lambda value: f"{value:9.0f}", lambda hello, value: value / hello, scaling=True)
 
 
 def report_costs(costs: dict[tuple[str, int], float]) -> None:
     print("server CPU per request, us (median of rounds); hello's as a share of each (as requests/s are)")
-    print(f"{'':8} {'c=1':>9} {'c=16':>9} {'':7} {'c1/hello':>9} {'c16/hello':>10}")
+    table(costs, lambda value: f"{value * 1e6:9.1f}", lambda hello, value: hello / value, scaling=False)
+
+
+def table(
+    values: dict[tuple[str, int], float],
+    shown: Callable[[float], str],
+    share: Callable[[float, float], float],
+    *,
+    scaling: bool,
+) -> None:
+    """One row per query: its values at 1 and 16 connections, their ratio (``scaling``), and each
+    against the hello-world's (``share(hello, value)``)."""
+    print(f"{'':8} {'c=1':>9} {'c=16':>9} {'c16/c1' if scaling else '':>7} {'c1/hello':>9} {'c16/hello':>10}")
     for name in ("hello", "get", "list"):
-        one, many = costs[(name, 1)], costs[(name, 16)]
+        one, many = values[(name, 1)], values[(name, 16)]
+        ratio = f"{many / one:7.2f}" if scaling else " " * 7
         print(
-            f"{name:8} {one * 1e6:9.1f} {many * 1e6:9.1f} {'':7} "
-            f"{costs[('hello', 1)] / one:9.2f} {costs[('hello', 16)] / many:10.2f}"
+            f"{name:8} {shown(one)} {shown(many)} {ratio} "
+            f"{share(values[('hello', 1)], one):9.2f} {share(values[('hello', 16)], many):10.2f}"
         )
 
 
