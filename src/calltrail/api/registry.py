@@ -2,8 +2,8 @@
 
 A dialect's routes are mounted at its path prefixes on the one app (no app of its own: one
 layer of middleware and error handling for every request), every error under them is rendered
-in its own envelope, and it contributes its fragments to the OpenAPI document. Dialects never import each other; only
-:mod:`calltrail.app` reads this table.
+in its own envelope, and it contributes its fragments to the OpenAPI document. Dialects never
+import each other; only :mod:`calltrail.app` reads this table.
 """
 
 from __future__ import annotations

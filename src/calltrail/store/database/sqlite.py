@@ -59,9 +59,7 @@ class SQLiteConnection(Connection):
         # docs/storage.md give the runs side by side). Alone, the rows are cheaper: joining
         # them in SQLite costs about 80 us more for 100 calls than stepping through them.
         if not self._others_reading():
-            # sqlite3 gives a BLOB as bytes already: no copy through bytes() per row (7 us of a
-            # 100-call page, some 4 % of its time in process).
-            return [row[0] for row in self.execute(sql, params).fetchall()]
+            return super().fetch_documents(sql, params, column)
         return self.joined_documents(sql, params, column)
 
     def joined_documents(self, sql: str, params: Sequence[Any], column: str) -> list[bytes]:
