@@ -103,3 +103,13 @@ def test_tidy_reclaims_the_marks_deleted_rows(stores: Stores) -> None:
                 "usage_member_backlog_size",
                 "usage_rollup_backlog",
             ]
+
+
+def test_tidying_calls_tidy_after_every_few_batches() -> None:
+    """The bulk loaders' count (demo feeder, import): ``tidy`` after the 3rd and 6th batch of 7."""
+    steps: list[str] = []
+    batch_stored = usage_backlog.tidying(lambda: steps.append("tidy"), every=3)
+    for batch in range(1, 8):
+        steps.append(f"batch {batch}")
+        batch_stored()
+    assert steps == ["batch 1", "batch 2", "batch 3", "tidy", "batch 4", "batch 5", "batch 6", "tidy", "batch 7"]

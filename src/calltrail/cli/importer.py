@@ -16,7 +16,7 @@ import orjson
 from calltrail.kernel.errors import InvalidRequest
 from calltrail.sessions.record import validate_record
 from calltrail.store.sessions import SessionStore
-from calltrail.store.usage_backlog import TIDY_EVERY, tidy
+from calltrail.store.usage_backlog import tidy, tidying
 
 BATCH = 1000
 
@@ -69,7 +69,8 @@ def import_records(
 ) -> ImportReport:
     """Validate and store every record of ``files``; idempotent (a record replaces itself)."""
     report = ImportReport()
-    full = 0  # full batches stored
+    # The rollups' backlog, emptied again by every few batches (``tidy`` looked up at each call).
+    full_batch_stored = tidying(lambda: tidy(store.db))
     for handle in files:
         name = getattr(handle, "name", "-")
         name = "stdin" if name in ("-", "<stdin>") else str(name)
@@ -88,9 +89,7 @@ def import_records(
                 if len(batch) >= BATCH:
                     report.imported += _flush(store, app_id, batch)
                     batch = []
-                    full += 1
-                    if full % TIDY_EVERY == 0:
-                        tidy(store.db)  # the rollups' backlog, emptied again by every few batches
+                    full_batch_stored()
                 bar.update(1)
             report.imported += _flush(store, app_id, batch)
     return report

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from calltrail.kernel.problems import Problems
 from calltrail.sessions.events import parse_event as parse_session_event
 from calltrail.store.sessions import SessionStore
-from calltrail.store.usage_backlog import TIDY_EVERY, tidy
+from calltrail.store.usage_backlog import tidy, tidying
 from calltrail.store.voice import VoiceStore
 from calltrail.voice.demo import generate_calls
 from calltrail.voice.events import parse_event as parse_status_event
@@ -45,22 +45,21 @@ def feed(
     of events.
 
     ``on_call`` is called once per generated call (for a progress bar), ``tidy`` after every
-    :data:`TIDY_EVERY` batches, between transactions. Batches are ingested in order, one
-    transaction each; the first storage error stops the feed and is raised here.
+    ``TIDY_EVERY`` batches, between transactions (:func:`~calltrail.store.usage_backlog.tidying`).
+    Batches are ingested in order, one transaction each; the first storage error stops the feed
+    and is raised here.
     """
     pending: queue.Queue[list[E] | None] = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
 
     def write() -> None:
-        written = 0
+        batch_stored = tidying(tidy)
         while (batch := pending.get()) is not None:
             if failure:
                 continue  # drain: the producer stops at its next put
             try:
                 ingest(batch)
-                written += 1
-                if written % TIDY_EVERY == 0:
-                    tidy()
+                batch_stored()
             except BaseException as exc:  # reported to the caller below
                 failure.append(exc)
 

@@ -26,7 +26,7 @@ stored when it is computed. Every step runs under the app's rollup lock (``<app>
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from calltrail.store.database import Connection, Database
@@ -130,6 +130,20 @@ def tidy(db: Database) -> None:
     """Reclaim the marks' deleted rows (PostgreSQL without autovacuum keeps them, and each scan
     for the earliest mark, each count and each new mark's uniqueness check reads them again)."""
     db.vacuum((*_MARK_TABLES, "usage_member_backlog_size"))
+
+
+def tidying(tidy_now: Callable[[], None], every: int = TIDY_EVERY) -> Callable[[], None]:
+    """What a bulk loader (the demo's feeder, an import) calls after each batch it stores, between
+    transactions: ``tidy_now`` after every ``every`` of them."""
+    stored = 0
+
+    def batch_stored() -> None:
+        nonlocal stored
+        stored += 1
+        if stored % every == 0:
+            tidy_now()
+
+    return batch_stored
 
 
 def has_backlog(conn: Connection, app_id: str) -> bool:
