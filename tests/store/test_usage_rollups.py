@@ -19,9 +19,9 @@ from calltrail.sessions.query import CallQuery
 from calltrail.store import Stores, open_stores
 from calltrail.store.usage import CALL_COLUMNS, CallUsage
 from calltrail.store.usage_backlog import has_rollup_backlog, settle
-from calltrail.store.usage_read import UsageReader, _Filter
 from calltrail.store.usage_rollups import backfill, refresh
 from calltrail.store.usage_rollups_read import SeriesRead
+from calltrail.store.usage_rows_read import CallRowsRead
 from calltrail.usage.figures import CallSums
 from calltrail.usage.periods import buckets, seconds_bounds, zone
 from calltrail.usage.rollups import FIGURES, LONG_CALL
@@ -140,18 +140,18 @@ def _check_series(stores: Stores, app_id: str, seed: int) -> None:
     grp, only = rng.choice((("", None), ("type", None), ("status", None), ("mode", "meet"), ("status", "ongoing")))
     group = grp if only is None and grp else None
     query = CallQuery() if only is None else CallQuery().where(grp, "eq", only)
-    reader = UsageReader(stores.db)
     with stores.db.read() as conn:
+        rows = CallRowsRead(conn, app_id, query, group, series, now_ms)
         read = SeriesRead(conn, app_id, grp, only, series, now_ms)
         sums, statuses, edges = read.sums()
-        reader._raw_sums(conn, app_id, _Filter(query), group, edges, sums, statuses)
+        rows.add_sums(edges, sums, statuses)
         # As the series reads them (only the buckets with calls), or every bucket's.
         peaks = read.peaks({index for (index, _), found in sums.items() if found.calls} if seed % 2 else None)
         want_sums: dict[Any, CallSums] = {}
         want_statuses: dict[Any, dict[str, int]] = {}
         ranges = [(*seconds_bounds(b), i) for i, b in enumerate(series)]
-        reader._raw_sums(conn, app_id, _Filter(query), group, ranges, want_sums, want_statuses)
-        want_peaks = reader._call_peaks(conn, app_id, _Filter(query), group, series, now_ms)
+        rows.add_sums(ranges, want_sums, want_statuses)
+        want_peaks = rows.peaks()
     assert {k: v for k, v in peaks.items() if v} == {k: v for k, v in want_peaks.items() if v}
     assert {k: v for k, v in sums.items() if v.calls} == {k: v for k, v in want_sums.items() if v.calls}
     assert _counted(statuses) == _counted(want_statuses)

@@ -24,7 +24,7 @@ Tables (migration ``m0007_usage``):
 * ``usage_voice_calls``: one row per phone call, with what Bird's record carries only in its
   JSON (answer and end times, hang-up cause, PDD, MOS).
 
-Reads are in :mod:`calltrail.store.usage_read`.
+Reads are in :mod:`calltrail.store.usage_read`, straight from these rows in :mod:`calltrail.store.usage_rows_read`.
 """
 
 from __future__ import annotations
