@@ -59,6 +59,7 @@ import orjson
 from calltrail.adapters.base import BasicAuthAdapter, Domain, HookRequest, Translation
 from calltrail.kernel.errors import InvalidRequest
 from calltrail.kernel.instants import MAX_MS
+from calltrail.kernel.problems import Problems
 
 Kind = Literal["join", "leave", "destroy"]
 Plugin = Literal["videoroom", "audiobridge"]
@@ -128,10 +129,6 @@ class JanusFact:
     at_us: int
     event_key: str
 
-    @property
-    def plugin(self) -> Plugin:
-        return self.room_key.plugin
-
     def sort_key(self) -> tuple[int, int, str]:
         """The canonical order of a room's facts."""
         return (self.at_us, _KIND_RANK[self.kind], self.event_key)
@@ -179,33 +176,20 @@ class JanusBatch:
 # --- step 1: one POST to facts ----------------------------------------------------------------
 
 
-class _Errors:
-    """Collects the reasons a payload is invalid, keyed like ``events[3].event.data.room``."""
-
-    def __init__(self) -> None:
-        self.details: dict[str, list[str]] = {}
-
-    def add(self, field: str, reason: str) -> None:
-        self.details.setdefault(field, []).append(reason)
-
-
 def read_batch(body: bytes) -> JanusBatch:
     """Validate one POST of the event handler and extract its facts; raise
     :class:`~calltrail.kernel.errors.InvalidRequest` naming what is wrong (all or nothing)."""
     items = _decode(body)
-    errors = _Errors()
+    problems = Problems()  # keyed like ``events[3].event.data.room``
     facts: list[JanusFact] = []
     ignored = 0
     for index, item in enumerate(items):
-        fact = _fact(item, f"events[{index}]", errors)
+        fact = _fact(item, f"events[{index}]", problems)
         if fact is None:
             ignored += 1
         else:
             facts.append(fact)
-    if errors.details:
-        raise InvalidRequest(
-            f"{len(errors.details)} invalid field(s) in the Janus events; nothing was used.", errors.details
-        )
+    problems.raise_if_any(f"{len(problems.errors)} invalid field(s) in the Janus events; nothing was used.")
     return JanusBatch(facts, ignored)
 
 
@@ -229,21 +213,21 @@ def _decode(body: bytes) -> list[Any]:
     return items
 
 
-def _fact(item: object, prefix: str, errors: _Errors) -> JanusFact | None:
+def _fact(item: object, prefix: str, problems: Problems) -> JanusFact | None:
     """The fact of one event, or None for an event Calltrail does not use (or an invalid one,
-    whose reasons go to ``errors``)."""
+    whose reasons go to ``problems``)."""
     if not isinstance(item, dict):
-        errors.add(prefix, "must be a JSON object")
+        problems.fail(prefix, "must be a JSON object")
         return None
     event_type = item.get("type")
     if not isinstance(event_type, int) or isinstance(event_type, bool):
-        errors.add(f"{prefix}.type", "is required: Janus' numeric event type")
+        problems.fail(f"{prefix}.type", "is required: Janus' numeric event type")
         return None
     if event_type != PLUGIN_EVENT_TYPE:
         return None
     body = item.get("event")
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-        errors.add(f"{prefix}.event", "must be an object with the plugin's data object")
+        problems.fail(f"{prefix}.event", "must be an object with the plugin's data object")
         return None
     package = body.get("plugin")
     plugin = PLUGINS.get(package) if isinstance(package, str) else None
@@ -251,25 +235,25 @@ def _fact(item: object, prefix: str, errors: _Errors) -> JanusFact | None:
     kind = EVENT_KINDS[plugin].get(name) if plugin is not None and isinstance(name, str) else None
     if plugin is None or kind is None:
         return None
-    return _plugin_fact(item, body["data"], plugin, kind, prefix, errors)
+    return _plugin_fact(item, body["data"], plugin, kind, prefix, problems)
 
 
 def _plugin_fact(
-    item: dict[str, Any], data: dict[str, Any], plugin: Plugin, kind: Kind, prefix: str, errors: _Errors
+    item: dict[str, Any], data: dict[str, Any], plugin: Plugin, kind: Kind, prefix: str, problems: Problems
 ) -> JanusFact | None:
-    before = len(errors.details)
+    before = len(problems.errors)
     at_us = item.get("timestamp")
     if not isinstance(at_us, int) or isinstance(at_us, bool) or not 0 < at_us <= MAX_TIMESTAMP_US:
-        errors.add(f"{prefix}.timestamp", "is required: Unix time in microseconds")
-    room = _janus_id(data.get("room"), f"{prefix}.event.data.room", errors)
-    feed = _janus_id(data.get("id"), f"{prefix}.event.data.id", errors) if kind != "destroy" else None
+        problems.fail(f"{prefix}.timestamp", "is required: Unix time in microseconds")
+    room = _janus_id(data.get("room"), f"{prefix}.event.data.room", problems)
+    feed = _janus_id(data.get("id"), f"{prefix}.event.data.id", problems) if kind != "destroy" else None
     display = data.get("display")
     if display is not None and not isinstance(display, str):
-        errors.add(f"{prefix}.event.data.display", "must be a string")
+        problems.fail(f"{prefix}.event.data.display", "must be a string")
     emitter = item.get("emitter", "")
     if not isinstance(emitter, str):
-        errors.add(f"{prefix}.emitter", "must be a string (Janus' server_name)")
-    if len(errors.details) != before or room is None:
+        problems.fail(f"{prefix}.emitter", "must be a string (Janus' server_name)")
+    if len(problems.errors) != before or room is None:
         return None
     return JanusFact(
         room_key=RoomKey(emitter, plugin, room),
@@ -281,13 +265,13 @@ def _plugin_fact(
     )
 
 
-def _janus_id(value: object, field: str, errors: _Errors) -> str | None:
+def _janus_id(value: object, field: str, problems: Problems) -> str | None:
     """Room and participant ids are integers, or strings with the plugin's ``string_ids``."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, str) and value:
         return value
-    errors.add(field, "is required: an integer or a non-empty string")
+    problems.fail(field, "is required: an integer or a non-empty string")
     return None
 
 
