@@ -172,7 +172,7 @@ class SQLiteDatabase(Database):
             self._reader_slots.put(None)
         # Two locks: the pool's (held for a list operation) and the writer's (held for a whole
         # write transaction). Under one lock, every read waited for the write in progress to
-        # commit, which WAL exists to avoid (tests/store/test_connections.py).
+        # commit, which WAL exists to avoid (tests/store/database/test_sqlite.py).
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         # The writer gets a larger page cache (an upper bound, grown only as used): index inserts
