@@ -1,14 +1,17 @@
 """The interface both engines share (``Connection``, ``Database``): nested reads, rows inserted as
-they are, and the planner's statistics refreshed as rows are written."""
+they are, the planner's statistics refreshed as rows are written, and writers' key locks (bounded,
+and excluding each other)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from calltrail.store.database import SQLiteDatabase, open_database
+from calltrail.store import Stores
+from calltrail.store.database import MAX_KEY_LOCKS, Connection, SQLiteDatabase, open_database
 
 
 def test_nested_reads_share_one_connection_and_snapshot(tmp_path: Path) -> None:
@@ -130,3 +133,52 @@ def test_statistics_are_refreshed_after_each_doubling_of_the_rows_written(
     finally:
         postgres.close()
         sqlite.close()
+
+
+def _advisory_locks_held(conn: Connection) -> int:
+    row = conn.fetchone("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+    return int(row[0]) if row else 0
+
+
+def test_locks_per_transaction_are_bounded(stores: Stores) -> None:
+    """However many keys a write touches, it holds at most ``MAX_KEY_LOCKS + 1`` advisory locks."""
+    for count in (1, MAX_KEY_LOCKS, MAX_KEY_LOCKS + 1, 5000):
+        with stores.db.write() as conn:
+            conn.lock_keys(f"test/bounded/{count}/{index}" for index in range(count))
+            if conn.dialect == "postgresql":
+                assert _advisory_locks_held(conn) <= MAX_KEY_LOCKS + 1, count
+
+
+def test_a_bulk_writer_and_a_small_writer_exclude_each_other(stores: Stores) -> None:
+    """A transaction over many keys (bulk lock) and one over a few of the same keys (key locks
+    under the shared bulk lock) never run at the same time: the guarantee the per-key locks gave.
+    (SQLite serialises every writer of the file, so it holds there too.)"""
+    keys = [f"test/exclusion/{index}" for index in range(MAX_KEY_LOCKS * 4)]
+    inside = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def bulk() -> None:
+        with stores.db.write() as conn:
+            conn.lock_keys(keys)
+            inside.set()
+            release.wait(10)
+            order.append("bulk done")
+
+    thread = threading.Thread(target=bulk)
+    thread.start()
+    assert inside.wait(10)
+    small = threading.Thread(target=lambda: _small_write(stores, keys[:2], order))
+    small.start()
+    small.join(0.5)
+    assert small.is_alive(), "the small writer must wait for the bulk writer"
+    release.set()
+    thread.join(10)
+    small.join(10)
+    assert order == ["bulk done", "small done"]
+
+
+def _small_write(stores: Stores, keys: list[str], order: list[str]) -> None:
+    with stores.db.write() as conn:
+        conn.lock_keys(keys)
+        order.append("small done")

@@ -1,5 +1,6 @@
 """PostgreSQL through a pool: connections bounded by it, the settings each is given, reads without
-a snapshot, reads on the event loop that never wait long, tables analyzed before serving."""
+a snapshot, reads on the event loop that never wait long, tables analyzed before serving, and a
+bulk lock that holds up its own app's writers only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from calltrail.store.database import PostgresDatabase, WouldWait, open_database
+from calltrail.store.database import MAX_KEY_LOCKS, Database, PostgresDatabase, WouldWait, open_database
 from tests.store.database.reads import _documents_in_order, _waves
 
 
@@ -145,3 +146,42 @@ def test_postgresql_analyzes_tables_never_analyzed_before_serving(
             ) == (True,)
     finally:
         db.close()
+
+
+def test_a_bulk_writer_holds_up_its_own_app_only(pg_database: Callable[[], str]) -> None:
+    """The bulk lock is per app: a long import into one app never blocks another app's writes
+    (on SQLite every writer of the file is serialised anyway, so this is PostgreSQL's test)."""
+    db = open_database(pg_database())
+    try:
+        inside, release = threading.Event(), threading.Event()
+
+        def bulk() -> None:
+            with db.write() as conn:
+                conn.lock_keys(f"app-a/session/{index}" for index in range(MAX_KEY_LOCKS * 4))
+                inside.set()
+                release.wait(10)
+
+        thread = threading.Thread(target=bulk)
+        thread.start()
+        try:
+            assert inside.wait(10)
+            other = threading.Thread(target=lambda: _lock(db, ["app-b/session/1"]))
+            other.start()
+            other.join(5)
+            assert not other.is_alive(), "another app's writer must not wait for this app's import"
+            same = threading.Thread(target=lambda: _lock(db, ["app-a/session/1"]))
+            same.start()
+            same.join(0.5)
+            assert same.is_alive(), "a writer of the same app waits for the import"
+        finally:
+            release.set()
+            thread.join(10)
+        same.join(10)
+        assert not same.is_alive()
+    finally:
+        db.close()
+
+
+def _lock(db: Database, keys: list[str]) -> None:
+    with db.write() as conn:
+        conn.lock_keys(keys)
