@@ -159,12 +159,12 @@ def test_demo_is_deterministic_and_idempotent(runner: CliRunner, stores: Stores)
     pages = [stores.sessions.find(app_id, CallQuery(), PageRequest(1, 100)) for app_id in (first, second)]
     assert pages[0].total == 40
     strip = [
-        [{k: v for k, v in orjson.loads(item).items() if k != "sessionId"} for item in page.items] for page in pages
+        [{k: v for k, v in record.items() if k != "sessionId"} for record in page.calls.parsed()] for page in pages
     ]
     assert [len(p) for p in strip] == [40, 40]
     rerun = runner.invoke(main, ["demo", "--app", first, "--calls", "40", "--seed", "5", "--db", stores.db.url])
     assert rerun.exit_code == 0
-    assert stores.sessions.find(first, CallQuery(), PageRequest(1, 100)).items == pages[0].items
+    assert stores.sessions.find(first, CallQuery(), PageRequest(1, 100)).calls == pages[0].calls
 
 
 def test_serve_fails_in_one_line_when_the_port_is_taken(runner: CliRunner, stores: Stores) -> None:

@@ -65,6 +65,6 @@ def test_export_reads_ahead_over_many_pages(stores: Stores, monkeypatch: pytest.
     result = CliRunner().invoke(main, ["export", "calls", "--app", app.app_id, "--db", stores.db.url])
     assert result.exit_code == 0, result.output
     exported = [orjson.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    listed = stores.sessions.find(app.app_id, CallQuery(), PageRequest(1, 1000)).items
+    listed = stores.sessions.find(app.app_id, CallQuery(), PageRequest(1, 1000)).calls.parsed()
     assert len(exported) == 360
-    assert exported == [orjson.loads(item) for item in listed]
+    assert exported == listed

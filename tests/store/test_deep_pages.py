@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import orjson
 import pytest
 
 from calltrail.kernel.tenancy import new_app_settings
@@ -24,7 +23,7 @@ from calltrail.sessions.pages import PageRequest
 from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import validate_record
 from calltrail.store import Stores, page_index
-from calltrail.store.database import Connection, Database, open_database
+from calltrail.store.database import Connection, Database, Documents, open_database
 from calltrail.store.migrations import discover, m0012_page_index, migrate
 from calltrail.store.sessions_sql import compile_query
 from tests.store.statements import spy_statements
@@ -173,7 +172,7 @@ def _assert_pages_match(stores: Stores, app_id: str, query: CallQuery, pages: li
     for page in pages:
         with stores.db.read() as conn:
             found = stores.sessions.find(app_id, query, page)
-            assert found.items == _offset_page(conn, app_id, query, page), page
+            assert found.calls == Documents.of(_offset_page(conn, app_id, query, page)), page
             assert found.total == _count(conn, app_id, query)
 
 
@@ -229,8 +228,8 @@ def test_the_whole_list_is_in_order_with_ties_by_session_id(
     read = []
     for page in range(1, 600 // 9 + 2):
         read += [
-            orjson.loads(item)["sessionId"]
-            for item in stores.sessions.find(app, CallQuery(), PageRequest(page, 9)).items
+            record["sessionId"]
+            for record in stores.sessions.find(app, CallQuery(), PageRequest(page, 9)).calls.parsed()
         ]
     assert read == expected and all(seek is not None for seek in seeks)
 
@@ -330,7 +329,7 @@ def test_a_located_page_reads_its_counts_and_coarsest_buckets_in_one_statement(
         assert len(executed) == 1 + (len(spans) - 1) + 1, executed  # counts and coarsest, the walk, the page
         assert "UNION ALL" in executed[0] and "initiated_at >= ?" in executed[-1]
         with stores.db.read() as conn:
-            assert found.items == _offset_page(conn, app, query, page)
+            assert found.calls == Documents.of(_offset_page(conn, app, query, page))
 
 
 def test_pages_near_either_end_are_read_with_an_offset(stores: Stores, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -428,7 +427,7 @@ def test_migration_counts_the_calls_of_an_older_database(
     _load(stores, apps[0], 100, seed=9)
     stores.sessions.delete(
         apps[0],
-        [orjson.loads(i)["sessionId"] for i in stores.sessions.find(apps[0], CallQuery(), PageRequest(3, 50)).items],
+        [r["sessionId"] for r in stores.sessions.find(apps[0], CallQuery(), PageRequest(3, 50)).calls.parsed()],
     )
     _assert_counts_exact(stores, apps[0])
     assert seeks and all(seek is not None for seek in seeks)

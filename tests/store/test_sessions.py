@@ -18,7 +18,7 @@ from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import merge_record, validate_record
 from calltrail.store import Stores, database, open_stores
 from calltrail.store import sessions as sessions_store
-from calltrail.store.database import Connection, PostgresDatabase, key_hash
+from calltrail.store.database import Connection, Documents, PostgresDatabase, key_hash
 from tests.conftest import Tenant
 from tests.sessions.spec_calls import DIRECT_SESSION, GROUP_SESSION, direct_call_events, group_call_events, without_mid
 from tests.store.older_schema import reopened_after
@@ -32,7 +32,7 @@ def record_of(stores: Stores, app_id: str, session: str) -> dict[str, Any] | Non
 
 def ids(stores: Stores, app_id: str, query: CallQuery | None = None, page: int = 1, per_page: int = 100) -> list[str]:
     result = stores.sessions.find(app_id, query or CallQuery(), PageRequest(page, per_page))
-    return [orjson.loads(item)["sessionId"] for item in result.items]
+    return [record["sessionId"] for record in result.calls.parsed()]
 
 
 def test_ingest_counts_new_events_and_duplicates(stores: Stores, tenant: Tenant) -> None:
@@ -187,7 +187,7 @@ def test_order_and_every_page_including_deep_ones(stores: Stores, tenant: Tenant
     assert [s for page in pages for s in page] == expected
     assert ids(stores, tenant.app_id, page=11, per_page=10) == []
     result = stores.sessions.find(tenant.app_id, CallQuery(), PageRequest(10, 10))
-    assert result.total == 95 and len(result.items) == 5
+    assert result.total == 95 and result.calls.count == 5
 
 
 def test_a_first_page_comes_with_its_total_in_one_statement_on_postgresql(
@@ -216,10 +216,10 @@ def test_a_first_page_comes_with_its_total_in_one_statement_on_postgresql(
         assert transactions == []
         second = stores.sessions.find(tenant.app_id, query, PageRequest(2, 15))
         assert first.total == second.total == len(wanted)
-        assert [orjson.loads(item)["sessionId"] for item in first.items + second.items] == wanted[:30]
+        assert [record["sessionId"] for record in first.calls.parsed() + second.calls.parsed()] == wanted[:30]
         transactions.clear()
     empty = stores.sessions.find(tenant.app_id, CallQuery().where("status", "eq", "busy"), PageRequest(1, 15))
-    assert (empty.total, empty.items) == (0, [])
+    assert (empty.total, empty.calls) == (0, Documents(0, b""))
 
 
 def test_filtered_deep_page(stores: Stores, tenant: Tenant) -> None:
@@ -327,10 +327,10 @@ def test_a_list_with_a_range_filter_chooses_its_plan_from_its_total_on_both_engi
     executed = spy_statements(stores.db, monkeypatch)
     few = stores.sessions.find(tenant.app_id, CallQuery().where("started_at", "gte", 0), PageRequest(1, 10))
     assert few.total == 3 and order_hidden in executed[-1] and order_hidden != "c.initiated_at"
-    assert [orjson.loads(item)["sessionId"] for item in few.items] == sorted(started, reverse=True)
+    assert [record["sessionId"] for record in few.calls.parsed()] == sorted(started, reverse=True)
     many = stores.sessions.find(tenant.app_id, CallQuery().where("duration", "gte", 0), PageRequest(1, 10))
     assert many.total == 60 and range_hidden in executed[-1] and order_hidden not in executed[-1]
-    assert [orjson.loads(item)["sessionId"] for item in many.items] == expected[:10]
+    assert [record["sessionId"] for record in many.calls.parsed()] == expected[:10]
 
 
 def test_both_page_plans_return_the_same_pages(stores: Stores, tenant: Tenant) -> None:
@@ -385,7 +385,7 @@ def test_a_capped_range_of_a_later_time_counts_the_calls_newer_than_its_cap(
     uncapped = CallQuery().where("started_at", "gte", 1100)
     for query, sorted_ in ((uncapped, False), (uncapped.where("started_at", "lt", 1200), True)):
         found = stores.sessions.find(tenant.app_id, query, PageRequest(1, 10))
-        assert [orjson.loads(item)["sessionId"] for item in found.items] == expected
+        assert [record["sessionId"] for record in found.calls.parsed()] == expected
         assert (order_hidden in executed[-1]) is sorted_, executed[-1]
 
 
@@ -420,7 +420,7 @@ def test_a_sort_on_one_range_reads_up_to_where_its_page_ends(
         for number in range(1, len(expected) // per_page + 2):
             found = stores.sessions.find(tenant.app_id, query, PageRequest(number, per_page))
             assert found.total == len(expected)
-            got = [orjson.loads(item)["sessionId"] for item in found.items]
+            got = [record["sessionId"] for record in found.calls.parsed()]
             assert got == expected[(number - 1) * per_page : number * per_page], (per_page, number)
     assert "LIMIT 1 OFFSET ?" in executed[-1]
 
@@ -483,8 +483,8 @@ def test_a_database_from_before_the_session_hash_gets_it_on_open(
     )
 
     def calls_and_events(stores: Stores, app_id: str) -> tuple[list[tuple[Any, ...]], bool]:
-        sessions = sorted(orjson.loads(item)["sessionId"] for item in
-                          stores.sessions.find(app_id, CallQuery(), PageRequest(1, 1000)).items)  # fmt: skip
+        sessions = sorted(record["sessionId"] for record in
+                          stores.sessions.find(app_id, CallQuery(), PageRequest(1, 1000)).calls.parsed())  # fmt: skip
         with stores.db.read() as conn:
             hashes = conn.fetchall("SELECT session_id, session_hash FROM call_events WHERE app_id = ?", (app_id,))
         return [(session, record_of(stores, app_id, session), stores.sessions.events_of(app_id, session))

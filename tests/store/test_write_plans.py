@@ -21,7 +21,6 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
 import psycopg
 import pytest
 
@@ -95,7 +94,7 @@ def _write_again(stores: Stores, batches: list[list[Event]]) -> None:
     _fill(stores, batches)
     settle(stores.db, APP)
     page = stores.sessions.find(APP, CallQuery(), PageRequest(page=1, per_page=20))
-    session_ids = [orjson.loads(item)["sessionId"] for item in page.items]
+    session_ids = [record["sessionId"] for record in page.calls.parsed()]
     stored = [stores.sessions.get(APP, session_id) for session_id in session_ids[:5]]
     stores.sessions.put_records(APP, [merge_record(call.summary, call.extra) for call in stored if call is not None])
     stores.sessions.delete(APP, session_ids[5:15])

@@ -23,7 +23,7 @@ from calltrail.sessions.query import CallQuery
 from calltrail.sessions.record import row_from_record
 from calltrail.sessions.vocabulary import CallRow
 from calltrail.store import page_index
-from calltrail.store.database import Connection, Database, Row, chunks, key_hash, matching_keys
+from calltrail.store.database import Connection, Database, Documents, Row, chunks, key_hash, matching_keys
 from calltrail.store.eventlog import EventLog, EventLogSpec, IngestResult
 from calltrail.store.outbox import raise_session_events
 from calltrail.store.room_map import forget_room_sessions
@@ -90,10 +90,11 @@ class StoredCall:
 
 @dataclass(frozen=True, slots=True)
 class CallPage:
-    """One page of a list: the exact total and each call's list-shape JSON, in order."""
+    """One page of a list: the exact total and the page's calls, their list-shape JSON in order
+    (joined as a JSON array's body: most pages go out as they are)."""
 
     total: int
-    items: list[bytes]
+    calls: Documents
 
 
 def _call_values(app_id: str, row: CallRow) -> tuple[Any, ...]:
@@ -338,7 +339,7 @@ class SessionStore:
             total = int(counts[0])
             reverse, offset, limit = window(total, page.offset, page.per_page)
             if limit == 0:
-                return CallPage(total, [])
+                return CallPage(total, Documents(0, b""))
             direction = "ASC" if reverse else "DESC"
             # An OFFSET passes the matching rows before the page and, when filtered, the others
             # between them (about offset x app total / total): past SEEK_FROM, the page counts
@@ -359,13 +360,12 @@ class SessionStore:
             if seek is not None:  # same snapshot as the total
                 sql = compiled.page_sql(direction, sort=False, conn=conn, bounded=True)
                 params = (*compiled.params, seek.lower, seek.upper, limit, seek.skip)
-                return _page(total, conn.fetch_documents(sql, params, "summary"), reverse)
+                return _page(conn, total, sql, params, reverse)
             sort = False
             if compiled.ranged and conn.needs_plan_hints:
                 sort = prefer_sort(total, int(counts[1]), offset + limit, int(counts[2]))
             sql = compiled.page_sql(direction, sort=sort, conn=conn)
-            items = conn.fetch_documents(sql, compiled.page_params(sort, conn, limit, offset), "summary")
-        return _page(total, items, reverse)
+            return _page(conn, total, sql, compiled.page_params(sort, conn, limit, offset), reverse)
 
 
 def _always_located(compiled: CompiledQuery, conn: Connection) -> bool:
@@ -390,11 +390,12 @@ def _first_page(conn: Connection, app_id: str, compiled: CompiledQuery, per_page
     else:
         count = (compiled.count_sql, list(compiled.count_params))
     sql = compiled.page_sql("DESC", sort=False, conn=conn, top=per_page)
-    counts, items = conn.counts_and_documents(*count, sql, compiled.params, "summary")
-    return CallPage(int(counts[0]), items)  # PostgreSQL sums bigints as numeric
+    counts, calls = conn.counts_and_documents(*count, sql, compiled.params, "summary")
+    return CallPage(int(counts[0]), calls)  # PostgreSQL sums bigints as numeric
 
 
-def _page(total: int, items: list[bytes], reverse: bool) -> CallPage:
+def _page(conn: Connection, total: int, sql: str, params: Sequence[Any], reverse: bool) -> CallPage:
+    """The page's calls by ``sql``, which reads them backwards (oldest first) when ``reverse``."""
     if reverse:
-        items.reverse()
-    return CallPage(total, items)
+        return CallPage(total, Documents.of(conn.fetch_documents(sql, params, "summary")[::-1]))
+    return CallPage(total, conn.fetch_joined(sql, params, "summary"))

@@ -156,7 +156,7 @@ class CallPages:
         if "uid" in params.values:  # as GET /v3/calls applies it
             query = query.involving(params.values["uid"])
         found = self.stores.sessions.find(viewer.app_id, query, params.page)
-        records = [orjson.loads(item) for item in found.items]
+        records = found.calls.parsed()
         names = _display_names(_profiles(self.pages, viewer.app_id, records))
         return [call_row(record, viewer) for record in records], names, found.total
 
@@ -206,7 +206,7 @@ class CallPages:
             found_total, rows, profile = 0, [], None
             if params is not None:
                 found = self.stores.sessions.find(viewer.app_id, user_query(params, uid), params.page)
-                records = [orjson.loads(item) for item in found.items]
+                records = found.calls.parsed()
                 users, groups = mentioned(records)
                 context = self.stores.users.page_context(
                     viewer.app_id, uid, [r["sessionId"] for r in records], users | {uid}, groups

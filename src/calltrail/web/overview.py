@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -184,9 +183,9 @@ class OverviewPage:
     def _newest_range(self, viewer: Viewer, span: Range) -> str | None:
         """For an empty range: the query of the 30 days up to the app's newest call, if any (one
         indexed row), so a person looking at old or imported history finds it in one click."""
-        newest = self.stores.sessions.find(viewer.app_id, CallQuery(), PageRequest(1, 1)).items
+        newest = self.stores.sessions.find(viewer.app_id, CallQuery(), PageRequest(1, 1)).calls.parsed()
         if not newest:
             return None
-        last = datetime.fromtimestamp(orjson.loads(newest[0])["initiatedAt"], ZoneInfo(span.tz_name)).date()
+        last = datetime.fromtimestamp(newest[0]["initiatedAt"], ZoneInfo(span.tz_name)).date()
         first = last - timedelta(days=DEFAULT_DAYS - 1)
         return urlencode({"from": first.isoformat(), "to": last.isoformat(), "tz": span.tz_name})

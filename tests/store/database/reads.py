@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from calltrail.store.database import Connection, open_database
+from calltrail.store.database import Connection, Documents, open_database
 
 Fetch = Callable[[str, Sequence[Any], str], list[bytes]]
 
@@ -32,8 +32,9 @@ def _waves(read: Callable[[], object], waves: int = 10, threads: int = 24) -> No
 
 
 def _documents_in_order(url: str, fetch: Callable[[Connection], Fetch]) -> None:
-    """``fetch(conn)`` gives the first column of every row, in the query's order (SQLite's joined
-    read takes the page in one step of an aggregate: the subquery's order must survive it)."""
+    """``fetch(conn)`` gives the first column of every row, in the query's order, and so does
+    ``fetch_joined`` (SQLite's joined reads take the page in one step of an aggregate: the
+    subquery's order must survive it)."""
     db = open_database(url)
     try:
         with db.write() as conn:
@@ -49,6 +50,8 @@ def _documents_in_order(url: str, fetch: Callable[[Connection], Fetch]) -> None:
                 sql = f"SELECT body FROM docs WHERE app_id = ? ORDER BY k {order} LIMIT ? OFFSET ?"
                 keys = sorted(bodies, reverse=descending)[offset : offset + limit]
                 assert fetch(conn)(sql, ("a", limit, offset), "body") == [bodies[k] for k in keys]
-            assert fetch(conn)("SELECT body FROM docs WHERE app_id = ? LIMIT 5", ("none",), "body") == []
+                assert conn.fetch_joined(sql, ("a", limit, offset), "body") == Documents.of([bodies[k] for k in keys])
+            none = ("SELECT body FROM docs WHERE app_id = ? LIMIT 5", ("none",), "body")
+            assert fetch(conn)(*none) == [] and conn.fetch_joined(*none) == Documents(0, b"")
     finally:
         db.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from calltrail.store.database import Connection, SQLiteConnection, SQLiteDatabase, open_database
+from calltrail.store.database import Connection, Documents, SQLiteConnection, SQLiteDatabase, open_database
 from tests.store.database.reads import Fetch, _documents_in_order, _waves
 
 
@@ -103,14 +103,16 @@ def test_documents_come_in_the_query_order_on_sqlite(tmp_path: Path) -> None:
     _documents_in_order(f"sqlite:///{tmp_path / 'docs.db'}", lambda conn: conn.fetch_documents)
 
     def joined(conn: Connection) -> Fetch:
+        """As it reads while other reads run: joined around a NUL, then split."""
         assert isinstance(conn, SQLiteConnection)
-        return conn.joined_documents
+        return SQLiteConnection(conn.raw, others_reading=lambda: True).fetch_documents
 
     _documents_in_order(f"sqlite:///{tmp_path / 'joined.db'}", joined)
 
 
 def test_sqlite_joins_a_page_in_one_step_only_while_other_reads_run(tmp_path: Path) -> None:
-    """Alone, stepping through the rows is cheaper; beside other reads, one step for the page."""
+    """Alone, stepping through the rows is cheaper than joining and splitting them again; beside
+    other reads, one step for the page. A page sent as it is (``fetch_joined``): always one step."""
     db = open_database(f"sqlite:///{tmp_path / 'steps.db'}")
     steps: list[str] = []
     try:
@@ -135,12 +137,13 @@ def test_sqlite_joins_a_page_in_one_step_only_while_other_reads_run(tmp_path: Pa
                 assert isinstance(conn, SQLiteConnection)
                 conn.raw.set_trace_callback(steps.append)
                 assert conn.fetch_documents(sql, ("a",), "body") == expected
+                assert conn.fetch_joined(sql, ("a",), "body") == Documents.of(expected)
                 conn.raw.set_trace_callback(None)
             other_may_end.set()
             if beside_another:
                 other.join(10)
         joined = [statement for statement in steps if "group_concat" in statement]
-        assert len(steps) == 2 and len(joined) == 1 and steps[1] is joined[0]
+        assert len(steps) == 4 and len(joined) == 3 and steps[0] not in joined
     finally:
         db.close()
 

@@ -16,7 +16,6 @@ from calltrail.api.auth import acting_user, authenticate_key
 from calltrail.api.http import (
     JSONBytes,
     Parsed,
-    json_array,
     json_response,
     parse_now,
     read_json_now,
@@ -77,8 +76,8 @@ class CallsEndpoints:
                 return params, self.stores.sessions.find(key.app_id, query, params.page)
 
         params, page = await run_read(self.stores.db, read_kind("cometchat.calls", request), find)
-        meta = orjson.dumps(page_meta(params.page, page.total, len(page.items)))
-        return JSONBytes(json_array(b'{"data":[', page.items, b'],"meta":' + meta + b"}"))
+        meta = orjson.dumps(page_meta(params.page, page.total, page.calls.count))
+        return JSONBytes(b"".join((b'{"data":[', page.calls.joined, b'],"meta":', meta, b"}")))
 
     async def get_call(self, request: Request) -> Response:
         """``GET /calls/{sessionId}``: the full record."""

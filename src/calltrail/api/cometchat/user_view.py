@@ -150,7 +150,7 @@ class UserViewEndpoints:
                 token = self._viewer(request)
                 params = unwrap(parsed)
                 found = self.stores.sessions.find(token.app_id, user_query(params, token.uid), params.page)
-                records = [orjson.loads(item) for item in found.items]
+                records = found.calls.parsed()
                 context = self._context(token.app_id, token.uid, records)
             return {
                 "data": [present(record, token.uid, context) for record in records],

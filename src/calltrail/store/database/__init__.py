@@ -22,7 +22,7 @@ is imported from here.
 
 from __future__ import annotations
 
-from calltrail.store.database.base import Connection, Database, Row, WouldWait
+from calltrail.store.database.base import Connection, Database, Documents, Row, WouldWait
 from calltrail.store.database.postgres import PostgresConnection, PostgresDatabase
 from calltrail.store.database.sql import (
     CHUNK,
@@ -47,6 +47,7 @@ __all__ = [
     "MAX_ROWS_PER_INSERT",
     "Connection",
     "Database",
+    "Documents",
     "PostgresConnection",
     "PostgresDatabase",
     "Row",

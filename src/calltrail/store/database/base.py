@@ -8,7 +8,10 @@ import contextlib
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from calltrail.kernel.errors import Unavailable
 from calltrail.store.database.sql import MAX_KEY_LOCKS, MAX_ROWS_PER_INSERT, insert_sql, json_values_sql, placeholders
@@ -22,6 +25,24 @@ class WouldWait(Exception):
 
 
 Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Documents:
+    """Stored JSON documents, in order, as the body of a JSON array: ``joined`` is the documents
+    joined by commas (empty for none), ready to go between ``[`` and ``]``."""
+
+    count: int
+    joined: bytes
+
+    @classmethod
+    def of(cls, documents: Sequence[bytes]) -> Documents:
+        return cls(len(documents), b",".join(documents))
+
+    def parsed(self) -> list[Any]:
+        """Each document decoded, in order (one parse of the whole array)."""
+        result: list[Any] = orjson.loads(b"[" + self.joined + b"]")
+        return result
 
 
 class Connection:
@@ -49,15 +70,20 @@ class Connection:
         100-call page."""
         return [row[0] for row in self.execute(sql, params).fetchall()]
 
+    def fetch_joined(self, sql: str, params: Sequence[Any], column: str) -> Documents:
+        """:meth:`fetch_documents` as :class:`Documents`: what a list endpoint sends as they are.
+        An engine may join them itself (SQLite does)."""
+        return Documents.of(self.fetch_documents(sql, params, column))
+
     def counts_and_documents(
         self, count_sql: str, count_params: Sequence[Any], sql: str, params: Sequence[Any], column: str
-    ) -> tuple[Row, list[bytes]]:
-        """The one row of ``count_sql`` and :meth:`fetch_documents` of ``sql``, from one snapshot:
+    ) -> tuple[Row, Documents]:
+        """The one row of ``count_sql`` and :meth:`fetch_joined` of ``sql``, from one snapshot:
         where each statement is a network round trip, one statement; in process, two in a read
         (which on SQLite is a snapshot even with ``snapshot=False``)."""
         counts = self.fetchone(count_sql, count_params)
         assert counts is not None, "a count statement returns one row"
-        return counts, self.fetch_documents(sql, params, column)
+        return counts, self.fetch_joined(sql, params, column)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = "") -> None:
         """Insert rows with multi-row ``INSERT`` statements (several times faster than one

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from calltrail.kernel.errors import Unavailable
-from calltrail.store.database.base import Connection, Database, Row, WouldWait
+from calltrail.store.database.base import Connection, Database, Documents, Row, WouldWait
 from calltrail.store.database.sql import MAX_KEY_LOCKS
 
 #: The two-key advisory lock space of the per-tenant bulk locks: (this constant, hash of the app
@@ -142,14 +142,14 @@ class PostgresConnection(Connection):
 
     def counts_and_documents(
         self, count_sql: str, count_params: Sequence[Any], sql: str, params: Sequence[Any], column: str
-    ) -> tuple[Row, list[bytes]]:
+    ) -> tuple[Row, Documents]:
         # One round trip: the page as an array beside the counts. ARRAY(subquery) keeps the
         # subquery's ORDER BY; ``sql`` selects the one column.
         row = self.fetchone(
             f"SELECT ARRAY({sql}) AS documents, counted.* FROM ({count_sql}) AS counted", (*params, *count_params)
         )
         assert row is not None, "a count statement returns one row"
-        return tuple(row[1:]), [bytes(document) for document in row[0]]
+        return tuple(row[1:]), Documents.of(row[0])
 
     def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
         if not rows:
