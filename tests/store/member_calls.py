@@ -14,22 +14,13 @@ from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.vocabulary import CallRow, Member
 from calltrail.store import Stores
 from calltrail.store.usage_backlog import has_backlog, settle
+from tests.store.rollup_calls import STATUSES, random_span
 
-BASE = 1_774_000_000  # 2026-03-20, before Europe's DST change
-DAY = 86_400
 USERS = ("ana", "bo", "cy", "dee", "eli", "fay")
 
 
 def _random_call(rng: random.Random, index: int) -> CallRow:
-    initiated = BASE + rng.randrange(0, 12 * DAY)
-    status = rng.choice(("ended", "ended", "ended", "ongoing", "unanswered", "cancelled", "initiated", "rejected"))
-    started = ended = None
-    if status in ("ended", "ongoing") or rng.random() < 0.1:
-        started = initiated + rng.choice((0, rng.randrange(1, 40), rng.randrange(-30, 0)))
-        length = rng.choice((rng.randrange(1, 600), rng.randrange(600, 3600), rng.randrange(3600, 3 * DAY), 3600))
-        ended = None if status == "ongoing" else started + length
-        if status == "ongoing" and rng.random() < 0.3:
-            started += rng.randrange(0, 20 * DAY)  # in the future of some series
+    initiated, status, started, ended = random_span(rng, (*STATUSES, "rejected"))
     users = rng.sample(USERS, rng.randrange(1, 5))
     entries = [{"uid": uid, "totalDuration": rng.randrange(0, 10**6) / 1000} for uid in users if rng.random() < 0.7]
     members = tuple(

@@ -18,9 +18,15 @@ BASE = 1_774_000_000  # 2026-03-20, before Europe's DST change
 DAY = 86_400
 
 
-def _random_call(rng: random.Random, index: int) -> CallUsage:
+#: The statuses a random call takes, ended the most often.
+STATUSES = ("ended", "ended", "ended", "ongoing", "unanswered", "cancelled", "initiated")
+
+
+def random_span(rng: random.Random, statuses: tuple[str, ...] = STATUSES) -> tuple[int, str, int | None, int | None]:
+    """A random call's ``(initiated, status, started, ended)`` in 12 days from :data:`BASE`: short,
+    long (past a day), still ongoing, started before it was initiated or in the future."""
     initiated = BASE + rng.randrange(0, 12 * DAY)
-    status = rng.choice(("ended", "ended", "ended", "ongoing", "unanswered", "cancelled", "initiated"))
+    status = rng.choice(statuses)
     started = ended = None
     if status in ("ended", "ongoing") or rng.random() < 0.1:
         started = initiated + rng.choice((0, rng.randrange(1, 40), rng.randrange(-30, 0)))
@@ -28,6 +34,11 @@ def _random_call(rng: random.Random, index: int) -> CallUsage:
         ended = None if status == "ongoing" else started + length
         if status == "ongoing" and rng.random() < 0.3:
             started += rng.randrange(0, 20 * DAY)  # in the future of some series
+    return initiated, status, started, ended
+
+
+def _random_call(rng: random.Random, index: int) -> CallUsage:
+    initiated, status, started, ended = random_span(rng)
     kind, mode = rng.choice(("audio", "video")), rng.choice(("call", "meet", "presenter"))
     return CallUsage(initiated, f"s{index:05d}", started, ended, status, kind, mode, rng.choice(("user", "group")),
                      0, "u1", rng.randrange(0, 10**6), rng.randrange(0, 10**5), 0, rng.randrange(0, 10**6))  # fmt: skip

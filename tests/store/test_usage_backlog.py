@@ -17,7 +17,8 @@ from calltrail.store.usage_read import UsageReader
 from calltrail.store.usage_rollups import backfill
 from calltrail.usage.params import CallUsageRequest, Period
 from calltrail.usage.periods import zone
-from tests.store.member_calls import BASE, DAY, _write_random_calls
+from tests.store.member_calls import _write_random_calls
+from tests.store.rollup_calls import BASE, DAY
 from tests.store.test_usage_members import _member_rollups
 from tests.store.test_usage_rollups import _rollups
 

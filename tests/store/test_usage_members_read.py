@@ -16,11 +16,8 @@ from calltrail.store.usage_backlog import has_backlog
 from calltrail.store.usage_read import UsageReader
 from calltrail.usage.params import CallUsageRequest, Period
 from calltrail.usage.periods import buckets, zone
-from tests.store.member_calls import (
-    BASE,
-    DAY,
-    filled,  # noqa: F401  (a fixture, shared with the writers' tests)
-)
+from tests.store.member_calls import filled  # noqa: F401  (a fixture, shared with the writers' tests)
+from tests.store.rollup_calls import BASE, DAY
 
 ZONES = ("UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns", "Europe/Amsterdam")
 
