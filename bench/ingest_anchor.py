@@ -11,8 +11,13 @@ synchronous_commit on):
 - **anchor**: the events' stored rows (encoded beforehand, outside the clock) inserted into
   ``call_events`` with one ``executemany`` and a commit per batch, through the driver alone.
 
-Rounds alternate the two sides, each round into fresh databases, and the script prints the
-events/s of each and their ratio (the goal: ingest >= 0.5x the anchor).
+- **writes** (SQLite): every row ingest writes, recorded once beforehand (each write statement and
+  its parameters, by transaction, from a run outside the clock), replayed by the driver alone
+  with the same ``executemany`` and the same commits. It is what ingest would cost with no
+  reads and no Python work: a floor for ingest, set by what it stores (``bench/storage.py``).
+
+Rounds alternate the sides, each round into fresh databases, and the script prints the events/s
+of each and the ratios to the anchor (the goal: ingest >= 0.5x the anchor).
 
     python bench/ingest_anchor.py --calls 20000 --rounds 3
     python bench/ingest_anchor.py --calls 20000 --rounds 3 --pg postgresql://postgres@127.0.0.1:5432/test
@@ -24,7 +29,8 @@ import argparse
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +39,8 @@ from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.demo import DEFAULT_SPAN_DAYS, build_world, generate_calls
 from calltrail.sessions.events import Event, parse_event
 from calltrail.store import open_stores
-from calltrail.store.database import SQLiteDatabase
+from calltrail.store.database import Connection, SQLiteDatabase
+from calltrail.store.database.sql import key_hash
 from calltrail.store.usage_backlog import settle
 
 APP = "ingest-anchor"
@@ -75,13 +82,7 @@ def run_anchor(url: str, batches: list[list[Event]]) -> float:
     columns = spec.event_columns
     insert = f"INSERT INTO {spec.events_table} ({', '.join(columns)}) VALUES ({', '.join(['?'] * len(columns))})"
     if url.startswith("sqlite"):
-        import sqlite3
-
-        raw: Any = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-        raw.execute("PRAGMA journal_mode=WAL")
-        raw.execute("PRAGMA synchronous=FULL")
-        raw.execute(f"PRAGMA wal_autocheckpoint={SQLiteDatabase.WAL_AUTOCHECKPOINT}")  # as the store's writer
-        raw.execute("PRAGMA foreign_keys=ON")  # as the store's connections: the app key is checked
+        raw: Any = sqlite_durable(url)
         begin, sql = "BEGIN IMMEDIATE", insert
     else:
         import psycopg
@@ -93,6 +94,101 @@ def run_anchor(url: str, batches: list[list[Event]]) -> float:
         for batch in rows:
             raw.execute(begin)
             raw.cursor().executemany(sql, batch)
+            raw.execute("COMMIT")
+        return time.perf_counter() - started
+    finally:
+        raw.close()
+
+
+def sqlite_durable(url: str) -> Any:
+    """A plain ``sqlite3`` connection with the store's durability, checkpoints and foreign keys."""
+    import sqlite3
+
+    raw = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("PRAGMA synchronous=FULL")
+    raw.execute(f"PRAGMA wal_autocheckpoint={SQLiteDatabase.WAL_AUTOCHECKPOINT}")  # as the store's writer
+    raw.execute("PRAGMA foreign_keys=ON")  # as the store's connections: the app key is checked
+    return raw
+
+
+def sqlite_writer(url: str) -> Any:
+    """:func:`sqlite_durable` with the rest of the store writer's set-up: its page cache and
+    memory map, and the SQL function its statements may call."""
+    raw = sqlite_durable(url)
+    raw.execute("PRAGMA cache_size=-1048576")
+    raw.execute("PRAGMA mmap_size=1073741824")
+    raw.create_function("calltrail_key_hash", 1, key_hash, deterministic=True)
+    return raw
+
+
+#: One write transaction as recorded: its write statements in order, each with its parameter rows.
+Transaction = list[tuple[str, list[tuple[Any, ...]]]]
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class _Recorder:
+    """The writer's ``sqlite3`` connection, passed through, keeping its write statements."""
+
+    def __init__(self, raw: Any, into: Transaction):
+        self.raw, self.into = raw, into
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if sql.lstrip().upper().startswith(_WRITE_VERBS):
+            self.into.append((sql, [tuple(params)]))
+        return self.raw.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
+        kept = [tuple(row) for row in rows]
+        if sql.lstrip().upper().startswith(_WRITE_VERBS):
+            self.into.append((sql, kept))
+        return self.raw.executemany(sql, kept)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+def record_writes(url: str, batches: list[list[Event]]) -> list[Transaction]:
+    """Ingest the batches (and settle) as ``run_ingest`` does, outside any clock, keeping every
+    committed write transaction's statements and parameters."""
+    recorded: list[Transaction] = []
+    write = SQLiteDatabase._write
+
+    @contextmanager
+    def recording(db: SQLiteDatabase) -> Iterator[Connection]:
+        mine: Transaction = []
+        with write(db) as conn:
+            conn.raw = _Recorder(conn.raw, mine)  # type: ignore[attr-defined]  # the writer's only
+            yield conn
+        recorded.append(mine)  # committed
+
+    stores = open_stores(url)
+    try:
+        stores.tenants.create_app(new_app_settings("Ingest anchor", APP))
+        SQLiteDatabase._write = recording  # type: ignore[method-assign,assignment]
+        try:
+            for batch in batches:
+                stores.sessions.ingest(APP, batch)
+            settle(stores.db, APP)
+        finally:
+            SQLiteDatabase._write = write  # type: ignore[method-assign]
+    finally:
+        stores.close()
+    return recorded
+
+
+def run_writes(url: str, transactions: list[Transaction]) -> float:
+    """Replay recorded write transactions into a fresh database with the same schema and app."""
+    stores = open_stores(url)
+    stores.tenants.create_app(new_app_settings("Ingest anchor", APP))
+    stores.close()
+    raw = sqlite_writer(url)
+    try:
+        started = time.perf_counter()
+        for transaction in transactions:
+            raw.execute("BEGIN IMMEDIATE")
+            for sql, rows in transaction:
+                raw.executemany(sql, rows)
             raw.execute("COMMIT")
         return time.perf_counter() - started
     finally:
@@ -125,18 +221,27 @@ def drop_databases(args: argparse.Namespace) -> None:
 def measure_rounds(
     args: argparse.Namespace, folder: Path, batches: list[list[Event]], events: int, rates: dict[str, list[float]]
 ) -> None:
-    """Each round into fresh databases, the two sides in alternating order."""
-    sides: dict[str, Callable[[str, list[list[Event]]], float]] = {"ingest": run_ingest, "anchor": run_anchor}
+    """Each round into fresh databases, the sides in turning order."""
+    sides: dict[str, Callable[[str], float]] = {
+        "ingest": lambda url: run_ingest(url, batches),
+        "anchor": lambda url: run_anchor(url, batches),
+    }
+    if not args.pg:
+        transactions = record_writes(f"sqlite:///{folder}/recorded.db", batches)
+        sides["writes"] = lambda url: run_writes(url, transactions)
+    names = list(sides)
     for round_ in range(args.rounds):
-        ingest_url, anchor_url = fresh_urls(args, folder, round_)
-        order = ("ingest", "anchor") if round_ % 2 == 0 else ("anchor", "ingest")
-        for name in order:
-            seconds = sides[name](ingest_url if name == "ingest" else anchor_url, batches)
-            rates[name].append(events / seconds)
-        ratio = rates["ingest"][-1] / rates["anchor"][-1]
+        urls = dict(zip(("ingest", "anchor"), fresh_urls(args, folder, round_), strict=True))
+        urls["writes"] = f"sqlite:///{folder}/writes{round_}.db"
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            rates[name].append(events / sides[name](urls[name]))
         print(
-            f"round {round_ + 1}: ingest {rates['ingest'][-1]:,.0f} events/s, "
-            f"anchor {rates['anchor'][-1]:,.0f} events/s, ratio {ratio:.3f}"
+            f"round {round_ + 1}: "
+            + ", ".join(f"{name} {rates[name][-1]:,.0f} events/s" for name in names)
+            + "; "
+            + ", ".join(
+                f"{name} / anchor {rates[name][-1] / rates['anchor'][-1]:.3f}" for name in names if name != "anchor"
+            )
         )
 
 
@@ -159,14 +264,16 @@ def main() -> None:
     events = sum(len(batch) for batch in batches)
     engine = "PostgreSQL" if args.pg else "SQLite"
     print(f"{events:,} events of {args.calls:,} calls over {days} days in {len(batches)} batches; {engine}")
-    rates: dict[str, list[float]] = {"ingest": [], "anchor": []}
+    rates: dict[str, list[float]] = {"ingest": [], "anchor": [], "writes": []}
     with tempfile.TemporaryDirectory(dir=".") as folder:
         try:
             measure_rounds(args, Path(folder), batches, events, rates)
         finally:
             drop_databases(args)
-    ratios = [a / b for a, b in zip(rates["ingest"], rates["anchor"], strict=True)]
-    print(f"median: ingest / anchor = {statistics.median(ratios):.3f} (goal >= 0.5)")
+    for name, goal in (("ingest", " (goal >= 0.5)"), ("writes", " (ingest's floor: its writes alone)")):
+        if rates[name]:
+            ratios = [a / b for a, b in zip(rates[name], rates["anchor"], strict=True)]
+            print(f"median: {name} / anchor = {statistics.median(ratios):.3f}{goal}")
 
 
 if __name__ == "__main__":
