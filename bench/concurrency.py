@@ -9,6 +9,9 @@ measured with ``wrk`` in interleaved rounds (medians), printed as ratios.
 Targets (issue 14): at 16 connections at least 1.5x the requests/s of 1 connection for get and
 list; get one call at least 0.5x the hello-world's requests/s, a 100-call list page at least 0.3x.
 
+Also measured: ``/healthz`` on the same server, the stack's own floor (every middleware, then a
+cached answer of the database ping: no endpoint work, no credential): no endpoint can cost less.
+
 Also printed: each server's CPU time per request (user + system of its processes, read from
 ``/proc`` before and after each ``wrk`` run), a steadier figure than requests/s on a shared machine:
 a run's requests/s moves with the client's share of the cores, its CPU per request much less.
@@ -144,6 +147,7 @@ def main() -> None:
                     for connections in (1, 16):
                         for name, url, pid, needs_key in (
                             ("hello", hello_url, hello_pid, False),
+                            ("healthz", f"{base}/healthz", serve_pid, False),
                             ("get", base + paths["get"], serve_pid, True),
                             ("list", base + paths["list"], serve_pid, True),
                         ):
@@ -176,7 +180,7 @@ def table(
     """One row per query: its values at 1 and 16 connections, their ratio (``scaling``), and each
     against the hello-world's (``share(hello, value)``)."""
     print(f"{'':8} {'c=1':>9} {'c=16':>9} {'c16/c1' if scaling else '':>7} {'c1/hello':>9} {'c16/hello':>10}")
-    for name in ("hello", "get", "list"):
+    for name in ("hello", "healthz", "get", "list"):
         one, many = values[(name, 1)], values[(name, 16)]
         ratio = f"{many / one:7.2f}" if scaling else " " * 7
         print(
