@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import uuid
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -278,6 +280,21 @@ def test_media_timeline_split() -> None:
     assert timeline.split(12, 18) == (0, 6)
     assert timeline.split(25, 25) == (0, 0)
     assert timeline.final == "audio"
+
+
+@pytest.mark.parametrize("initial", ["audio", "video"])
+def test_media_timeline_without_changes_splits_as_the_loop_does(initial: str) -> None:
+    # A timeline that never changes takes a shortcut; one with a change at its end (outside every
+    # span below) still runs the loop, and both must agree.
+    plain, looped = MediaTimeline(initial, []), MediaTimeline(initial, [(10**9, initial)])
+    for start, end in ((0, 30), (5, 5), (30, 10), (-4, 7)):
+        assert plain.split(start, end) == looped.split(start, end)
+    assert plain.split(0, 30) == ((30, 0) if initial == "audio" else (0, 30))
+
+
+@given(st.text(max_size=80))
+def test_meeting_id_is_the_uuid5_of_the_session(session_id: str) -> None:
+    assert meeting_id(session_id) == str(uuid.uuid5(uuid.UUID("6f0e2b1c-9d55-4b8e-a3c1-5a3f0d2c7e41"), session_id))
 
 
 def test_fractional_times_keep_millisecond_minutes_and_round_duration() -> None:
