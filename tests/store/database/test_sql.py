@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import pytest
@@ -22,3 +23,11 @@ def test_a_key_hash_is_the_same_in_python_and_in_sql(backend: str, database_url:
     assert hashed == [(key_hash(key),) for key in keys]
     assert len({key_hash(key) for key in keys}) == len(keys)
     assert min(map(key_hash, keys)) < 0 < max(map(key_hash, keys))  # signed, as both engines store it
+
+
+def test_a_key_hash_is_the_first_8_bytes_of_the_md5_signed() -> None:
+    """As ``m0024`` defines it, for keys asked once and again (the function is memoized)."""
+    keys = [f"v1.us.app.{n:x}" * (n % 4 + 1) for n in range(5000)]
+    for key in keys + keys[::-1]:
+        expected = int.from_bytes(hashlib.md5(key.encode()).digest()[:8], "big", signed=True)
+        assert key_hash(key) == expected

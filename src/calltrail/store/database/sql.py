@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import struct
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,8 @@ CHUNK = 500
 MAX_KEY_LOCKS = 32
 #: Rows per multi-row INSERT: far below SQLite's 32766 bound variables.
 MAX_ROWS_PER_INSERT = 256
+#: A digest's first 8 bytes as a big-endian signed 64-bit integer (no slice, no int.from_bytes).
+_FIRST_INT64 = struct.Struct(">q").unpack_from
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -60,12 +63,16 @@ def matching_keys(
     return found
 
 
+@functools.lru_cache(maxsize=4096)
 def key_hash(key: str) -> int:
     """A long text key's indexed stand-in (``call_events.session_hash``, ``m0024``): the first 8
     bytes of its MD5, big-endian, as a signed 64-bit integer. An index entry of a 62-character
     session id took about 89 bytes, of its hash about 20; a lookup matches the key itself too, so
-    two keys sharing a hash are told apart. :func:`key_hash_sql` computes it in SQL."""
-    return int.from_bytes(hashlib.md5(key.encode(), usedforsecurity=False).digest()[:8], "big", signed=True)
+    two keys sharing a hash are told apart. :func:`key_hash_sql` computes it in SQL.
+
+    Memoized: a pure function of the key (nothing it returns can go stale), asked once per
+    stored event, and a batch's events share their sessions' keys (8 events a demo call)."""
+    return int(_FIRST_INT64(hashlib.md5(key.encode(), usedforsecurity=False).digest())[0])
 
 
 def key_hash_sql(dialect: str, column: str) -> str:
