@@ -267,15 +267,21 @@ class SessionStore:
 
         for session_id in removed:
             take_out(session_id)
+        # The written calls' keys, counted at once below (Counter.update counts in C; ``+= 1``
+        # calls Counter.__missing__ for every new key). The deltas are sums: order is free.
+        added_calls: list[tuple[Any, ...]] = []
+        added_values: list[tuple[str, int]] = []
+        added_members: list[tuple[Any, ...]] = []
         for row in rows:
             take_out(row.session_id)
             bucket = (row.status, row.type, row.mode, row.receiver_type, int(row.has_recording))
-            calls[bucket] += 1
-            for name in VALUE_COUNTED:
-                values[(name, getattr(row, name))] += 1
+            added_calls.append(bucket)
+            added_values += [(name, getattr(row, name)) for name in VALUE_COUNTED]
             page_index.account(pages, row.initiated_at, bucket, 1)
-            for m in row.members:
-                members[(m.uid, *bucket, int(m.is_initiator), int(m.missed))] += 1
+            added_members += [(m.uid, *bucket, int(m.is_initiator), int(m.missed)) for m in row.members]
+        calls.update(added_calls)
+        values.update(added_values)
+        members.update(added_members)
         # Sorted, so concurrent PostgreSQL writers lock counter rows in one order (no deadlock).
         call_rows = [(app_id, *key, delta) for key, delta in sorted(calls.items()) if delta]
         conn.insert_rows("call_counts", _COUNT_COLUMNS, call_rows, _COUNT_CONFLICT)
