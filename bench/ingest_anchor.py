@@ -12,8 +12,8 @@ synchronous_commit on):
   ``call_events`` with one ``executemany`` and a commit per batch, through the driver alone.
 
 - **writes** (SQLite): every row ingest writes, recorded once beforehand (each write statement and
-  its parameters, by transaction, from a run outside the clock), replayed by the driver alone
-  with the same ``executemany`` and the same commits. It is what ingest would cost with no
+  its parameters, by transaction, from a run outside the clock), replayed through the store's
+  writer alone with the same ``executemany`` and the same commits. It is what ingest would cost with no
   reads and no Python work: a floor for ingest, set by what it stores (``bench/storage.py``).
 
 Rounds alternate the sides, each round into fresh databases, and the script prints the events/s
@@ -39,8 +39,7 @@ from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.demo import DEFAULT_SPAN_DAYS, build_world, generate_calls
 from calltrail.sessions.events import Event, parse_event
 from calltrail.store import open_stores
-from calltrail.store.database import Connection, SQLiteDatabase
-from calltrail.store.database.sql import key_hash
+from calltrail.store.database import Connection, Database, SQLiteDatabase
 from calltrail.store.usage_backlog import settle
 
 APP = "ingest-anchor"
@@ -112,16 +111,6 @@ def sqlite_durable(url: str) -> Any:
     return raw
 
 
-def sqlite_writer(url: str) -> Any:
-    """:func:`sqlite_durable` with the rest of the store writer's set-up: its page cache and
-    memory map, and the SQL function its statements may call."""
-    raw = sqlite_durable(url)
-    raw.execute("PRAGMA cache_size=-1048576")
-    raw.execute("PRAGMA mmap_size=1073741824")
-    raw.create_function("calltrail_key_hash", 1, key_hash, deterministic=True)
-    return raw
-
-
 #: One write transaction as recorded: its write statements in order, each with its parameter rows.
 Transaction = list[tuple[str, list[tuple[Any, ...]]]]
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -177,22 +166,26 @@ def record_writes(url: str, batches: list[list[Event]]) -> list[Transaction]:
     return recorded
 
 
+def replay_writes(db: Database, transactions: list[Transaction], keep: Callable[[str], bool] | None = None) -> float:
+    """Seconds to replay recorded write transactions (every statement, or those ``keep``
+    accepts) through the store's own writer: its connection's settings, one commit per transaction."""
+    started = time.perf_counter()
+    for transaction in transactions:
+        with db.write() as conn:
+            for sql, rows in transaction:
+                if keep is None or keep(sql):
+                    conn.executemany(sql, rows)
+    return time.perf_counter() - started
+
+
 def run_writes(url: str, transactions: list[Transaction]) -> float:
     """Replay recorded write transactions into a fresh database with the same schema and app."""
     stores = open_stores(url)
-    stores.tenants.create_app(new_app_settings("Ingest anchor", APP))
-    stores.close()
-    raw = sqlite_writer(url)
     try:
-        started = time.perf_counter()
-        for transaction in transactions:
-            raw.execute("BEGIN IMMEDIATE")
-            for sql, rows in transaction:
-                raw.executemany(sql, rows)
-            raw.execute("COMMIT")
-        return time.perf_counter() - started
+        stores.tenants.create_app(new_app_settings("Ingest anchor", APP))
+        return replay_writes(stores.db, transactions)
     finally:
-        raw.close()
+        stores.close()
 
 
 def fresh_urls(args: argparse.Namespace, folder: Path, round_: int) -> tuple[str, str]:

@@ -1,7 +1,7 @@
 """What durable ingest writes, table by table, and what it would cost with less of it (SQLite).
 
 Records every write transaction of an ingest of demo calls once (``ingest_anchor.record_writes``:
-each write statement and its parameters), then replays them with the driver alone, as
+each write statement and its parameters), then replays them through the store's writer alone, as
 ``bench/ingest_anchor.py``'s *writes* side does, into fresh databases with the schema:
 
 - **by table**: each table's statements alone (foreign keys off, no checkpoints), printing the WAL
@@ -20,16 +20,16 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
-from ingest_anchor import APP, Transaction, demo_batches, record_writes, run_anchor, sqlite_writer
+from ingest_anchor import APP, Transaction, demo_batches, record_writes, replay_writes, run_anchor
 
 from calltrail.kernel.tenancy import new_app_settings
 from calltrail.sessions.demo import DEFAULT_SPAN_DAYS
 from calltrail.sessions.events import Event
 from calltrail.store import open_stores
+from calltrail.store.database import SQLiteDatabase
 
 #: The calls' indexes that serve one filter each (``calls_by_initiated`` serves every list).
 CALL_FILTER_INDEXES = tuple(
@@ -51,13 +51,11 @@ def table_of(sql: str) -> str:
 
 
 def empty_database(path: Path) -> None:
-    """The schema and the app, nothing else (copied for each replay)."""
+    """The schema and the app, nothing else, in one file (copied for each replay)."""
     stores = open_stores(f"sqlite:///{path}")
     stores.tenants.create_app(new_app_settings("Ingest anchor", APP))
     stores.close()
-    raw = sqlite_writer(f"sqlite:///{path}")
-    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    raw.close()
+    assert not Path(f"{path}-wal").exists(), "the last connection's close checkpoints the WAL away"
 
 
 def replay(
@@ -71,25 +69,25 @@ def replay(
 ) -> tuple[float, int]:
     """Seconds to replay the transactions (``only`` one table's statements; ``skip`` some tables'),
     after dropping the ``drop`` indexes, and the WAL's size then (before closing checkpoints it)."""
-    raw = sqlite_writer(f"sqlite:///{path}")
+    db = SQLiteDatabase(f"sqlite:///{path}")  # the store's writer, its settings
     try:
+        # Connection settings, set before its first transaction (foreign_keys is ignored inside one).
         if only is not None:
-            raw.execute("PRAGMA foreign_keys=OFF")  # a table alone: the rows it refers to are not there
+            db._writer.execute("PRAGMA foreign_keys=OFF")  # a table alone: the rows it refers to are not there
         if not checkpoints:
-            raw.execute("PRAGMA wal_autocheckpoint=0")  # the WAL then holds every page written
-        for index in drop:
-            raw.execute(f"DROP INDEX {index}")
-        started = time.perf_counter()
-        for transaction in transactions:
-            raw.execute("BEGIN IMMEDIATE")
-            for sql, rows in transaction:
-                table = table_of(sql)
-                if (only is None or table == only) and table not in skip:
-                    raw.executemany(sql, rows)
-            raw.execute("COMMIT")
-        return time.perf_counter() - started, os.path.getsize(f"{path}-wal")
+            db._writer.execute("PRAGMA wal_autocheckpoint=0")  # the WAL then holds every page written
+        with db.write() as conn:
+            for index in drop:
+                conn.execute(f"DROP INDEX {index}")
+
+        def kept(sql: str) -> bool:
+            table = table_of(sql)
+            return (only is None or table == only) and table not in skip
+
+        seconds = replay_writes(db, transactions, kept)
+        return seconds, os.path.getsize(f"{path}-wal")
     finally:
-        raw.close()
+        db.close()
 
 
 def copy_of(empty: Path, name: str) -> Path:
